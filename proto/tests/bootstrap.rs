@@ -19,6 +19,7 @@ fn generate(out: &Path) {
         .emit_rerun_if_changed(false)
         .build_client(true)
         .build_server(true)
+        .btree_map(".")
         .compile_fds(fds)
         .expect("code generation succeeds");
 }

@@ -112,14 +112,14 @@ pub struct ObjectMeta {
     #[prost(int64, optional, tag = "10")]
     pub deletion_grace_period_seconds: ::core::option::Option<i64>,
     /// `metadata.labels` of the Event object.
-    #[prost(map = "string, string", tag = "11")]
-    pub labels: ::std::collections::HashMap<
+    #[prost(btree_map = "string, string", tag = "11")]
+    pub labels: ::prost::alloc::collections::BTreeMap<
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
     /// `metadata.annotations` of the Event object.
-    #[prost(map = "string, string", tag = "12")]
-    pub annotations: ::std::collections::HashMap<
+    #[prost(btree_map = "string, string", tag = "12")]
+    pub annotations: ::prost::alloc::collections::BTreeMap<
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
@@ -202,14 +202,14 @@ pub struct InvolvedObject {
     #[prost(string, tag = "7")]
     pub field_path: ::prost::alloc::string::String,
     /// Labels of the involved object (empty when the lookup is off or failed).
-    #[prost(map = "string, string", tag = "8")]
-    pub labels: ::std::collections::HashMap<
+    #[prost(btree_map = "string, string", tag = "8")]
+    pub labels: ::prost::alloc::collections::BTreeMap<
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
     /// Annotations of the involved object (empty when the lookup is off or failed).
-    #[prost(map = "string, string", tag = "9")]
-    pub annotations: ::std::collections::HashMap<
+    #[prost(btree_map = "string, string", tag = "9")]
+    pub annotations: ::prost::alloc::collections::BTreeMap<
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
@@ -221,8 +221,8 @@ pub struct InvolvedObject {
     pub deleted: bool,
     /// herald: labels of the involved object's namespace (empty for cluster-scoped objects
     /// or when the lookup is off or failed).
-    #[prost(map = "string, string", tag = "12")]
-    pub namespace_labels: ::std::collections::HashMap<
+    #[prost(btree_map = "string, string", tag = "12")]
+    pub namespace_labels: ::prost::alloc::collections::BTreeMap<
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
