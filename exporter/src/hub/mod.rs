@@ -1,0 +1,658 @@
+//! Serves the durable log to subscribers: consumer groups (durable cursor, events
+//! spread over members by credit, redelivery of unacknowledged events) and ephemeral
+//! tails.
+//!
+//! The hub owns the in-memory [`GroupState`] of every group, persists committed offsets
+//! (periodically and on shutdown) and wakes sessions when the log grows or work comes
+//! back for redelivery. gRPC concerns live in `grpc`; this module knows only the
+//! protobuf messages it hands out.
+
+pub mod filter;
+pub mod group;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use herald_proto::pb;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::store::{GroupRecord, Store, StoreError};
+use group::{GroupState, Reservation, SessionId};
+
+/// Hub settings.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Ack timeout when the member does not ask for one.
+    pub default_ack_timeout: Duration,
+    /// Largest batch when the member does not ask for less.
+    pub max_batch: usize,
+    /// Upper bound on encoded bytes per batch (gRPC messages stay well under 4 MiB).
+    pub max_batch_bytes: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            default_ack_timeout: Duration::from_secs(60),
+            max_batch: 500,
+            max_batch_bytes: 3 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a subscription failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The first message was not a hello, or the hello is malformed.
+    #[error("invalid hello: {0}")]
+    InvalidHello(String),
+    /// A member joined with a filter that differs from its group's.
+    #[error("group {group} uses a different filter; all members of a group must send the same filter")]
+    FilterMismatch {
+        /// The group.
+        group: String,
+    },
+    /// An ack named an offset that was never delivered.
+    #[error(transparent)]
+    InvalidAck(#[from] group::AckError),
+    /// The exporter is not serving (standby, or shutting down).
+    #[error("exporter is not serving: {0}")]
+    NotServing(String),
+    /// The log could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<HubError> for tonic::Status {
+    fn from(e: HubError) -> Self {
+        let msg = e.to_string();
+        match e {
+            HubError::InvalidHello(_) | HubError::InvalidAck(_) => {
+                tonic::Status::invalid_argument(msg)
+            }
+            HubError::FilterMismatch { .. } => tonic::Status::failed_precondition(msg),
+            HubError::NotServing(_) => tonic::Status::unavailable(msg),
+            HubError::Store(_) => tonic::Status::internal(msg),
+        }
+    }
+}
+
+struct Group {
+    name: String,
+    state: Mutex<GroupState>,
+    filter: Mutex<Option<pb::Filter>>,
+    members: Mutex<HashMap<SessionId, String>>,
+    /// Bumped whenever redeliveries become available.
+    changed: watch::Sender<u64>,
+    last_active_ms: AtomicU64,
+}
+
+impl Group {
+    fn state(&self) -> MutexGuard<'_, GroupState> {
+        // the state is only mutated by short, panic-free methods; recover from poison
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn poke(&self) {
+        self.changed.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    fn touch(&self) {
+        self.last_active_ms
+            .store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
+/// Whether the hub accepts subscribers, and why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serving {
+    /// Accepting subscribers.
+    Yes,
+    /// Not accepting; existing sessions are closed with this reason.
+    No(String),
+}
+
+struct Inner {
+    store: Store,
+    cfg: HubConfig,
+    groups: Mutex<HashMap<String, Arc<Group>>>,
+    tail: watch::Sender<u64>,
+    serving: watch::Sender<Serving>,
+    next_session: AtomicU64,
+}
+
+/// The subscription hub; cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+impl Hub {
+    /// Creates the hub over `store`, loading persisted groups. Starts not serving.
+    ///
+    /// # Errors
+    /// The groups cannot be read.
+    pub fn new(store: Store, cfg: HubConfig) -> Result<Hub, StoreError> {
+        let last = store.bounds().last;
+        let first = store.bounds().first;
+        let mut groups = HashMap::new();
+        for (name, rec) in store.load_groups()? {
+            let mut state = GroupState::new(rec.committed.min(last));
+            state.skip_below(first);
+            groups.insert(name.clone(), Arc::new(new_group(name, state, rec.filter, rec.last_active_ms)));
+        }
+        Ok(Hub {
+            inner: Arc::new(Inner {
+                store,
+                cfg,
+                groups: Mutex::new(groups),
+                tail: watch::Sender::new(last),
+                serving: watch::Sender::new(Serving::No("starting".into())),
+                next_session: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    fn groups(&self) -> MutexGuard<'_, HashMap<String, Arc<Group>>> {
+        self.inner.groups.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The store this hub serves.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Announces that the log grew to `last`.
+    pub fn appended(&self, last: u64) {
+        self.inner.tail.send_if_modified(|t| {
+            if last > *t {
+                *t = last;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Starts or stops accepting subscribers. Stopping closes every session with the
+    /// given reason.
+    pub fn set_serving(&self, serving: Serving) {
+        self.inner.serving.send_replace(serving);
+    }
+
+    /// Current serving state.
+    pub fn serving(&self) -> Serving {
+        self.inner.serving.borrow().clone()
+    }
+
+    /// Lowest committed offset over durable groups (None when there are no groups).
+    pub fn min_committed(&self) -> Option<u64> {
+        self.groups().values().map(|g| g.state().committed()).min()
+    }
+
+    /// Moves every durable group to the end of the log (see [`GroupState::fast_forward`]).
+    pub fn fast_forward_all(&self) {
+        let last = *self.inner.tail.borrow();
+        for g in self.groups().values() {
+            g.state().fast_forward(last);
+        }
+    }
+
+    /// Status of every group: (name, committed, members, in flight).
+    pub fn group_status(&self) -> Vec<pb::GroupStatus> {
+        let last = *self.inner.tail.borrow();
+        let mut out: Vec<pb::GroupStatus> = self
+            .groups()
+            .values()
+            .map(|g| {
+                let st = g.state();
+                let mut members: Vec<String> = g
+                    .members
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .values()
+                    .cloned()
+                    .collect();
+                members.sort();
+                pb::GroupStatus {
+                    name: g.name.clone(),
+                    committed_offset: st.committed(),
+                    lag: last.saturating_sub(st.committed()),
+                    members,
+                    in_flight: st.in_flight() as u64,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Takes back un-acked offsets whose deadline passed, in every group.
+    pub fn expire_leases(&self) {
+        let now = Instant::now();
+        for g in self.groups().values() {
+            let n = g.state().expire(now);
+            if n > 0 {
+                debug!(group = %g.name, events = n, "ack timeout, events will be redelivered");
+                g.poke();
+            }
+        }
+    }
+
+    /// Applies retention to group cursors (offsets below `first` no longer exist).
+    pub fn skip_pruned(&self, first: u64) {
+        for g in self.groups().values() {
+            g.state().skip_below(first);
+            g.poke();
+        }
+    }
+
+    /// Persists the committed offsets that changed.
+    ///
+    /// # Errors
+    /// The store could not write.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let dirty: Vec<(String, GroupRecord)> = self
+            .groups()
+            .values()
+            .filter_map(|g| {
+                let mut st = g.state();
+                if !st.dirty {
+                    return None;
+                }
+                st.dirty = false;
+                Some((
+                    g.name.clone(),
+                    GroupRecord {
+                        committed: st.committed(),
+                        filter: g.filter.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+                        last_active_ms: g.last_active_ms.load(Ordering::Relaxed),
+                    },
+                ))
+            })
+            .collect();
+        if dirty.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .inner
+            .store
+            .run(move |s| s.save_groups(&dirty).map(|()| dirty))
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // mark everything dirty again so the next flush retries
+                for g in self.groups().values() {
+                    g.state().dirty = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens a session for a subscriber.
+    ///
+    /// # Errors
+    /// Not serving, a malformed hello, a filter that differs from the group's, or the
+    /// log cannot be read to resolve the start position.
+    pub async fn join(&self, hello: pb::Hello) -> Result<Session, HubError> {
+        if let Serving::No(reason) = self.serving() {
+            return Err(HubError::NotServing(reason));
+        }
+        validate_group_name(&hello.group)?;
+        let filter = filter::normalize(hello.filter.clone().unwrap_or_default());
+        let max_batch = match hello.max_batch_size {
+            0 => self.inner.cfg.max_batch,
+            n => (n as usize).min(10_000),
+        };
+        let ack_timeout = match hello.ack_timeout_seconds {
+            0 => self.inner.cfg.default_ack_timeout,
+            n => Duration::from_secs(u64::from(n)),
+        };
+        let session_id = self.inner.next_session.fetch_add(1, Ordering::Relaxed);
+        let member_id = if hello.member_id.is_empty() {
+            format!("member-{session_id}")
+        } else {
+            hello.member_id.clone()
+        };
+        let start = self.resolve_start(hello.start.as_ref()).await?;
+        let kind = if hello.group.is_empty() {
+            SessionKind::Tail { next: start }
+        } else {
+            let group = self.group_for(&hello.group, start, &filter, session_id, &member_id)?;
+            SessionKind::Member(group)
+        };
+        let committed = match &kind {
+            SessionKind::Member(g) => g.state().committed(),
+            SessionKind::Tail { .. } => 0,
+        };
+        let start_offset = match &kind {
+            SessionKind::Member(_) => committed + 1,
+            SessionKind::Tail { next } => *next,
+        };
+        info!(group = %hello.group, member = %member_id, start_offset, "subscriber joined");
+        Ok(Session {
+            hub: self.clone(),
+            id: session_id,
+            member_id,
+            group_name: hello.group,
+            kind,
+            filter,
+            credits: 0,
+            max_batch,
+            ack_timeout,
+            tail_rx: self.inner.tail.subscribe(),
+            serving_rx: self.inner.serving.subscribe(),
+            welcome_committed: committed,
+            welcome_start: start_offset,
+        })
+    }
+
+    async fn resolve_start(&self, start: Option<&pb::StartPosition>) -> Result<u64, HubError> {
+        use pb::start_position::Position;
+        let b = self.inner.store.bounds();
+        let earliest = if b.first == 0 { b.last + 1 } else { b.first };
+        Ok(match start.and_then(|s| s.position.as_ref()) {
+            None | Some(Position::Earliest(_)) => earliest,
+            Some(Position::Latest(_)) => b.last + 1,
+            Some(Position::Offset(o)) => (*o).clamp(earliest, b.last + 1),
+            Some(Position::Time(t)) => {
+                let Some(t) = herald_proto::convert::from_timestamp(Some(*t)) else {
+                    return Err(HubError::InvalidHello("start time out of range".into()));
+                };
+                self.inner.store.run(move |s| s.offset_at_time(t)).await?
+            }
+        })
+    }
+
+    fn group_for(
+        &self,
+        name: &str,
+        start: u64,
+        filter: &pb::Filter,
+        session: SessionId,
+        member_id: &str,
+    ) -> Result<Arc<Group>, HubError> {
+        let mut groups = self.groups();
+        let group = groups
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                info!(group = %name, start, "new consumer group");
+                let mut st = GroupState::new(start.saturating_sub(1));
+                st.dirty = true;
+                Arc::new(new_group(
+                    name.to_owned(),
+                    st,
+                    Some(filter.clone()),
+                    now_ms(),
+                ))
+            })
+            .clone();
+        drop(groups);
+        let mut members = group.members.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = group.filter.lock().unwrap_or_else(PoisonError::into_inner);
+        let same = current.as_ref().map_or(filter::is_empty(filter), |f| f == filter);
+        if !same {
+            if members.is_empty() {
+                info!(group = %name, "group filter changed while no member was connected");
+                *current = Some(filter.clone());
+                group.state().dirty = true;
+            } else {
+                return Err(HubError::FilterMismatch {
+                    group: name.to_owned(),
+                });
+            }
+        }
+        members.insert(session, member_id.to_owned());
+        drop(current);
+        drop(members);
+        group.touch();
+        Ok(group)
+    }
+}
+
+fn new_group(name: String, state: GroupState, filter: Option<pb::Filter>, last_active_ms: u64) -> Group {
+    Group {
+        name,
+        state: Mutex::new(state),
+        filter: Mutex::new(filter),
+        members: Mutex::new(HashMap::new()),
+        changed: watch::Sender::new(0),
+        last_active_ms: AtomicU64::new(last_active_ms),
+    }
+}
+
+fn validate_group_name(name: &str) -> Result<(), HubError> {
+    if name.len() > 128 {
+        return Err(HubError::InvalidHello("group name longer than 128 characters".into()));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(HubError::InvalidHello(format!(
+            "group name contains {c:?}; allowed are letters, digits, '.', '_' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+enum SessionKind {
+    Member(Arc<Group>),
+    Tail { next: u64 },
+}
+
+/// What a session produced.
+#[derive(Debug)]
+pub enum Next {
+    /// Events to send.
+    Batch(pb::EventBatch),
+    /// The hub stopped serving; send `Closing` with this reason and end the stream.
+    Closing(String),
+}
+
+/// One subscriber's session. Dropping it hands its un-acked events back to the group.
+pub struct Session {
+    hub: Hub,
+    id: SessionId,
+    member_id: String,
+    group_name: String,
+    kind: SessionKind,
+    filter: pb::Filter,
+    credits: u64,
+    max_batch: usize,
+    ack_timeout: Duration,
+    tail_rx: watch::Receiver<u64>,
+    serving_rx: watch::Receiver<Serving>,
+    welcome_committed: u64,
+    welcome_start: u64,
+}
+
+impl Session {
+    /// The welcome message for this session.
+    pub fn welcome(&self) -> pb::Welcome {
+        pb::Welcome {
+            member_id: self.member_id.clone(),
+            group: self.group_name.clone(),
+            committed_offset: self.welcome_committed,
+            start_offset: self.welcome_start,
+            log_id: self.hub.inner.store.log_id().to_owned(),
+            ack_timeout_seconds: u32::try_from(self.ack_timeout.as_secs()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Adds credits.
+    pub fn grant(&mut self, events: u32) {
+        self.credits = self.credits.saturating_add(u64::from(events));
+    }
+
+    /// Remaining credits.
+    pub fn credits(&self) -> u64 {
+        self.credits
+    }
+
+    /// Acknowledges offsets (ignored for ephemeral tails).
+    ///
+    /// # Errors
+    /// An offset that was never delivered to the group.
+    pub fn ack(&mut self, offsets: &[u64]) -> Result<(), HubError> {
+        if let SessionKind::Member(g) = &self.kind {
+            let moved = g.state().ack(offsets.iter().copied())?;
+            if moved {
+                g.touch();
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until there are credits and events to send (or the hub stops serving) and
+    /// returns them. Cancel-safe: nothing is reserved before the final, non-awaiting
+    /// step.
+    ///
+    /// # Errors
+    /// The log could not be read.
+    pub async fn next(&mut self) -> Result<Next, HubError> {
+        let mut group_rx = match &self.kind {
+            SessionKind::Member(g) => Some(g.changed.subscribe()),
+            SessionKind::Tail { .. } => None,
+        };
+        loop {
+            if let Serving::No(reason) = self.serving_rx.borrow_and_update().clone() {
+                return Ok(Next::Closing(reason));
+            }
+            let last = *self.tail_rx.borrow_and_update();
+            if self.credits > 0 && self.has_work(last) {
+                if let Some(batch) = self.take(last)? {
+                    return Ok(Next::Batch(batch));
+                }
+                continue;
+            }
+            tokio::select! {
+                r = self.tail_rx.changed() => if r.is_err() { return Ok(Next::Closing("exporter stopped".into())) },
+                r = self.serving_rx.changed() => if r.is_err() { return Ok(Next::Closing("exporter stopped".into())) },
+                r = async { match group_rx.as_mut() { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
+                    if r.is_err() { return Ok(Next::Closing("group removed".into())) }
+                }
+            }
+        }
+    }
+
+    fn has_work(&self, last: u64) -> bool {
+        match &self.kind {
+            SessionKind::Member(g) => g.state().has_work(last),
+            SessionKind::Tail { next } => *next <= last,
+        }
+    }
+
+    /// Reserves and reads one batch. Returns None when everything reserved was
+    /// filtered out or pruned (the caller loops).
+    fn take(&mut self, last: u64) -> Result<Option<pb::EventBatch>, HubError> {
+        let credits = usize::try_from(self.credits).unwrap_or(usize::MAX).min(self.max_batch);
+        let store = &self.hub.inner.store;
+        let max_bytes = self.hub.inner.cfg.max_batch_bytes;
+        let (events, redelivery, reserved) = match &mut self.kind {
+            SessionKind::Tail { next } => {
+                let events = store.read(*next, credits, max_bytes)?;
+                let first = store.bounds().first;
+                *next = match events.last() {
+                    Some(e) => e.offset + 1,
+                    // everything up to `last` was pruned under us
+                    None => (*next).max(first).max(last + 1),
+                };
+                (events, false, Vec::new())
+            }
+            SessionKind::Member(g) => {
+                let r: Reservation =
+                    g.state()
+                        .reserve(self.id, credits, last, Instant::now(), self.ack_timeout);
+                let redelivery = !r.redelivered.is_empty();
+                let mut events = if redelivery {
+                    store.read_offsets(&r.redelivered)?
+                } else {
+                    read_range(store, r.fresh.clone(), max_bytes)?
+                };
+                events.sort_by_key(|e| e.offset);
+                let mut reserved: Vec<u64> = r.redelivered.clone();
+                reserved.extend(r.fresh.clone());
+                (std::mem::take(&mut events), redelivery, reserved)
+            }
+        };
+        let mut keep = Vec::with_capacity(events.len());
+        let mut drop_offsets = Vec::new();
+        let mut present = std::collections::HashSet::with_capacity(events.len());
+        for e in events {
+            present.insert(e.offset);
+            if filter::matches(&self.filter, &e) {
+                keep.push(e);
+            } else {
+                drop_offsets.push(e.offset);
+            }
+        }
+        if let SessionKind::Member(g) = &self.kind {
+            // filtered-out and pruned offsets count as acknowledged for the group
+            drop_offsets.extend(reserved.iter().filter(|o| !present.contains(o)));
+            if !drop_offsets.is_empty() {
+                drop_offsets.sort_unstable();
+                if let Err(e) = g.state().ack(drop_offsets) {
+                    warn!(group = %g.name, error = %e, "internal ack of filtered events refused");
+                }
+            }
+        }
+        if keep.is_empty() {
+            return Ok(None);
+        }
+        self.credits -= keep.len() as u64;
+        Ok(Some(pb::EventBatch {
+            events: keep,
+            redelivery,
+        }))
+    }
+}
+
+/// Reads exactly the offsets of `range` (may be fewer when pruned); large ranges are
+/// read in byte-bounded chunks.
+fn read_range(store: &Store, range: std::ops::Range<u64>, max_bytes: usize) -> Result<Vec<pb::Event>, StoreError> {
+    let mut out = Vec::new();
+    let mut from = range.start;
+    while from < range.end {
+        let want = usize::try_from(range.end - from).unwrap_or(usize::MAX);
+        let chunk = store.read(from, want, max_bytes)?;
+        let Some(last) = chunk.last().map(|e| e.offset) else {
+            break;
+        };
+        out.extend(chunk.into_iter().filter(|e| e.offset < range.end));
+        from = last + 1;
+    }
+    Ok(out)
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let SessionKind::Member(g) = &self.kind {
+            g.members
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&self.id);
+            let back = g.state().release(self.id);
+            g.touch();
+            if back > 0 {
+                info!(group = %g.name, member = %self.member_id, events = back, "member left, its unacknowledged events will be redelivered");
+                g.poke();
+            } else {
+                info!(group = %g.name, member = %self.member_id, "member left");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,2 @@
+//! `herald-exporter` binary.
+fn main() {}

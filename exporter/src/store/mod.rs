@@ -1,0 +1,633 @@
+//! The exporter's durable, crash-safe state: the event log, the occurrence memory
+//! (dedup), consumer-group offsets and watch checkpoints, in one `redb` database.
+//!
+//! Why redb: it is an embedded, pure-Rust, ACID key-value store whose commits are
+//! durable when `commit()` returns (copy-on-write B-trees with checksummed commit
+//! slots, so a crash at any point leaves the last committed state intact). Every
+//! ingest batch is one transaction that appends the events, records their occurrence
+//! ids and advances the watch checkpoint together: after a crash the log, the dedup
+//! memory and the resume point can never disagree.
+//!
+//! Tables:
+//! * `log`: offset → encoded `herald.v1.Event` (offsets start at 1, contiguous);
+//! * `seen`: event uid → (highest occurrence logged, last seen unix ms);
+//! * `marks`: offset → resourceVersion: once every offset ≤ key is consumed, the
+//!   Kubernetes stream is processed up to that resourceVersion;
+//! * `groups`: group name → encoded [`GroupRecord`];
+//! * `meta`: small values (log id, byte count, lost-event count).
+
+mod seen;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+pub use seen::{SeenSet, uid_key};
+
+use herald_proto::pb;
+
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+const SEEN: TableDefinition<&str, (i32, u64)> = TableDefinition::new("seen");
+const MARKS: TableDefinition<u64, &str> = TableDefinition::new("marks");
+const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const META_LOG_ID: &str = "log_id";
+const META_BYTES: &str = "bytes";
+const META_LOST: &str = "lost";
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "herald.redb";
+
+/// Errors of the durable store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory cannot be created or used.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database reported an error.
+    #[error("durable log: {0}")]
+    Db(#[from] redb::Error),
+    /// A stored record does not decode (corruption or a newer format).
+    #[error("durable log record {what} does not decode: {detail}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// Decoder message.
+        detail: String,
+    },
+    /// A blocking task failed to run.
+    #[error("durable log worker failed: {0}")]
+    Join(String),
+}
+
+macro_rules! db_err {
+    ($e:expr) => {
+        $e.map_err(|e| StoreError::Db(e.into()))
+    };
+}
+
+/// What one ingest transaction writes.
+#[derive(Debug, Default)]
+pub struct AppendBatch {
+    /// Occurrences to log, in order.
+    pub events: Vec<pb::Event>,
+    /// Occurrence memory updates: uid → (occurrence, observed unix ms).
+    pub seen: Vec<(String, i32, u64)>,
+    /// New watch checkpoint (resourceVersion) reached after this batch, if any.
+    pub checkpoint: Option<String>,
+}
+
+/// Result of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// First offset written (equal to `next` when nothing was written).
+    pub first: u64,
+    /// Offset the next append will use.
+    pub next: u64,
+    /// Bytes of event data now retained.
+    pub bytes: u64,
+}
+
+/// Persisted state of a consumer group.
+#[derive(Clone, PartialEq, Message)]
+pub struct GroupRecord {
+    /// Every offset ≤ this is acknowledged.
+    #[prost(uint64, tag = "1")]
+    pub committed: u64,
+    /// The group's filter (all members must use it).
+    #[prost(message, optional, tag = "2")]
+    pub filter: Option<pb::Filter>,
+    /// Last time a member was connected or committed (unix ms).
+    #[prost(uint64, tag = "3")]
+    pub last_active_ms: u64,
+}
+
+/// Bounds and size of the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogBounds {
+    /// Oldest retained offset (0 when empty).
+    pub first: u64,
+    /// Newest offset (0 when nothing was ever logged).
+    pub last: u64,
+    /// Bytes of event data retained.
+    pub bytes: u64,
+    /// Events removed by retention before every durable group consumed them.
+    pub lost: u64,
+}
+
+impl LogBounds {
+    /// Number of retained events.
+    pub fn events(&self) -> u64 {
+        if self.first == 0 {
+            0
+        } else {
+            self.last + 1 - self.first
+        }
+    }
+}
+
+/// Result of a retention pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Events removed.
+    pub removed: u64,
+    /// Of those, events that some durable group had not acknowledged.
+    pub lost: u64,
+}
+
+struct Counters {
+    next: u64,
+    first: u64,
+    bytes: u64,
+    lost: u64,
+}
+
+struct Inner {
+    db: Database,
+    path: PathBuf,
+    log_id: String,
+    counters: Mutex<Counters>,
+}
+
+/// Handle to the durable store; cheap to clone. Methods block: call them from
+/// `spawn_blocking` (see [`Store::run`]).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("log_id", &self.inner.log_id)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    ///
+    /// # Errors
+    /// The directory cannot be created, or the database cannot be opened (another
+    /// process holds it, or it is corrupt beyond redb's repair).
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let db = db_err!(Database::create(&path))?;
+        let txn = db_err!(db.begin_write())?;
+        let (log_id, counters) = {
+            let mut meta = db_err!(txn.open_table(META))?;
+            let log = db_err!(txn.open_table(LOG))?;
+            db_err!(txn.open_table(SEEN))?;
+            db_err!(txn.open_table(MARKS))?;
+            db_err!(txn.open_table(GROUPS))?;
+            let log_id = match db_err!(meta.get(META_LOG_ID))? {
+                Some(v) => String::from_utf8_lossy(v.value()).into_owned(),
+                None => String::new(),
+            };
+            let log_id = if log_id.is_empty() {
+                let id = uuid::Uuid::new_v4().to_string();
+                db_err!(meta.insert(META_LOG_ID, id.as_bytes()))?;
+                id
+            } else {
+                log_id
+            };
+            let read_u64 = |key: &str| -> Result<u64, StoreError> {
+                Ok(db_err!(meta.get(key))?
+                    .map(|v| decode_u64(v.value()))
+                    .unwrap_or(0))
+            };
+            let bytes = read_u64(META_BYTES)?;
+            let lost = read_u64(META_LOST)?;
+            let first = db_err!(log.first())?.map(|(k, _)| k.value()).unwrap_or(0);
+            let last = db_err!(log.last())?.map(|(k, _)| k.value()).unwrap_or(0);
+            // `next` must never reuse an offset, even after retention emptied the log:
+            // the highest mark remembers the last offset ever written.
+            let marks = db_err!(txn.open_table(MARKS))?;
+            let last_mark = db_err!(marks.last())?.map(|(k, _)| k.value()).unwrap_or(0);
+            let next = last.max(last_mark) + 1;
+            (
+                log_id,
+                Counters {
+                    next,
+                    first,
+                    bytes,
+                    lost,
+                },
+            )
+        };
+        db_err!(txn.commit())?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                path,
+                log_id,
+                counters: Mutex::new(counters),
+            }),
+        })
+    }
+
+    /// Runs a blocking store operation on the blocking pool.
+    ///
+    /// # Errors
+    /// The operation's error, or [`StoreError::Join`] if the task panicked.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// The persistent identity of this log.
+    pub fn log_id(&self) -> &str {
+        &self.inner.log_id
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
+        // a poisoned lock only means another thread panicked while holding plain
+        // integers; they are still consistent (updated after commits succeed)
+        self.inner
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Current bounds of the log.
+    pub fn bounds(&self) -> LogBounds {
+        let c = self.counters();
+        LogBounds {
+            first: c.first,
+            last: c.next - 1,
+            bytes: c.bytes,
+            lost: c.lost,
+        }
+    }
+
+    /// Appends a batch in one durable transaction and returns the assigned offsets.
+    /// Must only be called by one writer at a time (the ingest pipeline).
+    ///
+    /// # Errors
+    /// Database errors; nothing is written then.
+    pub fn append(&self, batch: AppendBatch) -> Result<Appended, StoreError> {
+        let (start, mut bytes) = {
+            let c = self.counters();
+            (c.next, c.bytes)
+        };
+        let mut next = start;
+        let mut txn = db_err!(self.inner.db.begin_write())?;
+        db_err!(txn.set_durability(Durability::Immediate))?;
+        {
+            let mut log = db_err!(txn.open_table(LOG))?;
+            let mut buf = Vec::with_capacity(4096);
+            for mut ev in batch.events {
+                ev.offset = next;
+                buf.clear();
+                ev.encode(&mut buf)
+                    .map_err(|e| StoreError::Corrupt {
+                        what: format!("offset {next}"),
+                        detail: e.to_string(),
+                    })?;
+                db_err!(log.insert(next, buf.as_slice()))?;
+                bytes += buf.len() as u64;
+                next += 1;
+            }
+            let mut seen = db_err!(txn.open_table(SEEN))?;
+            for (uid, occ, ms) in &batch.seen {
+                db_err!(seen.insert(uid.as_str(), (*occ, *ms)))?;
+            }
+            if let Some(rv) = &batch.checkpoint {
+                let mut marks = db_err!(txn.open_table(MARKS))?;
+                db_err!(marks.insert(next - 1, rv.as_str()))?;
+            }
+            let mut meta = db_err!(txn.open_table(META))?;
+            db_err!(meta.insert(META_BYTES, bytes.to_le_bytes().as_slice()))?;
+        }
+        db_err!(txn.commit())?;
+        let mut c = self.counters();
+        if c.first == 0 && next > start {
+            c.first = start;
+        }
+        c.next = next;
+        c.bytes = bytes;
+        Ok(Appended {
+            first: start,
+            next,
+            bytes,
+        })
+    }
+
+    /// Reads up to `max` events starting at `from` (inclusive), stopping early after
+    /// `max_bytes` of encoded data (at least one event is returned when available).
+    ///
+    /// # Errors
+    /// Database errors or an undecodable record.
+    pub fn read(&self, from: u64, max: usize, max_bytes: usize) -> Result<Vec<pb::Event>, StoreError> {
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let log = db_err!(txn.open_table(LOG))?;
+        let mut out = Vec::new();
+        let mut size = 0usize;
+        for item in db_err!(log.range(from..))? {
+            let (k, v) = db_err!(item)?;
+            let bytes = v.value();
+            if !out.is_empty() && (out.len() >= max || size + bytes.len() > max_bytes) {
+                break;
+            }
+            size += bytes.len();
+            out.push(decode_event(k.value(), bytes)?);
+            if out.len() >= max {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads the events with exactly these offsets (missing ones are skipped: pruned).
+    ///
+    /// # Errors
+    /// Database errors or an undecodable record.
+    pub fn read_offsets(&self, offsets: &[u64]) -> Result<Vec<pb::Event>, StoreError> {
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let log = db_err!(txn.open_table(LOG))?;
+        let mut out = Vec::with_capacity(offsets.len());
+        for &o in offsets {
+            if let Some(v) = db_err!(log.get(o))? {
+                out.push(decode_event(o, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Returns the first offset whose event was observed at or after `t` (the next
+    /// offset to be written when there is none).
+    ///
+    /// # Errors
+    /// Database errors or an undecodable record.
+    pub fn offset_at_time(&self, t: DateTime<Utc>) -> Result<u64, StoreError> {
+        let b = self.bounds();
+        if b.first == 0 {
+            return Ok(b.last + 1);
+        }
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let log = db_err!(txn.open_table(LOG))?;
+        let (mut lo, mut hi) = (b.first, b.last + 1);
+        // observed_at is non-decreasing along the log: binary search
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let observed = match db_err!(log.get(mid))? {
+                Some(v) => {
+                    let ev = decode_event(mid, v.value())?;
+                    herald_proto::convert::from_timestamp(ev.observed_at)
+                }
+                None => None,
+            };
+            match observed {
+                Some(o) if o >= t => hi = mid,
+                _ => lo = mid + 1,
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Loads the occurrence memory, dropping (and deleting) entries last seen before
+    /// `cutoff_ms`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn load_seen(&self, cutoff_ms: u64) -> Result<SeenSet, StoreError> {
+        let txn = db_err!(self.inner.db.begin_write())?;
+        let mut set = SeenSet::default();
+        {
+            let mut seen = db_err!(txn.open_table(SEEN))?;
+            db_err!(seen.retain(|_, (_, ms)| ms >= cutoff_ms))?;
+            for item in db_err!(seen.iter())? {
+                let (k, v) = db_err!(item)?;
+                let (occ, ms) = v.value();
+                set.insert(k.value(), occ, ms);
+            }
+        }
+        db_err!(txn.commit())?;
+        Ok(set)
+    }
+
+    /// Deletes occurrence memory entries last seen before `cutoff_ms`; returns how many.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn expire_seen(&self, cutoff_ms: u64) -> Result<u64, StoreError> {
+        let txn = db_err!(self.inner.db.begin_write())?;
+        let removed;
+        {
+            let mut seen = db_err!(txn.open_table(SEEN))?;
+            let before = db_err!(seen.len())?;
+            db_err!(seen.retain(|_, (_, ms)| ms >= cutoff_ms))?;
+            removed = before - db_err!(seen.len())?;
+        }
+        db_err!(txn.commit())?;
+        Ok(removed)
+    }
+
+    /// Returns true when the store holds no memory of any Kubernetes state (a cold
+    /// start: no checkpoint and no occurrence memory).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn is_cold(&self) -> Result<bool, StoreError> {
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let marks = db_err!(txn.open_table(MARKS))?;
+        let seen = db_err!(txn.open_table(SEEN))?;
+        Ok(db_err!(marks.is_empty())? && db_err!(seen.is_empty())?)
+    }
+
+    /// The latest watch checkpoint (resume resourceVersion), if any.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn checkpoint(&self) -> Result<Option<String>, StoreError> {
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let marks = db_err!(txn.open_table(MARKS))?;
+        Ok(db_err!(marks.last())?.map(|(_, v)| v.value().to_owned()))
+    }
+
+    /// The newest checkpoint recorded at or below `offset`: the point the Kubernetes
+    /// stream is fully processed to once every offset ≤ `offset` is consumed.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn checkpoint_at(&self, offset: u64) -> Result<Option<String>, StoreError> {
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let marks = db_err!(txn.open_table(MARKS))?;
+        let mut range = db_err!(marks.range(..=offset))?;
+        Ok(match range.next_back() {
+            Some(item) => Some(db_err!(item)?.1.value().to_owned()),
+            None => None,
+        })
+    }
+
+    /// Loads every consumer group.
+    ///
+    /// # Errors
+    /// Database errors or an undecodable record.
+    pub fn load_groups(&self) -> Result<BTreeMap<String, GroupRecord>, StoreError> {
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let groups = db_err!(txn.open_table(GROUPS))?;
+        let mut out = BTreeMap::new();
+        for item in db_err!(groups.iter())? {
+            let (k, v) = db_err!(item)?;
+            let rec = GroupRecord::decode(v.value()).map_err(|e| StoreError::Corrupt {
+                what: format!("group {}", k.value()),
+                detail: e.to_string(),
+            })?;
+            out.insert(k.value().to_owned(), rec);
+        }
+        Ok(out)
+    }
+
+    /// Saves consumer groups durably.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn save_groups(&self, records: &[(String, GroupRecord)]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut txn = db_err!(self.inner.db.begin_write())?;
+        db_err!(txn.set_durability(Durability::Immediate))?;
+        {
+            let mut groups = db_err!(txn.open_table(GROUPS))?;
+            for (name, rec) in records {
+                db_err!(groups.insert(name.as_str(), rec.encode_to_vec().as_slice()))?;
+            }
+        }
+        db_err!(txn.commit())?;
+        Ok(())
+    }
+
+    /// Removes events from the front of the log while they are older than `max_age`
+    /// (by observed time) or the log is larger than `max_bytes`. Events above
+    /// `protected` (the lowest committed offset over durable groups) that are removed
+    /// are counted as lost. Checkpoint marks below the new front are dropped except the
+    /// newest of them.
+    ///
+    /// # Errors
+    /// Database errors or an undecodable record.
+    pub fn prune(
+        &self,
+        now: DateTime<Utc>,
+        max_age: chrono::Duration,
+        max_bytes: u64,
+        protected: u64,
+    ) -> Result<Pruned, StoreError> {
+        let cutoff = now - max_age;
+        let (mut bytes, lost_before) = {
+            let c = self.counters();
+            (c.bytes, c.lost)
+        };
+        let mut pruned = Pruned::default();
+        let txn = db_err!(self.inner.db.begin_write())?;
+        let new_first;
+        {
+            let mut log = db_err!(txn.open_table(LOG))?;
+            loop {
+                let Some((k, v)) = db_err!(log.first())? else {
+                    break;
+                };
+                let offset = k.value();
+                let size = v.value().len() as u64;
+                let too_big = bytes > max_bytes;
+                let too_old = !too_big && {
+                    let ev = decode_event(offset, v.value())?;
+                    herald_proto::convert::from_timestamp(ev.observed_at)
+                        .is_none_or(|t| t < cutoff)
+                };
+                drop((k, v));
+                if !(too_big || too_old) {
+                    break;
+                }
+                db_err!(log.remove(offset))?;
+                bytes = bytes.saturating_sub(size);
+                pruned.removed += 1;
+                if offset > protected {
+                    pruned.lost += 1;
+                }
+                // bounded work per transaction keeps write latency low
+                if pruned.removed >= 10_000 {
+                    break;
+                }
+            }
+            new_first = db_err!(log.first())?.map(|(k, _)| k.value()).unwrap_or(0);
+            if pruned.removed > 0 {
+                let mut marks = db_err!(txn.open_table(MARKS))?;
+                let front = if new_first == 0 { u64::MAX } else { new_first };
+                let below: Vec<u64> = {
+                    let mut keys = Vec::new();
+                    for item in db_err!(marks.range(..front))? {
+                        keys.push(db_err!(item)?.0.value());
+                    }
+                    keys
+                };
+                // keep the newest mark below the front: it is the resume point and
+                // remembers the highest offset ever written
+                for k in below.iter().take(below.len().saturating_sub(1)) {
+                    db_err!(marks.remove(*k))?;
+                }
+                let mut meta = db_err!(txn.open_table(META))?;
+                db_err!(meta.insert(META_BYTES, bytes.to_le_bytes().as_slice()))?;
+                db_err!(meta.insert(
+                    META_LOST,
+                    (lost_before + pruned.lost).to_le_bytes().as_slice()
+                ))?;
+            }
+        }
+        if pruned.removed == 0 {
+            txn.abort().map_err(|e| StoreError::Db(e.into()))?;
+            return Ok(pruned);
+        }
+        db_err!(txn.commit())?;
+        let mut c = self.counters();
+        c.first = new_first;
+        c.bytes = bytes;
+        c.lost = lost_before + pruned.lost;
+        Ok(pruned)
+    }
+}
+
+fn decode_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(a)
+}
+
+fn decode_event(offset: u64, bytes: &[u8]) -> Result<pb::Event, StoreError> {
+    pb::Event::decode(bytes).map_err(|e| StoreError::Corrupt {
+        what: format!("offset {offset}"),
+        detail: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+use super::*;
+
+fn ev(uid: &str, occ: i32, observed_s: i64) -> pb::Event {
+    pb::Event {
+        idempotency_key: format!("{uid}-{occ}"),
+        occurrence: occ,
+        observed_at: Some(prost_types::Timestamp {
+            seconds: observed_s,
+            nanos: 0,
+        }),
+        metadata: Some(pb::ObjectMeta {
+            uid: uid.into(),
+            ..Default::default()
+        }),
+        raw_json: vec![b'x'; 100],
+        ..Default::default()
+    }
+}
+
+fn batch(events: Vec<pb::Event>, rv: Option<&str>) -> AppendBatch {
+    let seen = events
+        .iter()
+        .map(|e| {
+            (
+                e.metadata.as_ref().unwrap().uid.clone(),
+                e.occurrence,
+                1_000,
+            )
+        })
+        .collect();
+    AppendBatch {
+        events,
+        seen,
+        checkpoint: rv.map(str::to_owned),
+    }
+}
+
+#[test]
+fn append_read_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_id;
+    {
+        let s = Store::open(dir.path()).unwrap();
+        assert!(s.is_cold().unwrap());
+        log_id = s.log_id().to_owned();
+        let a = s
+            .append(batch(vec![ev("a", 1, 10), ev("b", 1, 11)], Some("100")))
+            .unwrap();
+        assert_eq!((a.first, a.next), (1, 3));
+        let a = s.append(batch(vec![ev("a", 2, 12)], Some("105"))).unwrap();
+        assert_eq!((a.first, a.next), (3, 4));
+        let got = s.read(1, 10, usize::MAX).unwrap();
+        assert_eq!(
+            got.iter().map(|e| e.offset).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(got[2].idempotency_key, "a-2");
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.log_id(), log_id, "log id is persistent");
+    assert!(!s.is_cold().unwrap());
+    assert_eq!(s.bounds().first, 1);
+    assert_eq!(s.bounds().last, 3);
+    assert_eq!(s.checkpoint().unwrap().as_deref(), Some("105"));
+    assert_eq!(s.checkpoint_at(2).unwrap().as_deref(), Some("100"));
+    assert_eq!(s.checkpoint_at(0).unwrap(), None);
+    let seen = s.load_seen(0).unwrap();
+    assert!(!seen.is_new("a", 2));
+    assert!(seen.is_new("a", 3));
+    let a = s.append(batch(vec![ev("c", 1, 13)], None)).unwrap();
+    assert_eq!(a.first, 4);
+}
+
+#[test]
+fn read_respects_limits_and_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    s.append(batch((0..10).map(|i| ev(&format!("u{i}"), 1, i)).collect(), None))
+        .unwrap();
+    assert_eq!(s.read(3, 4, usize::MAX).unwrap().len(), 4);
+    // byte limit still returns at least one event
+    assert_eq!(s.read(3, 4, 1).unwrap().len(), 1);
+    let got = s.read_offsets(&[2, 5, 99]).unwrap();
+    assert_eq!(got.iter().map(|e| e.offset).collect::<Vec<_>>(), vec![2, 5]);
+    assert_eq!(s.offset_at_time(Utc.timestamp_opt(5, 0).unwrap()).unwrap(), 6);
+    assert_eq!(s.offset_at_time(Utc.timestamp_opt(100, 0).unwrap()).unwrap(), 11);
+}
+
+#[test]
+fn prune_by_age_and_bytes_counts_loss_and_never_reuses_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.append(batch((0..10).map(|i| ev(&format!("u{i}"), 1, i)).collect(), Some("7")))
+            .unwrap();
+        let now = Utc.timestamp_opt(100, 0).unwrap();
+        // age: events observed before t=95 go; offsets ≤ 3 were consumed
+        let p = s
+            .prune(now, chrono::Duration::seconds(95), u64::MAX, 3)
+            .unwrap();
+        assert_eq!(p.removed, 5);
+        assert_eq!(p.lost, 2);
+        assert_eq!(s.bounds().first, 6);
+        assert_eq!(s.bounds().lost, 2);
+        // bytes: keep at most two events' worth
+        let per_event = s.bounds().bytes / 5;
+        let p = s
+            .prune(now, chrono::Duration::days(1), per_event * 2, u64::MAX)
+            .unwrap();
+        assert_eq!(p.removed, 3);
+        assert_eq!(s.bounds().events(), 2);
+        let p = s.prune(now, chrono::Duration::seconds(0), u64::MAX, 10).unwrap();
+        assert_eq!((p.removed, p.lost), (2, 0));
+        assert_eq!(s.bounds().events(), 0);
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.bounds().lost, 2);
+    assert_eq!(s.checkpoint().unwrap().as_deref(), Some("7"));
+    let a = s.append(batch(vec![ev("z", 1, 200)], None)).unwrap();
+    assert_eq!(a.first, 11, "offsets are never reused after retention");
+}
+
+#[test]
+fn groups_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.save_groups(&[(
+            "ruler".into(),
+            GroupRecord {
+                committed: 42,
+                filter: Some(pb::Filter {
+                    types: vec!["Warning".into()],
+                    ..Default::default()
+                }),
+                last_active_ms: 7,
+            },
+        )])
+        .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    let g = s.load_groups().unwrap();
+    assert_eq!(g["ruler"].committed, 42);
+    assert_eq!(g["ruler"].filter.as_ref().unwrap().types, vec!["Warning"]);
+}
+
+#[test]
+fn seen_expiry_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let mut b = batch(vec![ev("old", 1, 1)], None);
+    b.seen = vec![("old".into(), 1, 10), ("new".into(), 1, 1_000)];
+    s.append(b).unwrap();
+    assert_eq!(s.expire_seen(500).unwrap(), 1);
+    let seen = s.load_seen(0).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(seen.is_new("old", 1));
+}
+
+use chrono::TimeZone;
