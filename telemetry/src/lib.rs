@@ -1,0 +1,12 @@
+//! Telemetry shared by herald's binaries: log setup (kubernetes-event-exporter's
+//! `logLevel`/`logFormat`), the admin HTTP server (`/metrics`, `/-/healthy`,
+//! `/-/ready`), health checks and the kubernetes-event-exporter compatible metrics.
+
+pub mod admin;
+pub mod health;
+pub mod kee;
+pub mod logging;
+
+pub use admin::{AdminServer, serve_admin};
+pub use health::{Health, Probe};
+pub use kee::KeeMetrics;
