@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::event::{
-    Event, EventSeries, EventSource, InvolvedObject, ObjectMeta, ObjectReference,
-    OwnerReference, StringMap,
+    Event, EventSeries, EventSource, InvolvedObject, ObjectMeta, ObjectReference, OwnerReference,
+    StringMap,
 };
 
 /// Why a JSON document could not be read as a Kubernetes Event.
@@ -401,7 +401,10 @@ mod tests {
         let bad_ts = r#"{"metadata":{"uid":"u"},"lastTimestamp":"yesterday"}"#;
         assert!(matches!(
             parse_kube_event(bad_ts.as_bytes()),
-            Err(EventJsonError::Timestamp { field: "lastTimestamp", .. })
+            Err(EventJsonError::Timestamp {
+                field: "lastTimestamp",
+                ..
+            })
         ));
     }
 

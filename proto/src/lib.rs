@@ -13,8 +13,8 @@ pub mod event;
 pub mod kube_json;
 
 pub use event::{
-    EventSeries, EventSource, InvolvedObject, Lookup, Observation, ObjectMeta, ObjectReference,
-    OccurrenceId, OwnerReference, Event,
+    Event, EventSeries, EventSource, InvolvedObject, Lookup, ObjectMeta, ObjectReference,
+    Observation, OccurrenceId, OwnerReference,
 };
 pub use kube_json::{EventJsonError, parse_kube_event};
 

@@ -1,0 +1,371 @@
+//! kubernetes-event-exporter's route tree, compiled once.
+//!
+//! Semantics (COMPAT §2.3), evaluated depth-first from the root:
+//! 1. **drop**: if any drop rule matches, stop here (this route and its sub-routes);
+//!    receivers chosen by ancestors keep the event;
+//! 2. **match**: every match rule is evaluated (no short-circuit); each matching rule
+//!    with a receiver selects that receiver;
+//! 3. **descent**: only when *all* match rules matched (or there are none), the
+//!    sub-routes are evaluated in order.
+//!
+//! A rule matches when every field it sets matches: string fields are Go RE2
+//! regexes searched anywhere in the value (unanchored, case-sensitive, ASCII classes);
+//! `labels`/`annotations` need every key present with a matching value; `minCount`
+//! needs the occurrence count to be at least that.
+//!
+//! herald's deliberate differences, documented in the README: an event reaches a
+//! receiver at most once per routing pass (KEE sent one copy per matching rule);
+//! invalid regexes and unknown receivers are startup errors (KEE ignored them
+//! silently); `minCount` compares the occurrence count, which is `series.count` for
+//! events written through events.k8s.io/v1 (KEE compared `count`, which is 0 there).
+
+use std::collections::{BTreeMap, HashMap};
+
+use herald_config::{Diagnostics, Located};
+use herald_proto::Event;
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::go_regex;
+
+/// A route as written in the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RouteConfig {
+    /// Rules that stop this route (and its sub-routes) when one matches.
+    #[serde(default)]
+    pub drop: Vec<RuleConfig>,
+    /// Rules evaluated independently; a matching rule with a receiver selects it.
+    #[serde(default, rename = "match")]
+    pub matches: Vec<RuleConfig>,
+    /// Sub-routes, evaluated when every match rule matched.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// A rule as written in the config file. Every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleConfig {
+    /// Regex on `message`.
+    pub message: Option<Located<String>>,
+    /// Regex on `involvedObject.apiVersion`.
+    pub api_version: Option<Located<String>>,
+    /// Regex on `involvedObject.kind`.
+    pub kind: Option<Located<String>>,
+    /// Regex on the Event object's own `metadata.namespace`.
+    pub namespace: Option<Located<String>>,
+    /// Regex on `reason`.
+    pub reason: Option<Located<String>>,
+    /// Regex on `type`.
+    #[serde(rename = "type")]
+    pub event_type: Option<Located<String>>,
+    /// Regex on `source.component`.
+    pub component: Option<Located<String>>,
+    /// Regex on `source.host`.
+    pub host: Option<Located<String>>,
+    /// Involved object labels: key → regex on the value (every key must exist).
+    pub labels: Option<BTreeMap<String, Located<String>>>,
+    /// Involved object annotations: key → regex on the value.
+    pub annotations: Option<BTreeMap<String, Located<String>>>,
+    /// Minimum occurrence count.
+    pub min_count: Option<i32>,
+    /// Receiver to send matching events to.
+    pub receiver: Option<Located<String>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Message,
+    ApiVersion,
+    Kind,
+    Namespace,
+    Reason,
+    Type,
+    Component,
+    Host,
+}
+
+impl Field {
+    fn get(self, ev: &Event) -> &str {
+        match self {
+            Field::Message => &ev.message,
+            Field::ApiVersion => &ev.involved_object.api_version,
+            Field::Kind => &ev.involved_object.kind,
+            Field::Namespace => &ev.metadata.namespace,
+            Field::Reason => &ev.reason,
+            Field::Type => &ev.event_type,
+            Field::Component => &ev.source.component,
+            Field::Host => &ev.source.host,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    fields: Vec<(Field, Regex)>,
+    labels: Vec<(String, Option<Regex>)>,
+    annotations: Vec<(String, Option<Regex>)>,
+    min_count: Option<i32>,
+    receiver: Option<usize>,
+}
+
+impl Rule {
+    fn matches(&self, ev: &Event) -> bool {
+        if let Some(min) = self.min_count {
+            if ev.occurrence < min {
+                return false;
+            }
+        }
+        self.fields.iter().all(|(f, re)| re.is_match(f.get(ev)))
+            && map_matches(&self.labels, &ev.involved_object.labels)
+            && map_matches(&self.annotations, &ev.involved_object.annotations)
+    }
+}
+
+fn map_matches(rules: &[(String, Option<Regex>)], map: &BTreeMap<String, String>) -> bool {
+    rules.iter().all(|(k, re)| {
+        map.get(k)
+            .is_some_and(|v| re.as_ref().is_none_or(|re| re.is_match(v)))
+    })
+}
+
+#[derive(Debug, Clone, Default)]
+struct Route {
+    drop: Vec<Rule>,
+    matches: Vec<Rule>,
+    routes: Vec<Route>,
+}
+
+/// The compiled route tree.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTree {
+    root: Route,
+    receivers: usize,
+}
+
+/// The receivers an event reached in one routing pass (each at most once).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    hit: Vec<bool>,
+    order: Vec<usize>,
+}
+
+impl Selection {
+    /// An empty selection for a tree with `receivers` receivers.
+    pub fn new(receivers: usize) -> Selection {
+        Selection {
+            hit: vec![false; receivers],
+            order: Vec::with_capacity(4),
+        }
+    }
+
+    /// Clears the selection for reuse.
+    pub fn clear(&mut self) {
+        for i in self.order.drain(..) {
+            self.hit[i] = false;
+        }
+    }
+
+    fn add(&mut self, receiver: usize) {
+        if !self.hit[receiver] {
+            self.hit[receiver] = true;
+            self.order.push(receiver);
+        }
+    }
+
+    /// Receiver indices in the order they were first selected.
+    pub fn receivers(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// True when no receiver was selected.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+impl RouteTree {
+    /// Compiles `root` against the receiver names (index = position). Every problem is
+    /// reported to `diags`; returns None when any was an error.
+    pub fn compile(root: &RouteConfig, receivers: &[String], diags: &mut Diagnostics) -> Option<RouteTree> {
+        let index: HashMap<&str, usize> = receivers
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let before = diags.error_count();
+        let root = compile_route(root, &index, receivers, diags);
+        (diags.error_count() == before).then_some(RouteTree {
+            root,
+            receivers: receivers.len(),
+        })
+    }
+
+    /// Number of receivers this tree was compiled against.
+    pub fn receivers(&self) -> usize {
+        self.receivers
+    }
+
+    /// Routes `ev`, adding the selected receivers to `out` (cleared first).
+    pub fn route(&self, ev: &Event, out: &mut Selection) {
+        out.clear();
+        if out.hit.len() < self.receivers {
+            *out = Selection::new(self.receivers);
+        }
+        route(&self.root, ev, out);
+    }
+}
+
+fn route(r: &Route, ev: &Event, out: &mut Selection) {
+    if r.drop.iter().any(|rule| rule.matches(ev)) {
+        return;
+    }
+    let mut all = true;
+    for rule in &r.matches {
+        if rule.matches(ev) {
+            if let Some(i) = rule.receiver {
+                out.add(i);
+            }
+        } else {
+            all = false;
+        }
+    }
+    if all {
+        for sub in &r.routes {
+            route(sub, ev, out);
+        }
+    }
+}
+
+fn compile_route(
+    cfg: &RouteConfig,
+    index: &HashMap<&str, usize>,
+    names: &[String],
+    diags: &mut Diagnostics,
+) -> Route {
+    Route {
+        drop: cfg
+            .drop
+            .iter()
+            .map(|r| compile_rule(r, index, names, diags, false))
+            .collect(),
+        matches: cfg
+            .matches
+            .iter()
+            .map(|r| compile_rule(r, index, names, diags, true))
+            .collect(),
+        routes: cfg
+            .routes
+            .iter()
+            .map(|r| compile_route(r, index, names, diags))
+            .collect(),
+    }
+}
+
+fn compile_rule(
+    cfg: &RuleConfig,
+    index: &HashMap<&str, usize>,
+    names: &[String],
+    diags: &mut Diagnostics,
+    is_match: bool,
+) -> Rule {
+    let mut fields = Vec::new();
+    for (field, value) in [
+        (Field::Message, &cfg.message),
+        (Field::ApiVersion, &cfg.api_version),
+        (Field::Kind, &cfg.kind),
+        (Field::Namespace, &cfg.namespace),
+        (Field::Reason, &cfg.reason),
+        (Field::Type, &cfg.event_type),
+        (Field::Component, &cfg.component),
+        (Field::Host, &cfg.host),
+    ] {
+        let Some(v) = value else { continue };
+        // an empty string means "don't care", as in KEE
+        if v.value.is_empty() {
+            continue;
+        }
+        if let Some(re) = compile_pattern(v, diags) {
+            fields.push((field, re));
+        }
+    }
+    let map_rules = |m: &Option<BTreeMap<String, Located<String>>>, diags: &mut Diagnostics| {
+        m.iter()
+            .flatten()
+            .map(|(k, v)| {
+                let re = if v.value.is_empty() {
+                    None // `app: ""` only checks that the key exists
+                } else {
+                    compile_pattern(v, diags)
+                };
+                (k.clone(), re)
+            })
+            .collect::<Vec<_>>()
+    };
+    let labels = map_rules(&cfg.labels, diags);
+    let annotations = map_rules(&cfg.annotations, diags);
+    let receiver = match &cfg.receiver {
+        Some(r) if !r.value.is_empty() => match index.get(r.value.as_str()) {
+            Some(i) => {
+                if !is_match {
+                    r.warning(diags, "a receiver in a drop rule is ignored")
+                        .with_hint("drop rules only stop routing; move the receiver to a match rule");
+                }
+                Some(*i)
+            }
+            None => {
+                let d = r.error(diags, format!("route names receiver `{}`, which is not defined", r.value));
+                match herald_config::suggest::closest(&r.value, names.iter().map(String::as_str)) {
+                    Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+                    None => d.with_hint(format!("defined receivers: {}", names.join(", "))),
+                };
+                None
+            }
+        },
+        _ => None,
+    };
+    Rule {
+        fields,
+        labels,
+        annotations,
+        min_count: cfg.min_count,
+        receiver,
+    }
+}
+
+fn compile_pattern(v: &Located<String>, diags: &mut Diagnostics) -> Option<Regex> {
+    match go_regex::compile(&v.value) {
+        Ok(re) => {
+            if let Some(h) = glob_warning(&v.value) {
+                v.warning(diags, format!("`{}` is a regular expression searched anywhere in the value, not a glob", v.value))
+                    .with_hint(h);
+            }
+            Some(re)
+        }
+        Err(e) => {
+            let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+            let d = v.error(diags, format!("invalid regular expression `{}`: {first}", v.value));
+            match go_regex::glob_hint(&v.value) {
+                Some(h) => d.with_hint(format!("did you mean `{h}`? (rules are regular expressions, not globs)")),
+                None => d.with_hint("rules use Go/RE2 regular expression syntax"),
+            };
+            None
+        }
+    }
+}
+
+/// A hint for valid patterns that look like globs (`kube-*`, `sou*`), whose regex
+/// meaning surprised KEE users.
+fn glob_warning(p: &str) -> Option<String> {
+    let b = p.as_bytes();
+    let n = b.len();
+    let globby = n >= 2 && b[n - 1] == b'*' && (b[n - 2].is_ascii_alphanumeric() || b[n - 2] == b'-');
+    if globby {
+        let stem = &p[..n - 1];
+        return Some(format!("it matches any value containing `{}`; for a prefix use `^{stem}`", &stem[..stem.len() - 1]));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

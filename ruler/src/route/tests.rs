@@ -1,0 +1,203 @@
+use super::*;
+use herald_proto::{EventSource, InvolvedObject, ObjectMeta};
+
+const RECEIVERS: &[&str] = &["dump", "alert", "pager", "slack"];
+
+fn names() -> Vec<String> {
+    RECEIVERS.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn compile(yaml: &str) -> (Option<RouteTree>, Diagnostics) {
+    let (route, mut diags) = crate::testutil::decode_route(yaml);
+    let tree = RouteTree::compile(&route, &names(), &mut diags);
+    (tree, diags)
+}
+
+fn tree(yaml: &str) -> RouteTree {
+    let (t, d) = compile(yaml);
+    assert!(!d.has_errors(), "{d:?}");
+    t.unwrap()
+}
+
+fn ev(ns: &str, ty: &str, reason: &str, kind: &str) -> Event {
+    Event {
+        occurrence: 1,
+        count: 1,
+        metadata: ObjectMeta {
+            namespace: ns.into(),
+            uid: "u".into(),
+            ..Default::default()
+        },
+        event_type: ty.into(),
+        reason: reason.into(),
+        message: format!("{reason} happened"),
+        source: EventSource {
+            component: "kubelet".into(),
+            host: "node-a".into(),
+        },
+        involved_object: InvolvedObject {
+            kind: kind.into(),
+            api_version: "v1".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn routed(t: &RouteTree, e: &Event) -> Vec<&'static str> {
+    let mut sel = Selection::new(t.receivers());
+    t.route(e, &mut sel);
+    sel.receivers().iter().map(|i| RECEIVERS[*i]).collect()
+}
+
+const KEE_EXAMPLE: &str = r#"
+routes:
+  - match: [{receiver: dump}]
+  - drop: [{type: "Normal"}]
+    match: [{receiver: alert}]
+    routes:
+      - match: [{namespace: "^prod-", receiver: pager}]
+"#;
+
+#[test]
+fn kee_readme_example() {
+    let t = tree(KEE_EXAMPLE);
+    assert_eq!(routed(&t, &ev("dev", "Normal", "Scheduled", "Pod")), vec!["dump"]);
+    assert_eq!(routed(&t, &ev("dev", "Warning", "BackOff", "Pod")), vec!["dump", "alert"]);
+    assert_eq!(
+        routed(&t, &ev("prod-eu", "Warning", "BackOff", "Pod")),
+        vec!["dump", "alert", "pager"]
+    );
+}
+
+#[test]
+fn drop_stops_only_its_subtree() {
+    let t = tree(
+        r#"
+match: [{receiver: dump}]
+drop: [{namespace: "kube-system"}]
+"#,
+    );
+    // drop is evaluated first in the same route: nothing at all
+    assert!(routed(&t, &ev("kube-system", "Normal", "X", "Pod")).is_empty());
+    let t = tree(
+        r#"
+match: [{receiver: dump}]
+routes:
+  - drop: [{namespace: "kube-system"}]
+    match: [{receiver: alert}]
+"#,
+    );
+    // ancestors keep the event
+    assert_eq!(routed(&t, &ev("kube-system", "Normal", "X", "Pod")), vec!["dump"]);
+}
+
+#[test]
+fn match_rules_are_independent_and_gate_descent() {
+    let t = tree(
+        r#"
+match:
+  - {type: Warning, receiver: alert}
+  - {reason: BackOff, receiver: slack}
+routes:
+  - match: [{receiver: pager}]
+"#,
+    );
+    assert_eq!(routed(&t, &ev("a", "Warning", "Failed", "Pod")), vec!["alert"]);
+    assert_eq!(routed(&t, &ev("a", "Normal", "BackOff", "Pod")), vec!["slack"]);
+    assert_eq!(
+        routed(&t, &ev("a", "Warning", "BackOff", "Pod")),
+        vec!["alert", "slack", "pager"]
+    );
+}
+
+#[test]
+fn a_receiver_gets_an_event_once_per_pass() {
+    // KEE sent two copies here; herald sends one
+    let t = tree(
+        r#"
+match:
+  - {receiver: dump}
+  - {type: Warning, receiver: dump}
+routes:
+  - match: [{receiver: dump}]
+"#,
+    );
+    assert_eq!(routed(&t, &ev("a", "Warning", "X", "Pod")), vec!["dump"]);
+}
+
+#[test]
+fn unanchored_search_and_empty_fields() {
+    let t = tree(r#"match: [{reason: "Back", message: "", kind: "od", receiver: dump}]"#);
+    assert_eq!(routed(&t, &ev("a", "Warning", "BackOff", "Pod")), vec!["dump"]);
+    assert!(routed(&t, &ev("a", "Warning", "Failed", "Pod")).is_empty());
+}
+
+#[test]
+fn labels_annotations_and_min_count() {
+    let t = tree(
+        r#"
+match:
+  - labels: {app: "^web$", team: ""}
+    annotations: {owner: "ops"}
+    minCount: 3
+    receiver: pager
+"#,
+    );
+    let mut e = ev("a", "Warning", "BackOff", "Pod");
+    assert!(routed(&t, &e).is_empty(), "labels missing");
+    e.involved_object.labels.insert("app".into(), "web".into());
+    e.involved_object.labels.insert("team".into(), "anything".into());
+    e.involved_object.annotations.insert("owner".into(), "devops".into());
+    assert!(routed(&t, &e).is_empty(), "count too low");
+    e.occurrence = 3;
+    assert_eq!(routed(&t, &e), vec!["pager"]);
+    e.involved_object.labels.remove("team");
+    assert!(routed(&t, &e).is_empty(), "`team: \"\"` requires the key");
+}
+
+#[test]
+fn every_field_is_checked() {
+    let t = tree(
+        r#"
+match:
+  - {apiVersion: "^v1$", component: kubelet, host: "node-", namespace: shop, receiver: dump}
+"#,
+    );
+    assert_eq!(routed(&t, &ev("shop", "Normal", "R", "Pod")), vec!["dump"]);
+    let mut e = ev("shop", "Normal", "R", "Pod");
+    e.source.host = "other".into();
+    assert!(routed(&t, &e).is_empty());
+}
+
+#[test]
+fn invalid_regex_is_a_startup_error_with_glob_hint() {
+    let (t, d) = compile("drop: [{namespace: \"*test*\"}]\n");
+    assert!(t.is_none());
+    let err = d.errors().next().unwrap();
+    let text = describe(err);
+    assert!(text.contains("invalid regular expression `*test*`"), "{text}");
+    assert!(text.contains(".*test.*"), "{text}");
+    assert_eq!(err.location.unwrap().line, 1);
+}
+
+#[test]
+fn unknown_receiver_is_an_error_with_suggestion() {
+    let (t, d) = compile("match: [{receiver: dumpp}]\n");
+    assert!(t.is_none());
+    let text = describe(d.errors().next().unwrap());
+    assert!(text.contains("`dumpp`"), "{text}");
+    assert!(text.contains("did you mean `dump`"), "{text}");
+}
+
+#[test]
+fn glob_like_regexes_warn() {
+    let (t, d) = compile("drop: [{namespace: \"kube-*\"}]\n");
+    assert!(t.is_some());
+    let w = describe(d.warnings().next().unwrap());
+    assert!(w.contains("^kube-"), "{w}");
+}
+
+fn describe(d: &herald_config::Diagnostic) -> String {
+    format!("{} (hint: {})", d.message, d.hint.clone().unwrap_or_default())
+}
