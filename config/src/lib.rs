@@ -66,15 +66,15 @@ pub use de::{
 };
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use expand::{Expanded, expand_env};
-pub use load::{ConfigError, LoadedConfig, load_file, load_str};
+pub use load::{ConfigError, LoadedConfig, load_file, load_file_for, load_str, load_str_for};
 pub use located::Located;
 pub use location::{Location, SourceFile};
 pub use model::{
     ClientTlsConfig, Config, DEFAULT_CACHE_SIZE, DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS,
     DEFAULT_LEADER_ELECTION_ID, DEFAULT_MAX_EVENT_AGE_SECONDS, DedupConfig, ExporterConfig,
     GrpcServerConfig, LeaderElection, LeaderElectionTimings, LogFormat, LogLevel, LookupConfig,
-    MetricsConfig, RetentionConfig, RulerConfig, ServerTlsConfig, SubscribersConfig, WatchConfig,
-    read_token_file,
+    MetricsConfig, RetentionConfig, Role, RulerConfig, ServerTlsConfig, SubscribersConfig,
+    WatchConfig, read_token_file,
 };
 pub use node::{Key, Node, NodeValue, ScalarStyle, is_secret_key};
 pub use secret::Secret;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::diagnostics::Diagnostics;
 use crate::expand::expand_env;
 use crate::location::SourceFile;
-use crate::model::{Config, decode_config};
+use crate::model::{Config, Role, decode_config};
 use crate::yaml::parse_expanded;
 
 /// A loaded configuration with the file it came from and its warnings.
@@ -56,6 +56,14 @@ pub enum ConfigError {
 /// read as text, [`ConfigError::Invalid`] with every diagnostic when it has
 /// an error.
 pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    load_file_for(path, Role::All)
+}
+
+/// Like [`load_file`], opening only the files the given process uses.
+///
+/// # Errors
+/// As [`load_file`].
+pub fn load_file_for(path: &Path, role: Role) -> Result<LoadedConfig, ConfigError> {
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
@@ -64,7 +72,7 @@ pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
         path: path.to_owned(),
         offset: e.utf8_error().valid_up_to(),
     })?;
-    load_str(&path.display().to_string(), &text, process_env)
+    load_str_for(&path.display().to_string(), &text, process_env, role)
 }
 
 /// Looks a variable up in the process environment, as Go's `os.Getenv` does
@@ -87,13 +95,26 @@ pub fn load_str(
     text: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<LoadedConfig, ConfigError> {
+    load_str_for(name, text, env, Role::All)
+}
+
+/// Like [`load_str`], opening only the files the given process uses.
+///
+/// # Errors
+/// As [`load_str`].
+pub fn load_str_for(
+    name: &str,
+    text: &str,
+    env: impl Fn(&str) -> Option<String>,
+    role: Role,
+) -> Result<LoadedConfig, ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let source = Arc::new(SourceFile::new(name, text));
     let mut diagnostics = Diagnostics::for_source(source.clone());
     let expanded = expand_env(text, env);
     expanded.report(&mut diagnostics);
     let config = parse_expanded(&expanded, &source, &mut diagnostics)
-        .and_then(|root| decode_config(&root, &mut diagnostics));
+        .and_then(|root| decode_config(&root, role, &mut diagnostics));
     match config {
         Some(config) if !diagnostics.has_errors() => Ok(LoadedConfig {
             config,

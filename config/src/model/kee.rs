@@ -7,7 +7,7 @@ use serde::de::{self, Deserializer};
 use super::validate::validate_sections;
 use super::{
     Config, DEFAULT_CACHE_SIZE, DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS, DEFAULT_LEADER_ELECTION_ID,
-    DEFAULT_MAX_EVENT_AGE_SECONDS, ExporterConfig, LeaderElection, LogFormat, LogLevel,
+    DEFAULT_MAX_EVENT_AGE_SECONDS, ExporterConfig, LeaderElection, LogFormat, LogLevel, Role,
     RulerConfig,
 };
 use crate::de::{HINT_SEPARATOR, decode};
@@ -52,7 +52,7 @@ struct RawLeaderElection {
 
 /// Decodes and checks the whole configuration. Returns `None` when any
 /// error was found (all of them are in `diags`).
-pub(crate) fn decode_config(root: &Node, diags: &mut Diagnostics) -> Option<Config> {
+pub(crate) fn decode_config(root: &Node, role: Role, diags: &mut Diagnostics) -> Option<Config> {
     if !matches!(root.value, NodeValue::Map(_) | NodeValue::Null) {
         diags
             .error(
@@ -68,7 +68,7 @@ pub(crate) fn decode_config(root: &Node, diags: &mut Diagnostics) -> Option<Conf
     let raw: RawConfig = decode(root, diags)?;
     let errors_before = diags.error_count();
     let config = resolve(raw, diags);
-    validate_sections(&config, root, diags);
+    validate_sections(&config, root, role, diags);
     (diags.error_count() == errors_before).then_some(config)
 }
 

@@ -17,6 +17,27 @@ pub use exporter::{
 pub(crate) use kee::decode_config;
 pub use ruler::{ClientTlsConfig, RulerConfig};
 
+/// Which process a configuration is loaded for. Settings are checked for every
+/// section, but files (TLS material, token files) are only opened for the sections
+/// that process uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// Every section (`herald check-config`, combined mode).
+    #[default]
+    All,
+    /// The exporter: `exporter:` files are opened.
+    Exporter,
+    /// The ruler: `ruler:` files are opened.
+    Ruler,
+}
+
+impl Role {
+    /// True when a process in this role uses `section`.
+    pub fn uses(self, section: Role) -> bool {
+        self == Role::All || section == Role::All || self == section
+    }
+}
+
 use crate::node::Node;
 
 /// Default of `maxEventAgeSeconds` when neither it nor `throttlePeriod` is set.

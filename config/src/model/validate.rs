@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::exporter::read_token_file;
-use super::{Config, ExporterConfig, RulerConfig};
+use super::{Config, ExporterConfig, Role, RulerConfig};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::location::Location;
 use crate::node::Node;
@@ -18,16 +18,28 @@ const EVENT_TTL: Duration = Duration::from_secs(3600);
 /// client-go's leader election jitter factor.
 const JITTER_FACTOR: f64 = 1.2;
 
-/// Checks both sections.
-pub(super) fn validate_sections(config: &Config, root: &Node, diags: &mut Diagnostics) {
-    let mut v = Validator { root, diags };
+/// Checks both sections. Files are only opened for the sections `role` uses: a ruler
+/// pod has no reason to hold the exporter's private key, and vice versa.
+pub(super) fn validate_sections(config: &Config, root: &Node, role: Role, diags: &mut Diagnostics) {
+    let mut v = Validator {
+        root,
+        diags,
+        files: role,
+        section: Role::All,
+    };
+    v.section = Role::Exporter;
     v.exporter(&config.exporter);
+    v.section = Role::Ruler;
     v.ruler(&config.ruler);
 }
 
 struct Validator<'a> {
     root: &'a Node,
     diags: &'a mut Diagnostics,
+    /// Which process will use the config (decides which files must be readable).
+    files: Role,
+    /// Which section is being checked.
+    section: Role,
 }
 
 impl Validator<'_> {
@@ -76,6 +88,9 @@ impl Validator<'_> {
     /// Checks that a configured file can be opened for reading.
     fn readable(&mut self, path: &[&str], file: Option<&Path>) {
         let Some(file) = file else { return };
+        if !self.files.uses(self.section) {
+            return;
+        }
         let problem = match std::fs::metadata(file) {
             Ok(meta) if meta.is_dir() => Some("is a directory".to_owned()),
             Ok(_) => std::fs::File::open(file).err().map(|e| e.to_string()),
@@ -197,7 +212,11 @@ impl Validator<'_> {
                     .with_hint("check the environment variable that provides it");
             }
         }
-        if let Some(file) = &grpc.auth_token_file {
+        if let Some(file) = grpc
+            .auth_token_file
+            .as_ref()
+            .filter(|_| self.files.uses(Role::Exporter))
+        {
             let path = ["exporter", "grpc", "authTokenFile"];
             match read_token_file(file) {
                 Ok(tokens) if tokens.is_empty() => {

@@ -311,3 +311,29 @@ fn diagnostics_are_logged_as_structured_events() {
     );
     assert!(out.contains("did you mean `maxEventAgeSeconds`?"), "{out}");
 }
+
+#[test]
+fn files_are_only_opened_for_the_sections_a_process_uses() {
+    use herald_config::{Role, load_str_for};
+    let text = "exporter:\n  grpc:\n    tls:\n      certFile: /nonexistent/tls.crt\n      keyFile: /nonexistent/tls.key\nruler:\n  tls:\n    caFile: /nonexistent/ca.crt\n";
+    let env = |_: &str| None;
+    // the ruler never reads the exporter's key, and vice versa
+    let ruler = load_str_for("c.yaml", text, env, Role::Ruler)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        ruler.contains("ca.crt") && !ruler.contains("tls.key"),
+        "{ruler}"
+    );
+    let exporter = load_str_for("c.yaml", text, env, Role::Exporter)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        exporter.contains("tls.key") && !exporter.contains("ca.crt"),
+        "{exporter}"
+    );
+    let all = load_str_for("c.yaml", text, env, Role::All)
+        .unwrap_err()
+        .to_string();
+    assert!(all.contains("tls.key") && all.contains("ca.crt"), "{all}");
+}
