@@ -1,2 +1,128 @@
-//! `herald-exporter` binary.
-fn main() {}
+//! `herald-exporter`: watches Kubernetes Events and serves them over gRPC.
+//!
+//! Accepts kubernetes-event-exporter's flags (`-conf`, `-kubeconfig`,
+//! `-metrics-address`) as well as GNU-style ones.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use herald_exporter::app::{Exporter, ExporterOptions};
+use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
+use herald_telemetry::{Health, KeeMetrics};
+use prometheus_client::registry::Registry;
+
+/// Watches Kubernetes Events, logs every occurrence once in a durable log and serves
+/// it to rulers and other consumers over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "herald-exporter", version)]
+struct Args {
+    /// Configuration file (kubernetes-event-exporter's format plus herald's sections).
+    #[arg(
+        long,
+        short = 'c',
+        env = "HERALD_CONFIG",
+        default_value = "config.yaml"
+    )]
+    config: PathBuf,
+    /// kubeconfig file; default: in-cluster service account, else $KUBECONFIG, else ~/.kube/config.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Address of /metrics, /-/healthy and /-/ready (overrides exporter.metrics.listen; `:2112` works).
+    #[arg(long)]
+    metrics_address: Option<String>,
+    /// gRPC listen address (overrides exporter.grpc.listen).
+    #[arg(long)]
+    grpc_address: Option<SocketAddr>,
+    /// Directory of the durable log (overrides exporter.dataDir).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// kubernetes-event-exporter's Prometheus web-config for the metrics server (not supported).
+    #[arg(long, hide = true)]
+    metrics_tls_config: Option<PathBuf>,
+}
+
+/// Exit code for configuration errors (EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+fn main() -> ExitCode {
+    let args = Args::parse_from(normalize_go_flags(std::env::args()));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("herald-exporter: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    if args.metrics_tls_config.is_some() {
+        eprintln!(
+            "herald-exporter: -metrics-tls-config is not supported; terminate TLS for /metrics in front of the pod (e.g. a service mesh) or leave it plain"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let loaded = match herald_config::load_file_for(&args.config, herald_config::Role::Exporter) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("herald-exporter: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let config = loaded.config;
+    if let Err(e) =
+        herald_telemetry::logging::init(config.log_level.as_str(), config.log_format.as_str())
+    {
+        eprintln!("herald-exporter: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    loaded.diagnostics.log();
+    tracing::info!(config = %herald_config::redacted_summary(&config), "starting herald-exporter {}", env!("CARGO_PKG_VERSION"));
+    let mut registry = Registry::default();
+    let kee = KeeMetrics::new(&config.metrics_name_prefix);
+    registry.register_collector(Box::new(kee.clone()));
+    let health = Health::new();
+    let opts = ExporterOptions {
+        kubeconfig: args.kubeconfig,
+        grpc_address: args.grpc_address,
+        data_dir: args.data_dir,
+        ..ExporterOptions::default()
+    };
+    let metrics_addr = args
+        .metrics_address
+        .unwrap_or_else(|| config.exporter.metrics.listen.to_string());
+    let exporter = match Exporter::start(config, opts, &mut registry, &health, kee).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let admin = match herald_telemetry::serve_admin(&metrics_addr, Arc::new(registry), health).await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the metrics server");
+            return ExitCode::FAILURE;
+        }
+    };
+    let admin_stop = tokio_util::sync::CancellationToken::new();
+    let admin_task = tokio::spawn(admin.run(admin_stop.clone().cancelled_owned()));
+    let result = exporter.run(shutdown_signal()).await;
+    admin_stop.cancel();
+    let _ = admin_task.await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "exporter failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -160,7 +160,16 @@ pub async fn run(
             return;
         }
         let started = std::time::Instant::now();
-        let result = session(index, &cfg, &out, &mut acks, &mut current_log, &connected, &cancel).await;
+        let result = session(
+            index,
+            &cfg,
+            &out,
+            &mut acks,
+            &mut current_log,
+            &connected,
+            &cancel,
+        )
+        .await;
         connected.store(false, std::sync::atomic::Ordering::Relaxed);
         match result {
             Ok(()) => {
@@ -176,8 +185,12 @@ pub async fn run(
         if started.elapsed() > Duration::from_secs(60) {
             attempt = 0;
         }
-        let cap = Duration::from_millis(500).saturating_mul(1u32 << attempt.min(6)).min(Duration::from_secs(30));
-        let delay = cap.mul_f64(rand::random::<f64>()).max(Duration::from_millis(100));
+        let cap = Duration::from_millis(500)
+            .saturating_mul(1u32 << attempt.min(6))
+            .min(Duration::from_secs(30));
+        let delay = cap
+            .mul_f64(rand::random::<f64>())
+            .max(Duration::from_millis(100));
         attempt = attempt.saturating_add(1);
         tokio::select! {
             () = cancel.cancelled() => return,
@@ -198,25 +211,33 @@ async fn session(
     use pb::subscribe_request::Request as Msg;
     use pb::subscribe_response::Response as In;
     let url = cfg.url.clone();
-    let channel: Channel = endpoint(cfg)?
-        .connect()
-        .await
-        .map_err(|source| UpstreamError::Transport { url: url.clone(), source })?;
+    let channel: Channel =
+        endpoint(cfg)?
+            .connect()
+            .await
+            .map_err(|source| UpstreamError::Transport {
+                url: url.clone(),
+                source,
+            })?;
     let token: Option<MetadataValue<_>> = match &cfg.token {
         Some(t) => Some(
             format!("Bearer {t}")
                 .parse()
-                .map_err(|_| UpstreamError::Config { url: url.clone(), message: "the auth token contains characters not allowed in a header".into() })?,
+                .map_err(|_| UpstreamError::Config {
+                    url: url.clone(),
+                    message: "the auth token contains characters not allowed in a header".into(),
+                })?,
         ),
         None => None,
     };
-    let mut client = EventLogClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-        if let Some(t) = &token {
-            req.metadata_mut().insert("authorization", t.clone());
-        }
-        Ok(req)
-    })
-    .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let mut client =
+        EventLogClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+            if let Some(t) = &token {
+                req.metadata_mut().insert("authorization", t.clone());
+            }
+            Ok(req)
+        })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let (req_tx, req_rx) = mpsc::channel::<pb::SubscribeRequest>(64);
     let hello = pb::SubscribeRequest {
         request: Some(Msg::Hello(pb::Hello {
@@ -233,19 +254,26 @@ async fn session(
     let _ = req_tx.try_send(pb::SubscribeRequest {
         request: Some(Msg::Credit(pb::Credit { events: cfg.window })),
     });
-    let status = |status| UpstreamError::Status { url: url.clone(), status };
+    let status = |status| UpstreamError::Status {
+        url: url.clone(),
+        status,
+    };
     let mut inbound = client
         .subscribe(ReceiverStream::new(req_rx))
         .await
         .map_err(status)?
         .into_inner();
     let log_id: Arc<str> = match inbound.message().await.map_err(status)? {
-        Some(pb::SubscribeResponse { response: Some(In::Welcome(w)) }) => {
+        Some(pb::SubscribeResponse {
+            response: Some(In::Welcome(w)),
+        }) => {
             info!(exporter = %url, group = %w.group, member = %w.member_id, committed = w.committed_offset, log = %w.log_id, "subscribed");
             Arc::from(w.log_id.as_str())
         }
         other => {
-            return Err(status(tonic::Status::internal(format!("expected a welcome, got {other:?}"))));
+            return Err(status(tonic::Status::internal(format!(
+                "expected a welcome, got {other:?}"
+            ))));
         }
     };
     if current_log.as_deref().is_some_and(|l| l != &*log_id) {
@@ -253,7 +281,10 @@ async fn session(
     }
     *current_log = Some(log_id.clone());
     connected.store(true, std::sync::atomic::Ordering::Relaxed);
-    let source = Source { upstream: index, log_id: log_id.clone() };
+    let source = Source {
+        upstream: index,
+        log_id: log_id.clone(),
+    };
     let mut pending: Vec<u64> = Vec::new();
     let mut flush_tick = tokio::time::interval(Duration::from_millis(5));
     flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -308,9 +339,13 @@ async fn flush_acks(tx: &mpsc::Sender<pb::SubscribeRequest>, pending: &mut Vec<u
     let n = u32::try_from(offsets.len()).unwrap_or(u32::MAX);
     // a closed stream means the connection is gone; the exporter redelivers
     let _ = tx
-        .send(pb::SubscribeRequest { request: Some(Msg::Ack(pb::Ack { offsets })) })
+        .send(pb::SubscribeRequest {
+            request: Some(Msg::Ack(pb::Ack { offsets })),
+        })
         .await;
     let _ = tx
-        .send(pb::SubscribeRequest { request: Some(Msg::Credit(pb::Credit { events: n })) })
+        .send(pb::SubscribeRequest {
+            request: Some(Msg::Credit(pb::Credit { events: n })),
+        })
         .await;
 }

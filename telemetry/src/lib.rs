@@ -6,6 +6,7 @@ pub mod admin;
 pub mod health;
 pub mod kee;
 pub mod logging;
+pub mod process;
 
 pub use admin::{AdminServer, serve_admin};
 pub use health::{Health, Probe};

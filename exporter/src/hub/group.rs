@@ -173,11 +173,13 @@ impl GroupState {
         }
         // offsets below `next` that are in none of the sets cannot exist; an empty
         // window means everything dispatched was acknowledged
-        if self.acked.is_empty() && self.inflight.is_empty() && self.redeliver.is_empty() {
-            if self.committed + 1 < self.next {
-                self.committed = self.next - 1;
-                self.dirty = true;
-            }
+        if self.acked.is_empty()
+            && self.inflight.is_empty()
+            && self.redeliver.is_empty()
+            && self.committed + 1 < self.next
+        {
+            self.committed = self.next - 1;
+            self.dirty = true;
         }
     }
 

@@ -51,7 +51,9 @@ pub enum HubError {
     #[error("invalid hello: {0}")]
     InvalidHello(String),
     /// A member joined with a filter that differs from its group's.
-    #[error("group {group} uses a different filter; all members of a group must send the same filter")]
+    #[error(
+        "group {group} uses a different filter; all members of a group must send the same filter"
+    )]
     FilterMismatch {
         /// The group.
         group: String,
@@ -102,8 +104,7 @@ impl Group {
     }
 
     fn touch(&self) {
-        self.last_active_ms
-            .store(now_ms(), Ordering::Relaxed);
+        self.last_active_ms.store(now_ms(), Ordering::Relaxed);
     }
 }
 
@@ -147,7 +148,10 @@ impl Hub {
         for (name, rec) in store.load_groups()? {
             let mut state = GroupState::new(rec.committed.min(last));
             state.skip_below(first);
-            groups.insert(name.clone(), Arc::new(new_group(name, state, rec.filter, rec.last_active_ms)));
+            groups.insert(
+                name.clone(),
+                Arc::new(new_group(name, state, rec.filter, rec.last_active_ms)),
+            );
         }
         Ok(Hub {
             inner: Arc::new(Inner {
@@ -162,7 +166,10 @@ impl Hub {
     }
 
     fn groups(&self) -> MutexGuard<'_, HashMap<String, Arc<Group>>> {
-        self.inner.groups.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The store this hub serves.
@@ -273,7 +280,11 @@ impl Hub {
                     g.name.clone(),
                     GroupRecord {
                         committed: st.committed(),
-                        filter: g.filter.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+                        filter: g
+                            .filter
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .clone(),
                         last_active_ms: g.last_active_ms.load(Ordering::Relaxed),
                     },
                 ))
@@ -400,7 +411,9 @@ impl Hub {
         drop(groups);
         let mut members = group.members.lock().unwrap_or_else(PoisonError::into_inner);
         let mut current = group.filter.lock().unwrap_or_else(PoisonError::into_inner);
-        let same = current.as_ref().map_or(filter::is_empty(filter), |f| f == filter);
+        let same = current
+            .as_ref()
+            .map_or(filter::is_empty(filter), |f| f == filter);
         if !same {
             if members.is_empty() {
                 info!(group = %name, "group filter changed while no member was connected");
@@ -420,7 +433,12 @@ impl Hub {
     }
 }
 
-fn new_group(name: String, state: GroupState, filter: Option<pb::Filter>, last_active_ms: u64) -> Group {
+fn new_group(
+    name: String,
+    state: GroupState,
+    filter: Option<pb::Filter>,
+    last_active_ms: u64,
+) -> Group {
     Group {
         name,
         state: Mutex::new(state),
@@ -433,7 +451,9 @@ fn new_group(name: String, state: GroupState, filter: Option<pb::Filter>, last_a
 
 fn validate_group_name(name: &str) -> Result<(), HubError> {
     if name.len() > 128 {
-        return Err(HubError::InvalidHello("group name longer than 128 characters".into()));
+        return Err(HubError::InvalidHello(
+            "group name longer than 128 characters".into(),
+        ));
     }
     if let Some(c) = name
         .chars()
@@ -556,7 +576,9 @@ impl Session {
     /// Reserves and reads one batch. Returns None when everything reserved was
     /// filtered out or pruned (the caller loops).
     fn take(&mut self, last: u64) -> Result<Option<pb::EventBatch>, HubError> {
-        let credits = usize::try_from(self.credits).unwrap_or(usize::MAX).min(self.max_batch);
+        let credits = usize::try_from(self.credits)
+            .unwrap_or(usize::MAX)
+            .min(self.max_batch);
         let store = &self.hub.inner.store;
         let max_bytes = self.hub.inner.cfg.max_batch_bytes;
         let (events, redelivery, reserved) = match &mut self.kind {
@@ -620,7 +642,11 @@ impl Session {
 
 /// Reads exactly the offsets of `range` (may be fewer when pruned); large ranges are
 /// read in byte-bounded chunks.
-fn read_range(store: &Store, range: std::ops::Range<u64>, max_bytes: usize) -> Result<Vec<pb::Event>, StoreError> {
+fn read_range(
+    store: &Store,
+    range: std::ops::Range<u64>,
+    max_bytes: usize,
+) -> Result<Vec<pb::Event>, StoreError> {
     let mut out = Vec::new();
     let mut from = range.start;
     while from < range.end {

@@ -50,7 +50,11 @@ fn hello(group: &str, member: &str) -> pb::Hello {
 }
 
 async fn batch(s: &mut Session) -> pb::EventBatch {
-    match tokio::time::timeout(Duration::from_secs(5), s.next()).await.unwrap().unwrap() {
+    match tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .unwrap()
+        .unwrap()
+    {
         Next::Batch(b) => b,
         Next::Closing(r) => panic!("closing: {r}"),
     }
@@ -102,7 +106,11 @@ async fn waits_for_credit_and_for_new_events() {
     let (_d, hub) = setup(2);
     let mut a = hub.join(hello("g", "a")).await.unwrap();
     // no credit: nothing comes
-    assert!(tokio::time::timeout(Duration::from_millis(100), a.next()).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), a.next())
+            .await
+            .is_err()
+    );
     a.grant(10);
     assert_eq!(offsets(&batch(&mut a).await), vec![1, 2]);
     let hub2 = hub.clone();
@@ -170,7 +178,10 @@ async fn tails_start_where_asked_and_ignore_acks() {
     let mut t2 = hub
         .join(pb::Hello {
             start: Some(pb::StartPosition {
-                position: Some(Position::Time(prost_types::Timestamp { seconds: 3, nanos: 0 })),
+                position: Some(Position::Time(prost_types::Timestamp {
+                    seconds: 3,
+                    nanos: 0,
+                })),
             }),
             ..Default::default()
         })

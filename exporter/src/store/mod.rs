@@ -24,7 +24,9 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use prost::Message;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 
 pub use seen::{SeenSet, uid_key};
 
@@ -306,11 +308,10 @@ impl Store {
             for mut ev in batch.events {
                 ev.offset = next;
                 buf.clear();
-                ev.encode(&mut buf)
-                    .map_err(|e| StoreError::Corrupt {
-                        what: format!("offset {next}"),
-                        detail: e.to_string(),
-                    })?;
+                ev.encode(&mut buf).map_err(|e| StoreError::Corrupt {
+                    what: format!("offset {next}"),
+                    detail: e.to_string(),
+                })?;
                 db_err!(log.insert(next, buf.as_slice()))?;
                 bytes += buf.len() as u64;
                 next += 1;
@@ -345,7 +346,12 @@ impl Store {
     ///
     /// # Errors
     /// Database errors or an undecodable record.
-    pub fn read(&self, from: u64, max: usize, max_bytes: usize) -> Result<Vec<pb::Event>, StoreError> {
+    pub fn read(
+        &self,
+        from: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<pb::Event>, StoreError> {
         let txn = db_err!(self.inner.db.begin_read())?;
         let log = db_err!(txn.open_table(LOG))?;
         let mut out = Vec::new();
@@ -560,8 +566,7 @@ impl Store {
                 let too_big = bytes > max_bytes;
                 let too_old = !too_big && {
                     let ev = decode_event(offset, v.value())?;
-                    herald_proto::convert::from_timestamp(ev.observed_at)
-                        .is_none_or(|t| t < cutoff)
+                    herald_proto::convert::from_timestamp(ev.observed_at).is_none_or(|t| t < cutoff)
                 };
                 drop((k, v));
                 if !(too_big || too_old) {

@@ -16,8 +16,9 @@ pub fn uid_key(uid: &str) -> u128 {
     }
     // not a UUID: two independent 64-bit hashes (fixed keys, stable across restarts)
     let h = |seed: u64| {
-        let mut s = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .build_hasher();
+        let mut s =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .build_hasher();
         s.write_u64(seed);
         s.write(uid.as_bytes());
         s.finish()

@@ -75,15 +75,25 @@ fn append_read_and_reopen() {
 fn read_respects_limits_and_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
-    s.append(batch((0..10).map(|i| ev(&format!("u{i}"), 1, i)).collect(), None))
-        .unwrap();
+    s.append(batch(
+        (0..10).map(|i| ev(&format!("u{i}"), 1, i)).collect(),
+        None,
+    ))
+    .unwrap();
     assert_eq!(s.read(3, 4, usize::MAX).unwrap().len(), 4);
     // byte limit still returns at least one event
     assert_eq!(s.read(3, 4, 1).unwrap().len(), 1);
     let got = s.read_offsets(&[2, 5, 99]).unwrap();
     assert_eq!(got.iter().map(|e| e.offset).collect::<Vec<_>>(), vec![2, 5]);
-    assert_eq!(s.offset_at_time(Utc.timestamp_opt(5, 0).unwrap()).unwrap(), 6);
-    assert_eq!(s.offset_at_time(Utc.timestamp_opt(100, 0).unwrap()).unwrap(), 11);
+    assert_eq!(
+        s.offset_at_time(Utc.timestamp_opt(5, 0).unwrap()).unwrap(),
+        6
+    );
+    assert_eq!(
+        s.offset_at_time(Utc.timestamp_opt(100, 0).unwrap())
+            .unwrap(),
+        11
+    );
 }
 
 #[test]
@@ -91,8 +101,11 @@ fn prune_by_age_and_bytes_counts_loss_and_never_reuses_offsets() {
     let dir = tempfile::tempdir().unwrap();
     {
         let s = Store::open(dir.path()).unwrap();
-        s.append(batch((0..10).map(|i| ev(&format!("u{i}"), 1, i)).collect(), Some("7")))
-            .unwrap();
+        s.append(batch(
+            (0..10).map(|i| ev(&format!("u{i}"), 1, i)).collect(),
+            Some("7"),
+        ))
+        .unwrap();
         let now = Utc.timestamp_opt(100, 0).unwrap();
         // age: events observed before t=95 go; offsets ≤ 3 were consumed
         let p = s
@@ -109,7 +122,9 @@ fn prune_by_age_and_bytes_counts_loss_and_never_reuses_offsets() {
             .unwrap();
         assert_eq!(p.removed, 3);
         assert_eq!(s.bounds().events(), 2);
-        let p = s.prune(now, chrono::Duration::seconds(0), u64::MAX, 10).unwrap();
+        let p = s
+            .prune(now, chrono::Duration::seconds(0), u64::MAX, 10)
+            .unwrap();
         assert_eq!((p.removed, p.lost), (2, 0));
         assert_eq!(s.bounds().events(), 0);
     }

@@ -187,7 +187,11 @@ impl Selection {
 impl RouteTree {
     /// Compiles `root` against the receiver names (index = position). Every problem is
     /// reported to `diags`; returns None when any was an error.
-    pub fn compile(root: &RouteConfig, receivers: &[String], diags: &mut Diagnostics) -> Option<RouteTree> {
+    pub fn compile(
+        root: &RouteConfig,
+        receivers: &[String],
+        diags: &mut Diagnostics,
+    ) -> Option<RouteTree> {
         let index: HashMap<&str, usize> = receivers
             .iter()
             .enumerate()
@@ -309,12 +313,17 @@ fn compile_rule(
             Some(i) => {
                 if !is_match {
                     r.warning(diags, "a receiver in a drop rule is ignored")
-                        .with_hint("drop rules only stop routing; move the receiver to a match rule");
+                        .with_hint(
+                            "drop rules only stop routing; move the receiver to a match rule",
+                        );
                 }
                 Some(*i)
             }
             None => {
-                let d = r.error(diags, format!("route names receiver `{}`, which is not defined", r.value));
+                let d = r.error(
+                    diags,
+                    format!("route names receiver `{}`, which is not defined", r.value),
+                );
                 match herald_config::suggest::closest(&r.value, names.iter().map(String::as_str)) {
                     Some(s) => d.with_hint(format!("did you mean `{s}`?")),
                     None => d.with_hint(format!("defined receivers: {}", names.join(", "))),
@@ -337,16 +346,33 @@ fn compile_pattern(v: &Located<String>, diags: &mut Diagnostics) -> Option<Regex
     match go_regex::compile(&v.value) {
         Ok(re) => {
             if let Some(h) = glob_warning(&v.value) {
-                v.warning(diags, format!("`{}` is a regular expression searched anywhere in the value, not a glob", v.value))
-                    .with_hint(h);
+                v.warning(
+                    diags,
+                    format!(
+                        "`{}` is a regular expression searched anywhere in the value, not a glob",
+                        v.value
+                    ),
+                )
+                .with_hint(h);
             }
             Some(re)
         }
         Err(e) => {
-            let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
-            let d = v.error(diags, format!("invalid regular expression `{}`: {first}", v.value));
+            let first = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            let d = v.error(
+                diags,
+                format!("invalid regular expression `{}`: {first}", v.value),
+            );
             match go_regex::glob_hint(&v.value) {
-                Some(h) => d.with_hint(format!("did you mean `{h}`? (rules are regular expressions, not globs)")),
+                Some(h) => d.with_hint(format!(
+                    "did you mean `{h}`? (rules are regular expressions, not globs)"
+                )),
                 None => d.with_hint("rules use Go/RE2 regular expression syntax"),
             };
             None
@@ -359,10 +385,14 @@ fn compile_pattern(v: &Located<String>, diags: &mut Diagnostics) -> Option<Regex
 fn glob_warning(p: &str) -> Option<String> {
     let b = p.as_bytes();
     let n = b.len();
-    let globby = n >= 2 && b[n - 1] == b'*' && (b[n - 2].is_ascii_alphanumeric() || b[n - 2] == b'-');
+    let globby =
+        n >= 2 && b[n - 1] == b'*' && (b[n - 2].is_ascii_alphanumeric() || b[n - 2] == b'-');
     if globby {
         let stem = &p[..n - 1];
-        return Some(format!("it matches any value containing `{}`; for a prefix use `^{stem}`", &stem[..stem.len() - 1]));
+        return Some(format!(
+            "it matches any value containing `{}`; for a prefix use `^{stem}`",
+            &stem[..stem.len() - 1]
+        ));
     }
     None
 }

@@ -62,8 +62,14 @@ routes:
 #[test]
 fn kee_readme_example() {
     let t = tree(KEE_EXAMPLE);
-    assert_eq!(routed(&t, &ev("dev", "Normal", "Scheduled", "Pod")), vec!["dump"]);
-    assert_eq!(routed(&t, &ev("dev", "Warning", "BackOff", "Pod")), vec!["dump", "alert"]);
+    assert_eq!(
+        routed(&t, &ev("dev", "Normal", "Scheduled", "Pod")),
+        vec!["dump"]
+    );
+    assert_eq!(
+        routed(&t, &ev("dev", "Warning", "BackOff", "Pod")),
+        vec!["dump", "alert"]
+    );
     assert_eq!(
         routed(&t, &ev("prod-eu", "Warning", "BackOff", "Pod")),
         vec!["dump", "alert", "pager"]
@@ -89,7 +95,10 @@ routes:
 "#,
     );
     // ancestors keep the event
-    assert_eq!(routed(&t, &ev("kube-system", "Normal", "X", "Pod")), vec!["dump"]);
+    assert_eq!(
+        routed(&t, &ev("kube-system", "Normal", "X", "Pod")),
+        vec!["dump"]
+    );
 }
 
 #[test]
@@ -103,8 +112,14 @@ routes:
   - match: [{receiver: pager}]
 "#,
     );
-    assert_eq!(routed(&t, &ev("a", "Warning", "Failed", "Pod")), vec!["alert"]);
-    assert_eq!(routed(&t, &ev("a", "Normal", "BackOff", "Pod")), vec!["slack"]);
+    assert_eq!(
+        routed(&t, &ev("a", "Warning", "Failed", "Pod")),
+        vec!["alert"]
+    );
+    assert_eq!(
+        routed(&t, &ev("a", "Normal", "BackOff", "Pod")),
+        vec!["slack"]
+    );
     assert_eq!(
         routed(&t, &ev("a", "Warning", "BackOff", "Pod")),
         vec!["alert", "slack", "pager"]
@@ -129,7 +144,10 @@ routes:
 #[test]
 fn unanchored_search_and_empty_fields() {
     let t = tree(r#"match: [{reason: "Back", message: "", kind: "od", receiver: dump}]"#);
-    assert_eq!(routed(&t, &ev("a", "Warning", "BackOff", "Pod")), vec!["dump"]);
+    assert_eq!(
+        routed(&t, &ev("a", "Warning", "BackOff", "Pod")),
+        vec!["dump"]
+    );
     assert!(routed(&t, &ev("a", "Warning", "Failed", "Pod")).is_empty());
 }
 
@@ -147,8 +165,12 @@ match:
     let mut e = ev("a", "Warning", "BackOff", "Pod");
     assert!(routed(&t, &e).is_empty(), "labels missing");
     e.involved_object.labels.insert("app".into(), "web".into());
-    e.involved_object.labels.insert("team".into(), "anything".into());
-    e.involved_object.annotations.insert("owner".into(), "devops".into());
+    e.involved_object
+        .labels
+        .insert("team".into(), "anything".into());
+    e.involved_object
+        .annotations
+        .insert("owner".into(), "devops".into());
     assert!(routed(&t, &e).is_empty(), "count too low");
     e.occurrence = 3;
     assert_eq!(routed(&t, &e), vec!["pager"]);
@@ -176,7 +198,10 @@ fn invalid_regex_is_a_startup_error_with_glob_hint() {
     assert!(t.is_none());
     let err = d.errors().next().unwrap();
     let text = describe(err);
-    assert!(text.contains("invalid regular expression `*test*`"), "{text}");
+    assert!(
+        text.contains("invalid regular expression `*test*`"),
+        "{text}"
+    );
     assert!(text.contains(".*test.*"), "{text}");
     assert_eq!(err.location.unwrap().line, 1);
 }
@@ -199,5 +224,9 @@ fn glob_like_regexes_warn() {
 }
 
 fn describe(d: &herald_config::Diagnostic) -> String {
-    format!("{} (hint: {})", d.message, d.hint.clone().unwrap_or_default())
+    format!(
+        "{} (hint: {})",
+        d.message,
+        d.hint.clone().unwrap_or_default()
+    )
 }

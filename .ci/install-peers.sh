@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite needs, once (skips what is present).
+set -euo pipefail
+need=()
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import venv' 2>/dev/null || need+=(python3-venv)
+command -v gcc >/dev/null || need+=(gcc)
+command -v make >/dev/null || need+=(make)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    else
+        echo "missing packages: ${need[*]} (run as root to install)" >&2
+        exit 1
+    fi
+fi

@@ -1,0 +1,329 @@
+//! The gRPC face of the exporter: `herald.v1.EventLog` (Subscribe, GetLogStatus) over
+//! the [`Hub`], plus gRPC health and reflection, optional TLS (with optional client
+//! certificate verification) and optional bearer-token authentication.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use herald_proto::pb;
+use herald_proto::pb::event_log_server::{EventLog, EventLogServer};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{Instrument, debug, info, warn};
+
+use crate::hub::{Hub, HubError, Next};
+
+/// Largest gRPC message the server sends (batches are bounded well below it).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// gRPC server settings.
+#[derive(Clone, Default)]
+pub struct GrpcSettings {
+    /// PEM certificate chain and key; TLS is on when set.
+    pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// PEM CA bundle; when set, clients must present a certificate it signed.
+    pub client_ca: Option<Vec<u8>>,
+    /// Accepted bearer tokens; empty means no token is required.
+    pub tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for GrpcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcSettings")
+            .field("tls", &self.tls.is_some())
+            .field("client_ca", &self.client_ca.is_some())
+            .field("tokens", &self.tokens.len())
+            .finish()
+    }
+}
+
+/// The server could not be configured or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GrpcError {
+    /// TLS material was rejected.
+    #[error("gRPC TLS configuration: {0}")]
+    Tls(#[source] tonic::transport::Error),
+    /// The server stopped with an error.
+    #[error("gRPC server: {0}")]
+    Serve(#[source] tonic::transport::Error),
+    /// The reflection service could not be built.
+    #[error("gRPC reflection: {0}")]
+    Reflection(String),
+}
+
+/// The `herald.v1.EventLog` implementation.
+#[derive(Clone)]
+pub struct EventLogService {
+    hub: Hub,
+    leader: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EventLogService {
+    /// Creates the service over a hub. `leader` tells `GetLogStatus` whether this
+    /// exporter is the active one.
+    pub fn new(hub: Hub, leader: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        EventLogService { hub, leader }
+    }
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+
+fn response(r: pb::subscribe_response::Response) -> pb::SubscribeResponse {
+    pb::SubscribeResponse { response: Some(r) }
+}
+
+#[tonic::async_trait]
+impl EventLog for EventLogService {
+    type SubscribeStream = ResponseStream;
+
+    async fn subscribe(
+        &self,
+        request: Request<Streaming<pb::SubscribeRequest>>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        use pb::subscribe_request::Request as Msg;
+        use pb::subscribe_response::Response as Out;
+        let peer = request.remote_addr();
+        let mut inbound = request.into_inner();
+        let hello = match inbound.message().await? {
+            Some(pb::SubscribeRequest {
+                request: Some(Msg::Hello(h)),
+            }) => h,
+            _ => {
+                return Err(
+                    HubError::InvalidHello("the first message must be a hello".into()).into(),
+                );
+            }
+        };
+        let span = tracing::info_span!("subscriber", group = %hello.group, member = %hello.member_id, peer = ?peer);
+        let mut session = self.hub.join(hello).instrument(span.clone()).await?;
+        let (tx, rx) = mpsc::channel::<Result<pb::SubscribeResponse, Status>>(4);
+        // the channel is fresh and has capacity 4: the first send cannot fail
+        let _ = tx.try_send(Ok(response(Out::Welcome(session.welcome()))));
+        tokio::spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        msg = inbound.message() => match msg {
+                            Ok(Some(pb::SubscribeRequest { request: Some(Msg::Credit(c)) })) => session.grant(c.events),
+                            Ok(Some(pb::SubscribeRequest { request: Some(Msg::Ack(a)) })) => {
+                                if let Err(e) = session.ack(&a.offsets) {
+                                    warn!(error = %e, "refusing ack");
+                                    let _ = tx.send(Err(e.into())).await;
+                                    break;
+                                }
+                            }
+                            Ok(Some(_)) => {
+                                let _ = tx.send(Err(Status::invalid_argument("only credit and ack may follow the hello"))).await;
+                                break;
+                            }
+                            Ok(None) => { debug!("subscriber closed its stream"); break; }
+                            Err(status) => { debug!(code = ?status.code(), "subscriber stream failed"); break; }
+                        },
+                        next = session.next() => match next {
+                            Ok(Next::Batch(b)) => {
+                                if tx.send(Ok(response(Out::Batch(b)))).await.is_err() {
+                                    break; // subscriber went away; the session drop hands events back
+                                }
+                            }
+                            Ok(Next::Closing(reason)) => {
+                                let _ = tx.send(Ok(response(Out::Closing(pb::Closing { reason })))).await;
+                                break;
+                            }
+                            Err(e) => {
+                                warn!(error = %e, "subscription failed");
+                                let _ = tx.send(Err(e.into())).await;
+                                break;
+                            }
+                        },
+                        () = tx.closed() => break,
+                    }
+                }
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_log_status(
+        &self,
+        _request: Request<pb::GetLogStatusRequest>,
+    ) -> Result<Response<pb::LogStatus>, Status> {
+        let store = self.hub.store().clone();
+        let b = store.bounds();
+        let oldest = if b.first == 0 {
+            None
+        } else {
+            store
+                .run(move |s| s.read(b.first, 1, usize::MAX))
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+                .first()
+                .and_then(|e| e.observed_at)
+        };
+        Ok(Response::new(pb::LogStatus {
+            log_id: store.log_id().to_owned(),
+            first_offset: b.first,
+            last_offset: b.last,
+            bytes: b.bytes,
+            events: b.events(),
+            lost_events: b.lost,
+            oldest_observed_at: oldest,
+            groups: self.hub.group_status(),
+            leader: self.leader.load(std::sync::atomic::Ordering::Relaxed),
+        }))
+    }
+}
+
+/// Compares a presented token with the accepted ones in time independent of where
+/// they differ.
+fn token_ok(presented: &[u8], accepted: &[String]) -> bool {
+    let mut ok = false;
+    for t in accepted {
+        let t = t.as_bytes();
+        if t.len() == presented.len() {
+            let diff = t
+                .iter()
+                .zip(presented)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            ok |= diff == 0;
+        }
+    }
+    ok
+}
+
+/// Builds the bearer-token check for the EventLog service.
+fn auth_interceptor(
+    tokens: Arc<Vec<String>>,
+) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone {
+    move |req: Request<()>| {
+        if tokens.is_empty() {
+            return Ok(req);
+        }
+        let presented = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::as_bytes);
+        match presented {
+            Some(p) if token_ok(p, &tokens) => Ok(req),
+            // never echo the presented value
+            Some(_) => Err(Status::unauthenticated("invalid bearer token")),
+            None => Err(Status::unauthenticated("a bearer token is required")),
+        }
+    }
+}
+
+/// A bound gRPC server, ready to serve.
+pub struct GrpcServer {
+    listener: tokio::net::TcpListener,
+    router: tonic::transport::server::Router,
+    /// Reports the `herald.v1.EventLog` serving status to gRPC health checks.
+    pub health: tonic_health::server::HealthReporter,
+}
+
+impl GrpcServer {
+    /// The bound address.
+    ///
+    /// # Errors
+    /// The socket has no local address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), GrpcError> {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
+        self.router
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+            .map_err(GrpcError::Serve)
+    }
+}
+
+/// Builds and binds the gRPC server.
+///
+/// # Errors
+/// Bad TLS material, the address cannot be bound, or reflection setup failed.
+pub async fn bind(
+    addr: &str,
+    settings: &GrpcSettings,
+    service: EventLogService,
+) -> Result<GrpcServer, Box<dyn std::error::Error + Send + Sync>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let mut builder = Server::builder();
+    if let Some((cert, key)) = &settings.tls {
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+        if let Some(ca) = &settings.client_ca {
+            tls = tls.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(tls).map_err(GrpcError::Tls)?;
+    }
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_service_status(
+            pb::EVENT_LOG_SERVICE,
+            tonic_health::ServingStatus::NotServing,
+        )
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| GrpcError::Reflection(e.to_string()))?;
+    let svc = EventLogServer::new(service)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(4 * 1024 * 1024);
+    let svc = tonic::service::interceptor::InterceptedService::new(
+        svc,
+        auth_interceptor(Arc::new(settings.tokens.clone())),
+    );
+    let router = builder
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(svc);
+    if let Ok(a) = listener.local_addr() {
+        info!(address = %a, tls = settings.tls.is_some(), client_certs = settings.client_ca.is_some(), auth = !settings.tokens.is_empty(), "gRPC server listening");
+    }
+    Ok(GrpcServer {
+        listener,
+        router,
+        health: health_reporter,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_check_accepts_only_configured_tokens() {
+        let accepted = vec!["s3cret".to_owned(), "other".to_owned()];
+        assert!(token_ok(b"s3cret", &accepted));
+        assert!(token_ok(b"other", &accepted));
+        assert!(!token_ok(b"s3cre", &accepted));
+        assert!(!token_ok(b"s3creT", &accepted));
+        let check = auth_interceptor(Arc::new(accepted));
+        assert!(check(Request::new(())).is_err());
+        let mut r = Request::new(());
+        r.metadata_mut()
+            .insert("authorization", "Bearer s3cret".parse().unwrap());
+        assert!(check(r).is_ok());
+        let mut r = Request::new(());
+        r.metadata_mut()
+            .insert("authorization", "Bearer nope".parse().unwrap());
+        let err = check(r).unwrap_err();
+        assert!(!err.message().contains("nope"));
+    }
+}

@@ -1,0 +1,294 @@
+//! The ingest pipeline: watch items → deduplication → enrichment → durable log.
+//!
+//! ```text
+//!  WatchItem stream ──dedup (SeenSet)──▶ enrich (ordered, bounded concurrency)
+//!                                        ──▶ batch (count / linger / checkpoint) ──▶ Store::append ──▶ Hub
+//! ```
+//! * Deduplication decides on arrival, so two observations of the same occurrence in
+//!   flight together are never both logged.
+//! * Enrichment keeps arrival order (`buffered`), so a checkpoint is only persisted after
+//!   every event before it; a slow lookup delays events by at most the lookup timeout.
+//! * One transaction per batch appends the events, records their occurrences and moves
+//!   the checkpoint: a crash can lose an uncommitted batch, never split it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use herald_proto::kube_json::has_involved_object;
+use herald_proto::{Event, Observation, pb};
+use herald_telemetry::kee::{KeeCounter, KeeMetrics};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::hub::Hub;
+use crate::kube::enrich::Enricher;
+use crate::kube::watcher::{RelistReason, WatchItem};
+use crate::metrics::IngestMetrics;
+use crate::store::{AppendBatch, SeenSet, Store, StoreError};
+
+/// Ingest settings.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// KEE `clusterName`, stamped on every event.
+    pub cluster_name: String,
+    /// KEE `maxEventAgeSeconds`: applies only to the first list of a cold start (no
+    /// saved state anywhere): older occurrences are remembered but not logged.
+    pub cold_start_max_age: Option<chrono::Duration>,
+    /// At a failover: occurrences whose Event resourceVersion is at or below this were
+    /// handled by the previous leader and are remembered but not logged.
+    pub skip_at_or_below_rv: Option<u64>,
+    /// How long occurrences are remembered (must exceed the Event TTL).
+    pub dedup_retention: chrono::Duration,
+    /// Largest append batch.
+    pub max_batch: usize,
+    /// Longest time an event waits for its batch to fill.
+    pub linger: Duration,
+    /// Enrichment calls in flight (ordering is kept).
+    pub enrich_parallelism: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            cluster_name: String::new(),
+            cold_start_max_age: None,
+            skip_at_or_below_rv: None,
+            dedup_retention: chrono::Duration::hours(3),
+            max_batch: 1000,
+            linger: Duration::from_millis(10),
+            enrich_parallelism: 256,
+        }
+    }
+}
+
+/// The pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The durable log failed; the process must restart from its last commit.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything the pipeline needs.
+pub struct Ingest {
+    /// The durable log.
+    pub store: Store,
+    /// Woken after each append.
+    pub hub: Hub,
+    /// The occurrence memory (loaded from the store).
+    pub seen: SeenSet,
+    /// Involved-object enrichment (None: `omitLookup`, nothing is fetched).
+    pub enricher: Option<Enricher>,
+    /// Settings.
+    pub cfg: IngestConfig,
+    /// Pipeline metrics.
+    pub metrics: IngestMetrics,
+    /// KEE-compatible counters.
+    pub kee: KeeMetrics,
+}
+
+enum Step {
+    Event(Box<Event>),
+    Checkpoint(String),
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
+fn seconds_since(t: Option<DateTime<Utc>>) -> Option<f64> {
+    let t = t?;
+    let d = Utc::now().signed_duration_since(t);
+    // precision loss is irrelevant for a lag histogram
+    #[allow(clippy::cast_precision_loss)]
+    Some(d.num_milliseconds().max(0) as f64 / 1000.0)
+}
+
+impl Ingest {
+    /// Runs until the watch stream ends or `cancel` fires; pending events are flushed
+    /// before returning.
+    ///
+    /// # Errors
+    /// A durable log write failed.
+    pub async fn run(
+        self,
+        watch: impl Stream<Item = WatchItem> + Send + 'static,
+        cancel: CancellationToken,
+    ) -> Result<(), IngestError> {
+        let Ingest {
+            store,
+            hub,
+            mut seen,
+            enricher,
+            cfg,
+            metrics,
+            kee,
+        } = self;
+        let cfg = Arc::new(cfg);
+        let mut cold_list = cfg.cold_start_max_age.is_some();
+        let mut last_expiry = std::time::Instant::now();
+        // stage 1: decide on arrival
+        let decided = {
+            let cfg = cfg.clone();
+            let metrics = metrics.clone();
+            let kee = kee.clone();
+            watch.filter_map(move |item| {
+                let out = match item {
+                    WatchItem::ListStarted { reason } => {
+                        if reason != RelistReason::ColdStart || cfg.cold_start_max_age.is_none() {
+                            cold_list = false;
+                        }
+                        info!(reason = ?reason, "listing events");
+                        None
+                    }
+                    WatchItem::Checkpoint { resource_version } => {
+                        // the first list of a cold start ends at its first checkpoint
+                        cold_list = false;
+                        Some(Step::Checkpoint(resource_version))
+                    }
+                    WatchItem::Event { mut event, observation } => {
+                        let uid = event.metadata.uid.clone();
+                        let now = now_ms();
+                        if !seen.is_new(&uid, event.occurrence) {
+                            seen.touch(&uid, now);
+                            metrics.duplicates.inc();
+                            None
+                        } else if cold_list
+                            && observation == Observation::Listed
+                            && cfg.cold_start_max_age.is_some_and(|max| {
+                                event.last_seen().is_none_or(|t| Utc::now() - t > max)
+                            })
+                        {
+                            seen.insert(&uid, event.occurrence, now);
+                            metrics.discarded.inc();
+                            kee.add(KeeCounter::EventsDiscarded, 1);
+                            None
+                        } else if cfg.skip_at_or_below_rv.is_some_and(|w| {
+                            event.metadata.resource_version.parse::<u64>().is_ok_and(|rv| rv <= w)
+                        }) {
+                            seen.insert(&uid, event.occurrence, now);
+                            metrics.handled_by_previous_leader.inc();
+                            None
+                        } else {
+                            seen.insert(&uid, event.occurrence, now);
+                            if !has_involved_object(&event) {
+                                warn!(namespace = %event.metadata.namespace, name = %event.metadata.name, "event has no involvedObject; exported without enrichment");
+                            }
+                            event.observation = observation;
+                            if event.observed_at.is_none() {
+                                event.observed_at = Some(Utc::now());
+                            }
+                            event.cluster_name.clone_from(&cfg.cluster_name);
+                            kee.add(KeeCounter::EventsSent, 1);
+                            Some(Step::Event(Box::new(event)))
+                        }
+                    }
+                };
+                if last_expiry.elapsed() > Duration::from_secs(60) {
+                    last_expiry = std::time::Instant::now();
+                    let cutoff = Utc::now() - cfg.dedup_retention;
+                    let cutoff = u64::try_from(cutoff.timestamp_millis()).unwrap_or(0);
+                    let forgotten = seen.expire(cutoff);
+                    if forgotten > 0 {
+                        debug!(forgotten, "occurrence memory expired old entries");
+                    }
+                }
+                #[allow(clippy::cast_possible_wrap)]
+                metrics.seen_entries.set(seen.len() as i64);
+                futures::future::ready(out)
+            })
+        };
+        // stage 2: enrich, keeping order
+        let enriched = decided
+            .map(move |step| {
+                let enricher = enricher.clone();
+                async move {
+                    match step {
+                        Step::Event(mut ev) => {
+                            if let Some(e) = &enricher {
+                                e.enrich(&mut ev).await;
+                            }
+                            Step::Event(ev)
+                        }
+                        other => other,
+                    }
+                }
+            })
+            .buffered(cfg.enrich_parallelism.max(1));
+        // stage 3: batch and append
+        let mut enriched = std::pin::pin!(enriched.take_until(cancel.cancelled_owned()));
+        let mut batch = AppendBatch::default();
+        let mut lags: Vec<f64> = Vec::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match deadline {
+                Some(d) => tokio::select! {
+                    n = enriched.next() => n,
+                    () = tokio::time::sleep_until(d) => {
+                        flush(&store, &hub, &metrics, &mut batch, &mut lags).await?;
+                        deadline = None;
+                        continue;
+                    }
+                },
+                None => enriched.next().await,
+            };
+            let Some(step) = next else { break };
+            match step {
+                Step::Event(ev) => {
+                    lags.extend(seconds_since(ev.last_seen()));
+                    batch
+                        .seen
+                        .push((ev.metadata.uid.clone(), ev.occurrence, now_ms()));
+                    batch.events.push(pb::Event::from(*ev));
+                }
+                Step::Checkpoint(rv) => batch.checkpoint = Some(rv),
+            }
+            if batch.events.len() >= cfg.max_batch {
+                flush(&store, &hub, &metrics, &mut batch, &mut lags).await?;
+                deadline = None;
+            } else if deadline.is_none() {
+                deadline = Some(tokio::time::Instant::now() + cfg.linger);
+            }
+        }
+        flush(&store, &hub, &metrics, &mut batch, &mut lags).await?;
+        debug!("ingest pipeline stopped");
+        Ok(())
+    }
+}
+
+async fn flush(
+    store: &Store,
+    hub: &Hub,
+    metrics: &IngestMetrics,
+    batch: &mut AppendBatch,
+    lags: &mut Vec<f64>,
+) -> Result<(), IngestError> {
+    if batch.events.is_empty() && batch.seen.is_empty() && batch.checkpoint.is_none() {
+        return Ok(());
+    }
+    let b = std::mem::take(batch);
+    let n = b.events.len() as u64;
+    match store.run(move |s| s.append(b)).await {
+        Ok(appended) => {
+            metrics
+                .appends
+                .get_or_create(&vec![("outcome", "ok")])
+                .inc();
+            metrics.logged.inc_by(n);
+            for l in lags.drain(..) {
+                metrics.lag.observe(l);
+            }
+            hub.appended(appended.next - 1);
+            Ok(())
+        }
+        Err(e) => {
+            metrics
+                .appends
+                .get_or_create(&vec![("outcome", "error")])
+                .inc();
+            Err(e.into())
+        }
+    }
+}

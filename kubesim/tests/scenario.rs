@@ -1,0 +1,174 @@
+//! The scenario generator: determinism by seed, a realistic mix, rate and bulk modes.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::{get, get_accept, sim};
+use herald_kubesim::scenario::{Clock, Scenario, ScenarioConfig};
+use serde_json::Value;
+
+fn virtual_cfg(seed: u64) -> ScenarioConfig {
+    ScenarioConfig {
+        seed,
+        clock: Clock::virtual_default(),
+        ..ScenarioConfig::default()
+    }
+}
+
+async fn run_steps(seed: u64, steps: usize) -> (Vec<u8>, Vec<u8>) {
+    let sim = sim().await;
+    let mut s = Scenario::new(virtual_cfg(seed));
+    for _ in 0..steps {
+        let r = s.step(&sim);
+        assert_eq!(r.failed, 0, "{r:?}");
+    }
+    let (_, _, events) = get(&sim, "/api/v1/events").await;
+    let (_, pods) = get_accept(
+        &sim,
+        "/api/v1/pods",
+        "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+    )
+    .await;
+    sim.shutdown().await;
+    (events, pods)
+}
+
+#[tokio::test]
+async fn same_seed_same_cluster_byte_for_byte() {
+    let (events_a, pods_a) = run_steps(42, 250).await;
+    let (events_b, pods_b) = run_steps(42, 250).await;
+    assert_eq!(events_a, events_b);
+    assert_eq!(pods_a, pods_b);
+    let (events_c, _) = run_steps(43, 250).await;
+    assert_ne!(events_a, events_c);
+}
+
+#[tokio::test]
+async fn activity_is_a_realistic_mix_with_resolvable_objects() {
+    let sim = sim().await;
+    let mut s = Scenario::new(ScenarioConfig {
+        seed: 7,
+        ..ScenarioConfig::default()
+    });
+    let mut repeated = 0;
+    for _ in 0..600 {
+        repeated += s.step(&sim).events_repeated;
+    }
+    assert!(repeated > 50, "repeats: {repeated}");
+    let (_, _, body) = get(&sim, "/api/v1/events").await;
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    let items = list["items"].as_array().unwrap();
+    let reasons: BTreeSet<&str> = items
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    for want in [
+        "BackOff",
+        "Failed",
+        "ScalingReplicaSet",
+        "SuccessfulCreate",
+        "Scheduled",
+        "FailedScheduling",
+        "Unhealthy",
+        "SawCompletedJob",
+        "NodeHasDiskPressure",
+        "Evicted",
+    ] {
+        assert!(reasons.contains(want), "missing {want} in {reasons:?}");
+    }
+    assert!(
+        items.iter().any(|e| e["count"].as_i64().unwrap_or(0) > 1),
+        "count bumps"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|e| e["series"]["count"].as_i64().unwrap_or(0) >= 2),
+        "series bumps"
+    );
+    assert!(
+        items.iter().any(|e| e["type"] == "Warning") && items.iter().any(|e| e["type"] == "Normal")
+    );
+
+    // Involved pods resolve through metadata GETs, except the ones incidents deleted.
+    let (mut found, mut gone) = (0, 0);
+    for e in items
+        .iter()
+        .filter(|e| e["involvedObject"]["kind"] == "Pod")
+        .take(200)
+    {
+        let o = &e["involvedObject"];
+        let (status, body) = get_accept(
+            &sim,
+            &format!(
+                "/api/v1/namespaces/{}/pods/{}",
+                o["namespace"].as_str().unwrap(),
+                o["name"].as_str().unwrap()
+            ),
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        )
+        .await;
+        match status {
+            200 => {
+                let meta: Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(meta["metadata"]["uid"], o["uid"]);
+                assert!(meta["metadata"]["ownerReferences"][0]["kind"].is_string());
+                assert!(meta["metadata"]["labels"].is_object());
+                found += 1;
+            }
+            404 => gone += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(found > gone, "found {found}, gone {gone}");
+    for ns in s.namespaces() {
+        let (status, _, body) = get(&sim, &format!("/api/v1/namespaces/{ns}")).await;
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert!(v["metadata"]["labels"]["team"].is_string());
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn run_paces_event_writes() {
+    let sim = sim().await;
+    let mut s = Scenario::new(ScenarioConfig::default());
+    let started = Instant::now();
+    let report = s
+        .run(&sim, 200.0, tokio::time::sleep(Duration::from_millis(1000)))
+        .await;
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(1000));
+    let writes = report.event_writes();
+    assert!(
+        (60..=400).contains(&writes),
+        "{writes} event writes in {elapsed:?}"
+    );
+    assert_eq!(sim.event_count(), report.events_created);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn preload_fills_the_store_quickly() {
+    let sim = sim().await;
+    let mut s = Scenario::new(virtual_cfg(3));
+    let stats = s.preload(&sim, 20_000, 5_000).unwrap();
+    assert_eq!(stats.events, 20_000);
+    assert_eq!(stats.objects, 5_000);
+    assert_eq!(sim.event_count(), 20_000);
+    let (_, _, body) = get(&sim, "/api/v1/events?limit=500").await;
+    let page: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(page["metadata"]["remainingItemCount"], 19_500);
+    let (_, pods) = get_accept(
+        &sim,
+        "/api/v1/pods",
+        "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+    )
+    .await;
+    let pods: Value = serde_json::from_slice(&pods).unwrap();
+    assert!(pods["items"].as_array().unwrap().len() >= 5_000);
+    sim.shutdown().await;
+}
