@@ -337,26 +337,17 @@ impl Exporter {
         if let Some(dir) = &self.opts.service_account_dir {
             opts.service_account_dir.clone_from(dir);
         }
-        let mut delay = Duration::from_millis(500);
-        loop {
-            match connect(opts.clone()).await {
+        // any failure here is reported and ends the process: Kubernetes restarts the
+        // pod with backoff, and a wrong kubeconfig is visible at once (KEE did the same)
+        tokio::select! {
+            () = cancel.cancelled() => Ok(None),
+            r = connect(opts) => match r {
                 Ok(c) => {
                     info!(source = %c.source, server = %c.cluster_url, "connected to the Kubernetes API");
-                    return Ok(Some(c));
+                    Ok(Some(c))
                 }
-                // configuration mistakes do not fix themselves: fail fast with the message
-                Err(e) if !is_transient(&e) => return Err(ExporterError::Kube(e.to_string())),
-                Err(e) => {
-                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot reach the Kubernetes API yet");
-                    self.watch_probe
-                        .not_ready(format!("cannot reach the Kubernetes API: {e}"));
-                    tokio::select! {
-                        () = cancel.cancelled() => return Ok(None),
-                        () = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                }
-            }
+                Err(e) => Err(ExporterError::Kube(e.to_string())),
+            },
         }
     }
 
@@ -596,11 +587,6 @@ impl Exporter {
             Err(e) => warn!(error = %e, "retention pass failed"),
         }
     }
-}
-
-fn is_transient(e: &crate::kube::client::ClientError) -> bool {
-    use crate::kube::client::ClientError;
-    matches!(e, ClientError::Unreachable { .. })
 }
 
 fn grpc_settings(config: &Config) -> Result<GrpcSettings, ExporterError> {

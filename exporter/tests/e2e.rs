@@ -1,0 +1,268 @@
+//! End-to-end tests of the `herald-exporter` binary against the API simulator: the
+//! delivery guarantees (nothing lost, nothing duplicated), consumer groups across
+//! process kills, leader-election failover and bad input.
+
+#[path = "e2e/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use harness::*;
+use herald_kubesim::HttpFault;
+
+const IDLE: Duration = Duration::from_millis(1500);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cold_start_respects_max_age_and_warm_restart_loses_and_repeats_nothing() {
+    let sim = sim().await;
+    let old = chrono::Utc::now() - chrono::Duration::hours(2);
+    for i in 0..5 {
+        sim.create_event(event("shop", &format!("old-{i}"), "BackOff", old))
+            .unwrap();
+    }
+    create_events(&sim, "shop", "new", 3);
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "maxEventAgeSeconds: 600\n");
+    // cold start: only the 3 recent events are within maxEventAgeSeconds
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    ex.wait_logged(3).await;
+    let first = tail_all(&ex.grpc, IDLE).await;
+    assert_eq!(first.len(), 3, "{:?}", key_counts(&first));
+    assert!(
+        first
+            .iter()
+            .all(|e| e.metadata.as_ref().unwrap().name.starts_with("new-"))
+    );
+    assert_eq!(ex.terminate(), Some(0));
+
+    // while the exporter is down: 4 new events, a repeat of a recent one, a repeat of
+    // an old (previously discarded) one, and a metadata-only change
+    create_events(&sim, "shop", "down", 4);
+    sim.bump_count("shop", "new-0").unwrap();
+    sim.bump_count("shop", "old-0").unwrap();
+    sim.touch_metadata("shop", "new-1").unwrap();
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_logged(9).await;
+    let all = tail_all(&ex.grpc, IDLE).await;
+    let counts = key_counts(&all);
+    assert_eq!(all.len(), 9, "{counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "duplicates: {counts:?}");
+    let names: BTreeSet<String> = all
+        .iter()
+        .map(|e| format!("{}#{}", e.metadata.as_ref().unwrap().name, e.occurrence))
+        .collect();
+    for want in ["down-0#1", "down-3#1", "new-0#2", "old-0#2", "new-2#1"] {
+        assert!(names.contains(want), "missing {want} in {names:?}");
+    }
+    assert!(
+        !names.contains("old-1#1"),
+        "discarded at cold start, never exported later"
+    );
+
+    // restart again after compaction: the resume point is too old, a re-list follows,
+    // and still nothing is exported twice
+    assert_eq!(ex.terminate(), Some(0));
+    sim.compact();
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(ex.status().await.last_offset, 9);
+    sim.create_event(event("shop", "after", "Pulled", chrono::Utc::now()))
+        .unwrap();
+    ex.wait_logged(10).await;
+    assert_eq!(tail_all(&ex.grpc, IDLE).await.len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_count_bump_is_exported_once_and_a_no_op_update_never() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "");
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    sim.create_event(event("shop", "e", "BackOff", chrono::Utc::now()))
+        .unwrap();
+    sim.bump_count("shop", "e").unwrap();
+    sim.touch_metadata("shop", "e").unwrap();
+    sim.touch_metadata("shop", "e").unwrap();
+    sim.bump_count("shop", "e").unwrap();
+    ex.wait_logged(3).await;
+    let all = tail_all(&ex.grpc, IDLE).await;
+    let occ: Vec<i32> = all.iter().map(|e| e.occurrence).collect();
+    assert_eq!(occ, vec![1, 2, 3]);
+    let keys: Vec<&str> = all.iter().map(|e| e.idempotency_key.as_str()).collect();
+    let uid = &all[0].metadata.as_ref().unwrap().uid;
+    assert_eq!(
+        keys,
+        vec![format!("{uid}-1"), format!("{uid}-2"), format!("{uid}-3")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gone_dropped_watches_429_and_500_recover_without_duplicates() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "");
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    create_events(&sim, "a", "first", 5);
+    ex.wait_logged(5).await;
+
+    // 410 Gone: compaction, then the watch is closed; the re-watch from the old RV
+    // answers 410 and the exporter re-lists
+    create_events(&sim, "a", "second", 3);
+    sim.compact();
+    sim.faults().close_watches();
+    ex.wait_logged(8).await;
+
+    // a watch dropped mid-stream resumes
+    sim.faults().drop_next_watch_after("/api/v1/events", 2);
+    sim.faults().close_watches();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    create_events(&sim, "a", "third", 4);
+    ex.wait_logged(12).await;
+
+    // 429 with Retry-After and 500s on the next requests
+    sim.faults().fail_next(
+        "/api/v1/events",
+        2,
+        HttpFault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    sim.faults()
+        .fail_next("/api/v1/events", 2, HttpFault::InternalError);
+    sim.faults().close_watches();
+    create_events(&sim, "a", "fourth", 3);
+    ex.wait_logged(15).await;
+    ex.wait_ready().await;
+
+    let all = tail_all(&ex.grpc, IDLE).await;
+    let counts = key_counts(&all);
+    assert_eq!(all.len(), 15, "{counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "duplicates: {counts:?}");
+    let log = ex.log_text();
+    assert!(
+        log.contains("410") || log.to_lowercase().contains("gone"),
+        "the 410 should be logged:\n{log}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", ex.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("herald_exporter_watch_restarts_total{reason=\"gone\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_events_and_events_without_involved_object_do_not_stop_the_watch() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "");
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    sim.faults().malformed_line_on_next_watch("/api/v1/events");
+    sim.faults().close_watches();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut orphan = event("shop", "orphan", "Custom", chrono::Utc::now());
+    orphan.as_object_mut().unwrap().remove("involvedObject");
+    // the simulator validates like the API server; bypass by writing the raw JSON
+    match sim.create_event(orphan.clone()) {
+        Ok(_) => {}
+        Err(_) => {
+            // the API server would reject it; the exporter must still cope if it came
+            sim.faults()
+                .bad_item_in_next_list("/api/v1/events", herald_kubesim::BadListItem::WrongTypes);
+        }
+    }
+    create_events(&sim, "shop", "fine", 2);
+    let want = if sim.event("shop", "orphan").is_some() {
+        3
+    } else {
+        2
+    };
+    ex.wait_logged(want).await;
+    let log = ex.log_text();
+    assert!(
+        log.contains("malformed") || log.contains("not valid JSON"),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    if want == 3 {
+        assert!(log.contains("has no involvedObject"), "{log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_kubeconfig_and_bad_config_fail_with_clear_errors() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    // a kubeconfig pointing nowhere
+    let nowhere = setup.path("nowhere.kubeconfig");
+    std::fs::write(
+        &nowhere,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:1'}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: abc}\n",
+    )
+    .unwrap();
+    let cfg = setup.config("config.yaml", "");
+    let out = std::process::Command::new(exporter_bin())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--kubeconfig")
+        .arg(&nowhere)
+        .arg("--grpc-address")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--metrics-address")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--data-dir")
+        .arg(setup.path("d1"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // an unreachable server is retried (it may come up), so the process keeps running
+    // unless the kubeconfig itself is unusable; a missing file fails fast
+    let missing = std::process::Command::new(exporter_bin())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--kubeconfig")
+        .arg(setup.path("missing.kubeconfig"))
+        .arg("--data-dir")
+        .arg(setup.path("d2"))
+        .arg("--grpc-address")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--metrics-address")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    let missing_err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        missing_err.contains("missing.kubeconfig") && missing_err.contains("no such file"),
+        "{missing_err}"
+    );
+    assert!(!missing_err.contains("panicked"));
+    assert!(!out.status.success(), "unreachable server: {err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("abc"), "{err}");
+
+    // a config with a wrong type
+    let bad = setup.path("bad.yaml");
+    std::fs::write(&bad, "logLevel: info\nmaxEventAgeSeconds: \"60\"\n").unwrap();
+    let out = std::process::Command::new(exporter_bin())
+        .arg("-conf")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("bad.yaml:2:"), "{err}");
+    assert!(err.contains("maxEventAgeSeconds"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
