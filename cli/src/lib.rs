@@ -1,1 +1,8 @@
-//! placeholder
+//! `herald`, the command-line tool: `run` (exporter and ruler in one process),
+//! `demo`, `tail`, `check-config`, `route` and `simulate`.
+
+pub mod check;
+pub mod combined;
+pub mod demo;
+pub mod simulate;
+pub mod tail;

@@ -483,6 +483,7 @@ impl Exporter {
             }
         };
         tokio::pin!(lost);
+        let mut ingest_finished = false;
         let outcome = loop {
             tokio::select! {
                 () = cancel.cancelled() => break Ok(()),
@@ -491,6 +492,7 @@ impl Exporter {
                     break Ok(());
                 }
                 r = &mut ingest_task => {
+                    ingest_finished = true;
                     break match r {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(e)) => { error!(error = %e, "durable log failed"); Err(ExporterError::Store(match e { crate::ingest::IngestError::Store(s) => s })) }
@@ -523,6 +525,9 @@ impl Exporter {
             }
         };
         term.cancel();
+        if ingest_finished {
+            return outcome;
+        }
         match tokio::time::timeout(Duration::from_secs(10), &mut ingest_task).await {
             Ok(Ok(Err(e))) => warn!(error = %e, "ingest stopped with an error"),
             Ok(_) => {}

@@ -111,11 +111,15 @@ async fn gone_dropped_watches_429_and_500_recover_without_duplicates() {
     create_events(&sim, "a", "first", 5);
     ex.wait_logged(5).await;
 
-    // 410 Gone: compaction, then the watch is closed; the re-watch from the old RV
-    // answers 410 and the exporter re-lists
+    // 410 Gone: the watch is closed and the re-watch held back while new events are
+    // written and the history compacted, so the re-watch from the old RV answers 410
+    // and the exporter re-lists
+    sim.faults()
+        .stall_next("/api/v1/events", 1, Duration::from_millis(1500));
+    sim.faults().close_watches();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     create_events(&sim, "a", "second", 3);
     sim.compact();
-    sim.faults().close_watches();
     ex.wait_logged(8).await;
 
     // a watch dropped mid-stream resumes

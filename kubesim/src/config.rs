@@ -118,6 +118,8 @@ mod tests {
             ..SimConfig::default()
         };
         assert!(!format!("{cfg:?}").contains("hunter2"));
-        assert!(!format!("{:?}", KubeconfigAuth::CustomToken("hunter2".into())).contains("hunter2"));
+        assert!(
+            !format!("{:?}", KubeconfigAuth::CustomToken("hunter2".into())).contains("hunter2")
+        );
     }
 }

@@ -367,7 +367,11 @@ async fn expired_events_are_deleted_like_etcd_ttl() {
         ..SimConfig::default()
     })
     .await;
-    let mut w = WatchStream::open(&sim, "/api/v1/namespaces/default/events?watch=1&resourceVersion=279").await;
+    let mut w = WatchStream::open(
+        &sim,
+        "/api/v1/namespaces/default/events?watch=1&resourceVersion=279",
+    )
+    .await;
     let mut deleted = 0;
     while deleted < 7 {
         let v = w.next_json().await;
@@ -386,10 +390,17 @@ async fn watch_without_resource_version_bypasses_the_cache() {
         ..SimConfig::default()
     })
     .await;
-    let mut w = WatchStream::open(&sim, "/api/v1/namespaces/default/events?watch=1&allowWatchBookmarks=true").await;
+    let mut w = WatchStream::open(
+        &sim,
+        "/api/v1/namespaces/default/events?watch=1&allowWatchBookmarks=true",
+    )
+    .await;
     for _ in 0..7 {
         assert_eq!(w.next_json().await["type"], "ADDED");
     }
-    assert!(w.next_line(Duration::from_millis(400)).await.is_err(), "no bookmarks from the etcd path");
+    assert!(
+        w.next_line(Duration::from_millis(400)).await.is_err(),
+        "no bookmarks from the etcd path"
+    );
     sim.shutdown().await;
 }

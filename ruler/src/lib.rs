@@ -2,8 +2,11 @@
 //! evaluates kubernetes-event-exporter's route tree and delivers events to sinks,
 //! acknowledging each event only when every receiver it reached has finished with it.
 
+pub mod app;
 pub mod go_regex;
+pub mod plan;
 pub mod route;
+pub mod router;
 pub mod upstream;
 
 #[cfg(test)]

@@ -1,1 +1,115 @@
-fn main() {}
+//! `herald-ruler`: routes events from one or more exporters to the configured receivers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use herald_ruler::app::{Ruler, grpc_inputs, upstream_configs};
+use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
+use herald_telemetry::{Health, KeeMetrics};
+use prometheus_client::registry::Registry;
+
+/// Consumes the exporters' event logs as members of the `ruler` consumer group,
+/// evaluates the route tree and delivers events to the receivers.
+#[derive(Debug, Parser)]
+#[command(name = "herald-ruler", version)]
+struct Args {
+    /// Configuration file (the same file as the exporter's).
+    #[arg(
+        long,
+        short = 'c',
+        env = "HERALD_CONFIG",
+        default_value = "config.yaml"
+    )]
+    config: PathBuf,
+    /// Exporter gRPC URL (repeatable; overrides ruler.exporters).
+    #[arg(long = "exporter")]
+    exporters: Vec<String>,
+    /// Address of /metrics, /-/healthy and /-/ready (overrides ruler.metrics.listen).
+    #[arg(long)]
+    metrics_address: Option<String>,
+}
+
+const EXIT_CONFIG: u8 = 78;
+
+fn main() -> ExitCode {
+    let args = Args::parse_from(normalize_go_flags(std::env::args()));
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run(args)),
+        Err(e) => {
+            eprintln!("herald-ruler: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> ExitCode {
+    let mut loaded = match herald_config::load_file_for(&args.config, herald_config::Role::Ruler) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("herald-ruler: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let Some(plan) = herald_ruler::plan::plan(&loaded.config, &mut loaded.diagnostics) else {
+        eprintln!(
+            "herald-ruler: invalid configuration:\n{}",
+            loaded.diagnostics.render(&loaded.source)
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let config = loaded.config;
+    if let Err(e) =
+        herald_telemetry::logging::init(config.log_level.as_str(), config.log_format.as_str())
+    {
+        eprintln!("herald-ruler: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    loaded.diagnostics.log();
+    let upstreams = match upstream_configs(&config, &args.exporters) {
+        Ok(u) if !u.is_empty() => u,
+        Ok(_) => {
+            eprintln!(
+                "herald-ruler: no exporter to connect to: pass --exporter URL or set ruler.exporters"
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("herald-ruler: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    tracing::info!(config = %herald_config::redacted_summary(&config), exporters = upstreams.len(), "starting herald-ruler {}", env!("CARGO_PKG_VERSION"));
+    let mut registry = Registry::default();
+    let kee = KeeMetrics::new(&config.metrics_name_prefix);
+    registry.register_collector(Box::new(kee.clone()));
+    let health = Health::new();
+    let ruler = match Ruler::start(&config, plan, &mut registry, &health, kee).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the receivers");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let metrics_addr = args
+        .metrics_address
+        .unwrap_or_else(|| config.ruler.metrics.listen.to_string());
+    let admin = match herald_telemetry::serve_admin(&metrics_addr, Arc::new(registry), health).await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the metrics server");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let admin_task = tokio::spawn(admin.run(stop.clone().cancelled_owned()));
+    ruler.run(grpc_inputs(upstreams), shutdown_signal()).await;
+    stop.cancel();
+    let _ = admin_task.await;
+    ExitCode::SUCCESS
+}

@@ -52,7 +52,7 @@ pub fn init(level: &str, format: &str) -> Result<(), LogSetupError> {
             EnvFilter::try_new(&f).map_err(|e| LogSetupError::Filter(e.to_string()))?
         }
         _ => EnvFilter::new(format!(
-            "{directive},h2=warn,hyper=warn,tower=warn,rustls=warn,kube=warn"
+            "{directive},h2=warn,hyper=warn,tower=warn,rustls=warn,kube=warn,kube_client=off"
         )),
     };
     let builder = tracing_subscriber::fmt()

@@ -110,7 +110,7 @@ impl Validator<'_> {
         }
         self.server_tls(cfg);
         self.tokens(cfg);
-        if cfg.metrics.listen == cfg.grpc.listen {
+        if cfg.metrics.listen == cfg.grpc.listen && cfg.metrics.listen.port() != 0 {
             self.error(
                 &["exporter", "metrics", "listen"],
                 format!("`{}` is also the gRPC listen address", cfg.metrics.listen),

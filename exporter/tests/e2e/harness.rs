@@ -132,7 +132,7 @@ impl ExporterProc {
             .env_remove("KUBECONFIG")
             .env(
                 "HERALD_LOG",
-                "debug,h2=warn,hyper=warn,tower=warn,kube=warn,rustls=warn",
+                "debug,h2=warn,hyper=warn,tower=warn,kube=warn,kube_client=off,rustls=warn",
             )
             .stdout(Stdio::null())
             .stderr(logfile);
@@ -189,6 +189,9 @@ impl ExporterProc {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
+                if st.code() != Some(0) {
+                    eprintln!("exporter exited with {st}; log:\n{}", self.log_text());
+                }
                 return st.code();
             }
             if Instant::now() > deadline {
@@ -218,7 +221,8 @@ impl ExporterProc {
 
     /// Waits until the log's last offset reaches `n`.
     pub async fn wait_logged(&self, n: u64) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // generous: after several injected failures the watch backs off up to 30 s
+        let deadline = Instant::now() + Duration::from_secs(75);
         loop {
             let s = self.status().await;
             if s.last_offset >= n {

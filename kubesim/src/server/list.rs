@@ -160,7 +160,7 @@ pub async fn list(ctx: &Ctx, req: &ResourceRequest) -> Response {
     }
     let prefix = objects::prefix(&req.def, req.namespace.as_deref());
     let result = {
-        let store = ctx.shared.store();
+        let mut store = ctx.shared.store();
         let current = store.rv();
         let plan = match &read {
             Read::Latest => Ok((current, prefix.clone())),

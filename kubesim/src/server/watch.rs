@@ -62,6 +62,8 @@ pub fn watch(ctx: &Ctx, req: &ResourceRequest) -> Response {
     let timeout = match ctx.neg.param("timeoutSeconds").filter(|s| !s.is_empty()) {
         None => ctx.shared.cfg.default_watch_timeout,
         Some(s) => match s.parse::<u64>() {
+            // Zero means "no client timeout", like an absent parameter.
+            Ok(0) => ctx.shared.cfg.default_watch_timeout,
             Ok(secs) => Duration::from_secs(secs),
             Err(_) => {
                 return ctx.error(&Status::bad_request(format!(
@@ -74,7 +76,10 @@ pub fn watch(ctx: &Ctx, req: &ResourceRequest) -> Response {
     // A watch without a resourceVersion bypasses the watch cache (it is served by etcd),
     // so it gets neither bookmarks nor cache-style errors.
     let cached = (!req.target.is_events || ctx.shared.cfg.watch_cache)
-        && ctx.neg.param("resourceVersion").is_some_and(|rv| !rv.is_empty());
+        && ctx
+            .neg
+            .param("resourceVersion")
+            .is_some_and(|rv| !rv.is_empty());
     let bookmarks = cached
         && matches!(
             ctx.neg.param("allowWatchBookmarks"),
@@ -238,7 +243,7 @@ async fn stream(
     let mut cursor = match job.start {
         Start::Current => {
             let (rv, items) = {
-                let store = job.shared.store();
+                let mut store = job.shared.store();
                 let rv = store.rv();
                 let items = match &job.exact_key {
                     Some(k) => store

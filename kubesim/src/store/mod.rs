@@ -8,7 +8,7 @@
 pub mod events;
 pub mod objects;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Instant;
@@ -92,6 +92,9 @@ pub struct Page {
     pub remaining: u64,
 }
 
+/// Page cursors remembered for `remainingItemCount`.
+const MAX_CURSORS: usize = 4096;
+
 /// The store.
 #[derive(Debug)]
 pub struct Store {
@@ -100,6 +103,20 @@ pub struct Store {
     kv: BTreeMap<Arc<str>, Entry>,
     log: VecDeque<Change>,
     history_limit: usize,
+    /// Objects per collection prefix (`events/`) and namespace prefix (`events/shop/`).
+    counts: HashMap<Box<str>, usize>,
+    /// `(prefix, revision, start key)` of issued continue tokens → objects before the
+    /// start key, so the next page can report `remainingItemCount` without a rescan.
+    cursors: HashMap<(Box<str>, u64, Box<str>), u64>,
+}
+
+/// The count prefixes a key contributes to: its collection and, for namespaced keys,
+/// its namespace within the collection.
+fn count_prefixes(key: &str) -> (Option<&str>, Option<&str>) {
+    let mut slashes = key.match_indices('/').map(|(i, _)| i);
+    let first = slashes.next();
+    let second = slashes.next();
+    (first.map(|i| &key[..=i]), second.map(|i| &key[..=i]))
 }
 
 impl Store {
@@ -111,7 +128,43 @@ impl Store {
             kv: BTreeMap::new(),
             log: VecDeque::new(),
             history_limit: history_limit.max(1),
+            counts: HashMap::new(),
+            cursors: HashMap::new(),
         }
+    }
+
+    fn count_key(&mut self, key: &str, added: bool) {
+        let (collection, namespace) = count_prefixes(key);
+        for prefix in [collection, namespace].into_iter().flatten() {
+            let n = self.counts.entry(Box::from(prefix)).or_insert(0);
+            if added {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Number of objects under a collection or namespace prefix at revision `at`
+    /// (which must not be compacted): the live count, minus creates and plus deletes
+    /// that happened after `at`.
+    fn count_at(&self, prefix: &str, at: u64) -> u64 {
+        let mut n = self.counts.get(prefix).copied().unwrap_or(0) as i64;
+        if at < self.rv {
+            let first_after = self.log.partition_point(|c| c.rv <= at);
+            for c in self
+                .log
+                .range(first_after..)
+                .filter(|c| c.key.starts_with(prefix))
+            {
+                match c.kind {
+                    ChangeKind::Added if c.prev.is_none() => n -= 1,
+                    ChangeKind::Deleted => n += 1,
+                    _ => {}
+                }
+            }
+        }
+        u64::try_from(n).unwrap_or(0)
     }
 
     /// The current (latest) revision.
@@ -135,9 +188,9 @@ impl Store {
         self.kv.get(key)
     }
 
-    /// Number of objects under a prefix.
+    /// Number of objects under a collection or namespace prefix.
     pub fn count(&self, prefix: &str) -> usize {
-        self.range(prefix, prefix).count()
+        self.counts.get(prefix).copied().unwrap_or(0)
     }
 
     fn range<'a>(
@@ -171,6 +224,7 @@ impl Store {
         let rv = self.rv + 1;
         let bytes = build(rv).map_err(StoreError::Rejected)?;
         self.rv = rv;
+        self.count_key(key, true);
         let key: Arc<str> = Arc::from(key);
         self.kv.insert(
             key.clone(),
@@ -236,6 +290,7 @@ impl Store {
         let object = tombstone(&prev, rv).map_err(StoreError::Rejected)?;
         self.rv = rv;
         self.kv.remove(&key);
+        self.count_key(&key, false);
         self.push(Change {
             rv,
             kind: ChangeKind::Deleted,
@@ -258,6 +313,9 @@ impl Store {
                 written: Instant::now(),
             },
         );
+        if prev.is_none() {
+            self.count_key(&key, true);
+        }
         if rv > self.rv {
             self.rv = rv;
             self.push(Change {
@@ -355,28 +413,62 @@ impl Store {
         Ok(())
     }
 
-    /// Lists up to `limit` objects under `prefix` from `start` at revision `at`, counting
-    /// how many remain after the page like etcd's range count does.
+    /// Lists up to `limit` objects under `prefix` (a collection or namespace prefix) from
+    /// `start` at revision `at`, reporting how many remain after the page like etcd's
+    /// range count. Pages that continue an issued token cost O(limit).
     pub fn list(
-        &self,
+        &mut self,
         at: u64,
         prefix: &str,
         start: &str,
         limit: Option<usize>,
     ) -> Result<Page, StoreError> {
         let mut page = Page::default();
-        let limit = limit.unwrap_or(usize::MAX);
+        let max = limit.unwrap_or(usize::MAX);
+        let known_before = if start <= prefix {
+            Some(0)
+        } else {
+            self.cursors
+                .get(&(Box::from(prefix), at, Box::from(start)))
+                .copied()
+        };
         let mut last: Option<Arc<str>> = None;
+        let mut more = false;
         self.visit_at(at, prefix, start, |k, b| {
-            if page.items.len() < limit {
+            if page.items.len() < max {
                 page.items.push(b.clone());
                 last = Some(k.clone());
+                true
+            } else if known_before.is_some() {
+                // The rest is counted arithmetically below.
+                more = true;
+                false
             } else {
                 page.remaining += 1;
+                true
             }
-            true
         })?;
+        let items = page.items.len() as u64;
+        let total = self.count_at(prefix, at);
+        let before = match known_before {
+            Some(before) => {
+                if more {
+                    page.remaining = total.saturating_sub(before + items).max(1);
+                }
+                before
+            }
+            None => total.saturating_sub(items + page.remaining),
+        };
         if page.remaining > 0 {
+            if let Some(last) = &last {
+                if self.cursors.len() >= MAX_CURSORS {
+                    self.cursors.clear();
+                }
+                self.cursors.insert(
+                    (Box::from(prefix), at, Box::from(format!("{last}\0"))),
+                    before + items,
+                );
+            }
             page.last_key = last;
         }
         Ok(page)
@@ -523,6 +615,39 @@ mod tests {
         let (c, cursor) = s.changes_after(0, "events/", 1).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(cursor, 1);
+    }
+
+    #[test]
+    fn remaining_counts_stay_exact_across_pages_and_writes() {
+        let mut s = Store::new(1000);
+        for ns in ["a", "b"] {
+            for i in 0..10 {
+                s.create(&format!("events/{ns}/{i:02}"), |_| b("x"))
+                    .unwrap();
+            }
+        }
+        let at = s.rv();
+        let mut start = "events/".to_owned();
+        let mut seen = 0;
+        loop {
+            let page = s.list(at, "events/", &start, Some(3)).unwrap();
+            seen += page.items.len() as u64;
+            // Writes between pages change neither the snapshot nor its counts.
+            s.create(&format!("events/a/x{seen}"), |_| b("new"))
+                .unwrap();
+            s.delete("events/b/09", |_, _| b("gone")).ok();
+            assert_eq!(page.remaining, 20 - seen);
+            match page.last_key {
+                Some(k) => start = format!("{k}\0"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, 20);
+        // A page from an unknown start key falls back to counting.
+        let page = s.list(at, "events/a/", "events/a/04\0", Some(2)).unwrap();
+        assert_eq!(page.remaining, 3);
+        assert_eq!(s.count("events/"), 20 + 7 - 1);
+        assert_eq!(s.count("events/b/"), 9);
     }
 
     #[test]

@@ -111,10 +111,8 @@ struct Rule {
 
 impl Rule {
     fn matches(&self, ev: &Event) -> bool {
-        if let Some(min) = self.min_count {
-            if ev.occurrence < min {
-                return false;
-            }
+        if self.min_count.is_some_and(|min| ev.occurrence < min) {
+            return false;
         }
         self.fields.iter().all(|(f, re)| re.is_match(f.get(ev)))
             && map_matches(&self.labels, &ev.involved_object.labels)

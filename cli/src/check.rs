@@ -1,0 +1,97 @@
+//! `herald check-config` and `herald route`: validate a configuration file and show
+//! where an event would go.
+
+use std::io::Write;
+use std::path::Path;
+
+use herald_config::{ConfigError, LoadedConfig};
+use herald_ruler::plan::{Plan, plan};
+use herald_ruler::route::Selection;
+
+/// Loads `path` and compiles the route tree and receivers; every problem is collected.
+///
+/// # Errors
+/// The rendered diagnostics (file:line, message, hint) when anything is wrong.
+pub fn load(path: &Path) -> Result<(LoadedConfig, Plan), String> {
+    let mut loaded = match herald_config::load_file(path) {
+        Ok(l) => l,
+        Err(ConfigError::Invalid(d)) => return Err(d.to_string()),
+        Err(e) => return Err(e.to_string()),
+    };
+    match plan(&loaded.config, &mut loaded.diagnostics) {
+        Some(p) => Ok((loaded, p)),
+        None => Err(loaded.diagnostics.render(&loaded.source)),
+    }
+}
+
+/// `herald check-config FILE`: prints every problem; returns false when any is an
+/// error.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
+    match load(path) {
+        Ok((loaded, plan)) => {
+            if !loaded.diagnostics.is_empty() {
+                writeln!(out, "{}", loaded.diagnostics.render(&loaded.source))?;
+            }
+            writeln!(
+                out,
+                "{}: OK ({} receiver(s): {}; {} warning(s))",
+                path.display(),
+                plan.receivers.len(),
+                plan.receiver_names().join(", "),
+                loaded.diagnostics.warning_count()
+            )?;
+            Ok(true)
+        }
+        Err(rendered) => {
+            writeln!(out, "{rendered}")?;
+            Ok(false)
+        }
+    }
+}
+
+/// `herald route FILE --event EVENT.json`: prints the receivers the event reaches and
+/// what each would be sent.
+///
+/// # Errors
+/// The config is invalid, the event file cannot be read or parsed, or writing fails.
+pub fn route(config: &Path, event: &Path, out: &mut dyn Write) -> Result<(), String> {
+    let (loaded, plan) = load(config)?;
+    let bytes =
+        std::fs::read(event).map_err(|e| format!("cannot read {}: {e}", event.display()))?;
+    let mut ev =
+        herald_proto::parse_kube_event(&bytes).map_err(|e| format!("{}: {e}", event.display()))?;
+    ev.cluster_name.clone_from(&loaded.config.cluster_name);
+    let mut sel = Selection::new(plan.tree.receivers());
+    plan.tree.route(&ev, &mut sel);
+    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| e.to_string());
+    if sel.is_empty() {
+        return w(
+            out,
+            "no receiver: the event is dropped by the route tree".into(),
+        );
+    }
+    let names = plan.receiver_names();
+    w(
+        out,
+        format!(
+            "receivers: {}",
+            sel.receivers()
+                .iter()
+                .map(|i| names[*i].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )?;
+    for &i in sel.receivers() {
+        let rc = &plan.receivers[i];
+        w(out, format!("\n--- {} ({})", rc.name, rc.sink.kind()))?;
+        match herald_sinks::preview(rc, &ev) {
+            Ok(p) => w(out, p)?,
+            Err(e) => w(out, format!("(rendering fails for this event: {e})"))?,
+        }
+    }
+    Ok(())
+}

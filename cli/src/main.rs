@@ -1,0 +1,121 @@
+//! `herald`: the command-line tool.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use herald_cli::{check, combined, demo, simulate, tail};
+use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
+
+/// herald exports Kubernetes Events to where operators look, without losing or
+/// duplicating them.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run exporter and ruler in one process (small clusters).
+    Run(combined::RunArgs),
+    /// Show herald working against a built-in simulated cluster.
+    Demo(demo::DemoArgs),
+    /// Print the exporter's event stream (the worked example of a gRPC consumer).
+    Tail(tail::TailArgs),
+    /// Check a configuration file and print every problem.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Show which receivers an event reaches and what each would be sent.
+    Route {
+        /// The configuration file.
+        file: PathBuf,
+        /// A Kubernetes Event as JSON (e.g. `kubectl get event X -o json`).
+        #[arg(long)]
+        event: PathBuf,
+    },
+    /// Run the built-in simulated Kubernetes API with a demo scenario.
+    Simulate(simulate::SimulateArgs),
+}
+
+const EXIT_CONFIG: u8 = 78;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(normalize_go_flags(std::env::args()));
+    match cli.command {
+        Command::CheckConfig { file } => {
+            let mut out = std::io::stdout().lock();
+            match check::check_config(&file, &mut out) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(EXIT_CONFIG),
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
+        Command::Route { file, event } => {
+            let mut out = std::io::stdout().lock();
+            match check::route(&file, &event, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("herald route: {e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            }
+        }
+        other => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(run_async(other)),
+            Err(e) => {
+                eprintln!("herald: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn run_async(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Run(args) => match check::load(&args.config) {
+            Ok((loaded, plan)) => {
+                if let Err(e) = herald_telemetry::logging::init(
+                    loaded.config.log_level.as_str(),
+                    loaded.config.log_format.as_str(),
+                ) {
+                    eprintln!("herald run: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+                loaded.diagnostics.log();
+                combined::run(loaded, plan, &args, shutdown_signal()).await
+            }
+            Err(rendered) => {
+                eprintln!("herald run: invalid configuration:\n{rendered}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        Command::Demo(args) => demo::run(&args, shutdown_signal()).await,
+        Command::Tail(args) => {
+            let _ = herald_telemetry::logging::init("warn", "");
+            let mut out = std::io::stdout();
+            tail::run(&args, &mut out)
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
+        }
+        Command::Simulate(args) => {
+            let _ = herald_telemetry::logging::init("info", "");
+            simulate::run(&args, shutdown_signal()).await
+        }
+        Command::CheckConfig { .. } | Command::Route { .. } => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The ruler process: builds the receivers, connects its inputs (gRPC exporters, or the
+//! in-process exporter in combined mode), routes until shutdown, then drains.
+//!
+//! Shutdown order keeps acknowledgements flowing: stop taking batches, let receivers
+//! drain within the grace period (their completions become acks), give the ack
+//! forwarders a moment, then close the exporter connections (which flush the last
+//! acks). Anything not delivered by then is not acknowledged and the exporter
+//! redelivers it to another ruler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use herald_config::Config;
+use herald_sinks::{SinkMetrics, SinkSet};
+use herald_telemetry::{Health, KeeMetrics, Probe};
+use prometheus_client::registry::Registry;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::plan::Plan;
+use crate::router::{AckOut, Router, RouterMetrics};
+use crate::upstream::{self, Incoming, UpstreamConfig};
+
+/// Why the ruler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RulerError {
+    /// A receiver could not be built.
+    #[error(transparent)]
+    Sinks(#[from] herald_sinks::BuildError),
+    /// A TLS or token file could not be read.
+    #[error("{0}")]
+    Files(String),
+}
+
+/// Where the router's batches come from and where acks go.
+pub struct Inputs {
+    /// Batches from every upstream.
+    pub rx: mpsc::Receiver<Incoming>,
+    /// Acknowledgements, by upstream index.
+    pub outs: Vec<AckOut>,
+    /// Connection state per upstream (for readiness).
+    pub connected: Vec<Arc<AtomicBool>>,
+    /// Upstream tasks, stopped by `cancel`.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Stops the upstream tasks.
+    pub cancel: CancellationToken,
+}
+
+/// Connects to gRPC exporters.
+pub fn grpc_inputs(upstreams: Vec<UpstreamConfig>) -> Inputs {
+    let (tx, rx) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let mut outs = Vec::new();
+    let mut connected = Vec::new();
+    let mut tasks = Vec::new();
+    for (i, cfg) in upstreams.into_iter().enumerate() {
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+        let flag = Arc::new(AtomicBool::new(false));
+        outs.push(ack_tx);
+        connected.push(flag.clone());
+        tasks.push(tokio::spawn(upstream::run(
+            i,
+            cfg,
+            tx.clone(),
+            ack_rx,
+            flag,
+            cancel.clone(),
+        )));
+    }
+    Inputs {
+        rx,
+        outs,
+        connected,
+        tasks,
+        cancel,
+    }
+}
+
+/// The upstream settings for every `ruler.exporters` URL (or `urls` when given).
+///
+/// # Errors
+/// A TLS or token file cannot be read.
+pub fn upstream_configs(
+    config: &Config,
+    urls: &[String],
+) -> Result<Vec<UpstreamConfig>, RulerError> {
+    let r = &config.ruler;
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| RulerError::Files(format!("cannot read {}: {e}", p.display())))
+    };
+    let ca = r.tls.ca_file.as_deref().map(read).transpose()?;
+    let identity = match (&r.tls.cert_file, &r.tls.key_file) {
+        (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+        _ => None,
+    };
+    let urls = if urls.is_empty() {
+        r.exporters.clone()
+    } else {
+        urls.to_vec()
+    };
+    Ok(urls
+        .into_iter()
+        .map(|url| UpstreamConfig {
+            url,
+            group: r.group.clone(),
+            member_id: r.effective_member_id(),
+            window: r.credits,
+            ack_timeout_seconds: 0,
+            ca: ca.clone(),
+            identity: identity.clone(),
+            server_name: r.tls.server_name.clone(),
+            token: r.auth_token.as_ref().map(|t| t.expose().clone()),
+            filter: None,
+        })
+        .collect())
+}
+
+/// A started ruler (receivers running), not yet routing.
+pub struct Ruler {
+    plan: Plan,
+    sinks: Arc<SinkSet>,
+    metrics: RouterMetrics,
+    sink_probe: Probe,
+    input_probe: Probe,
+    grace: Duration,
+}
+
+impl Ruler {
+    /// Builds every receiver and registers the ruler's and the sinks' metrics.
+    ///
+    /// # Errors
+    /// A receiver cannot start (a file sink's path, a TLS file…).
+    pub async fn start(
+        config: &Config,
+        plan: Plan,
+        registry: &mut Registry,
+        health: &Health,
+        kee: KeeMetrics,
+    ) -> Result<Ruler, RulerError> {
+        let sink_metrics = SinkMetrics::new().with_kee(kee);
+        sink_metrics.register(registry);
+        let sinks = Arc::new(SinkSet::build(&plan.receivers, &sink_metrics).await?);
+        let metrics = RouterMetrics::register(registry);
+        Ok(Ruler {
+            plan,
+            sinks,
+            metrics,
+            sink_probe: health.probe("receivers"),
+            input_probe: health.probe("exporters"),
+            grace: config.ruler.shutdown_grace,
+        })
+    }
+
+    /// The receivers (tests read in-memory sinks through it).
+    pub fn sinks(&self) -> Arc<SinkSet> {
+        self.sinks.clone()
+    }
+
+    /// Routes batches from `inputs` until `shutdown`, then drains.
+    pub async fn run(self, mut inputs: Inputs, shutdown: impl std::future::Future<Output = ()>) {
+        let mut router = Router::new(
+            &self.plan,
+            self.sinks.clone(),
+            inputs.outs.clone(),
+            self.metrics.clone(),
+        );
+        let mut hup = sighup();
+        let mut health = tokio::time::interval(Duration::from_secs(1));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                batch = inputs.rx.recv() => match batch {
+                    Some(b) => router.route_batch(b).await,
+                    None => break,
+                },
+                _ = health.tick() => {
+                    self.sinks.update_probe(&self.sink_probe);
+                    let up = inputs.connected.iter().filter(|c| c.load(Ordering::Relaxed)).count();
+                    if up > 0 || inputs.connected.is_empty() {
+                        self.input_probe.ready();
+                    } else {
+                        self.input_probe.not_ready("not connected to any exporter");
+                    }
+                }
+                () = recv_hup(&mut hup) => {
+                    info!("SIGHUP: reopening files");
+                    self.sinks.reopen().await;
+                }
+            }
+        }
+        info!(grace_secs = self.grace.as_secs(), "draining receivers");
+        self.input_probe.not_ready("shutting down");
+        let report = self.sinks.close_and_drain(self.grace).await;
+        if !report.is_complete() {
+            warn!(report = ?report, "some receivers did not drain in time; the exporter will redeliver their events");
+        }
+        // completions become acks through the forwarders; let them reach the upstreams
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        inputs.cancel.cancel();
+        for t in inputs.tasks {
+            if let Err(e) = t.await {
+                error!(error = %e, "an exporter connection task failed");
+            }
+        }
+        info!("ruler stopped");
+    }
+}
+
+#[cfg(unix)]
+type Hup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hup = Option<()>;
+
+fn sighup() -> Hup {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+async fn recv_hup(h: &mut Hup) {
+    #[cfg(unix)]
+    {
+        match h {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = h;
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,239 @@
+//! The `webhook` sink.
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
+use reqwest::{Client, Url};
+use tracing::warn;
+
+use super::{HeaderTemplate, WebhookConfig, WebhookError};
+use crate::driver::{BatchSettings, Delivery, EncodeError, SendError, Sink};
+use crate::util::PayloadEncoder;
+use crate::util::http::{BODY_SNIPPET, classify_status, parse_retry_after};
+use crate::util::tls::client_config;
+
+/// `User-Agent` of every request.
+const DEFAULT_USER_AGENT: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
+
+/// One encoded event: its body and the headers rendered for it.
+#[derive(Debug)]
+pub struct WebhookItem {
+    body: Vec<u8>,
+    headers: HeaderMap,
+}
+
+/// One request, reused across retries.
+#[derive(Debug)]
+pub struct WebhookRequest {
+    body: Bytes,
+    headers: HeaderMap,
+}
+
+/// Posts events to an HTTP endpoint.
+pub struct WebhookSink {
+    name: Arc<str>,
+    endpoint: Url,
+    client: Client,
+    encoder: PayloadEncoder,
+    /// Defaults plus headers without template actions.
+    static_headers: HeaderMap,
+    /// Headers rendered per event.
+    dynamic_headers: Vec<HeaderTemplate>,
+}
+
+impl WebhookSink {
+    /// Creates the sink of receiver `name` with its own HTTP client.
+    ///
+    /// # Errors
+    /// The TLS files cannot be loaded, or the client cannot be built.
+    pub fn new(
+        name: &str,
+        config: &WebhookConfig,
+        timeout: Duration,
+    ) -> Result<Self, WebhookError> {
+        let mut builder = Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .http1_title_case_headers();
+        if let Some(tls) = config.tls.as_ref().filter(|t| !t.is_default()) {
+            builder = builder.tls_backend_preconfigured(client_config(tls)?);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| WebhookError::Client(describe(&e)))?;
+        let mut static_headers = HeaderMap::new();
+        static_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        static_headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
+        let mut dynamic_headers = Vec::new();
+        // A configured header replaces the default of the same name; several
+        // configured values of one name (differing only in case) are all sent.
+        for h in &config.headers {
+            static_headers.remove(&h.name);
+        }
+        for h in &config.headers {
+            if h.template.is_some() {
+                dynamic_headers.push(h.clone());
+            } else if let Some(v) = header_value(h, h.raw.expose()) {
+                static_headers.append(h.name.clone(), v);
+            }
+        }
+        Ok(WebhookSink {
+            name: Arc::from(name),
+            endpoint: config.endpoint.clone(),
+            client,
+            encoder: PayloadEncoder::new(config.layout.clone(), false),
+            static_headers,
+            dynamic_headers,
+        })
+    }
+
+    fn render_header(&self, h: &HeaderTemplate, d: &Delivery) -> Option<HeaderValue> {
+        let Some(template) = &h.template else {
+            return header_value(h, h.raw.expose());
+        };
+        let mut text = String::new();
+        match template.render_into(&d.value, &mut text) {
+            Ok(()) => {}
+            Err(e) => {
+                warn!(
+                    sink = %self.name,
+                    sink_type = "webhook",
+                    header = %h.name,
+                    error = %e,
+                    "header template failed for this event, sending its raw text"
+                );
+                text.clone_from(h.raw.expose());
+            }
+        }
+        let value = header_value(h, &text);
+        if value.is_none() {
+            warn!(
+                sink = %self.name,
+                sink_type = "webhook",
+                header = %h.name,
+                "rendered header value contains characters HTTP does not allow, header not sent"
+            );
+        }
+        value
+    }
+}
+
+fn header_value(h: &HeaderTemplate, text: &str) -> Option<HeaderValue> {
+    let mut v = HeaderValue::from_bytes(text.as_bytes()).ok()?;
+    v.set_sensitive(h.sensitive);
+    Some(v)
+}
+
+/// Describes a client error with its causes, without the URL (it may carry
+/// credentials).
+fn describe(e: &reqwest::Error) -> String {
+    let mut message = if e.is_timeout() {
+        "request timed out".to_owned()
+    } else if e.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+#[async_trait]
+impl Sink for WebhookSink {
+    type Item = WebhookItem;
+    type Request = WebhookRequest;
+
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn batch_defaults(&self) -> BatchSettings {
+        BatchSettings::SINGLE
+    }
+
+    fn encode(&self, delivery: &Delivery) -> Result<WebhookItem, EncodeError> {
+        let mut body = Vec::with_capacity(1024);
+        self.encoder.encode(delivery, &mut body)?;
+        let mut headers = HeaderMap::new();
+        for h in &self.dynamic_headers {
+            if let Some(v) = self.render_header(h, delivery) {
+                headers.append(h.name.clone(), v);
+            }
+        }
+        Ok(WebhookItem { body, headers })
+    }
+
+    fn item_size(&self, item: &WebhookItem) -> usize {
+        item.body.len()
+    }
+
+    fn build_request(&self, mut items: Vec<WebhookItem>) -> WebhookRequest {
+        let mut headers = self.static_headers.clone();
+        let body = if items.len() == 1 {
+            let item = items.remove(0);
+            for (name, value) in &item.headers {
+                headers.append(name.clone(), value.clone());
+            }
+            item.body
+        } else {
+            if let Some(first) = items.first() {
+                for (name, value) in &first.headers {
+                    headers.append(name.clone(), value.clone());
+                }
+            }
+            let mut body =
+                Vec::with_capacity(items.iter().map(|i| i.body.len() + 1).sum::<usize>() + 1);
+            body.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(&item.body);
+            }
+            body.push(b']');
+            body
+        };
+        WebhookRequest {
+            body: Bytes::from(body),
+            headers,
+        }
+    }
+
+    async fn send(&self, request: &WebhookRequest) -> Result<(), SendError> {
+        let response = self
+            .client
+            .post(self.endpoint.clone())
+            .headers(request.headers.clone())
+            .body(request.body.clone())
+            .send()
+            .await
+            .map_err(|e| SendError::retriable(describe(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let mut response = response;
+        let mut body = Vec::new();
+        while body.len() < BODY_SNIPPET {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        Err(classify_status(status.as_u16(), retry_after, &body))
+    }
+}

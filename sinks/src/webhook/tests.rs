@@ -1,0 +1,409 @@
+//! `webhook` sink tests against a raw HTTP/1.1 fake that records the exact
+//! request bytes (so header-name case is visible) and answers as scripted.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{
+    AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader,
+};
+use tokio::net::TcpListener;
+
+use super::*;
+use crate::config::tests::parse;
+use crate::config::{ReceiverConfig, SinkConfig};
+use crate::driver::{AckGroup, AckRef, Delivery, Sink, SinkMetrics, ack_channel};
+use crate::model::tests::compat_example;
+use crate::set::SinkSet;
+
+/// One request as it arrived.
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: String,
+    target: String,
+    /// Header lines as sent (name case preserved).
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Recorded {
+    fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// What the fake answers.
+#[derive(Debug, Clone)]
+enum Reply {
+    Status(u16, Vec<(&'static str, String)>, &'static str),
+    Hang,
+}
+
+#[derive(Clone, Default)]
+struct Fake {
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    replies: Arc<Mutex<VecDeque<Reply>>>,
+}
+
+impl Fake {
+    async fn start(replies: impl IntoIterator<Item = Reply>) -> (Fake, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fake = Fake::default();
+        fake.replies.lock().unwrap().extend(replies);
+        let f = fake.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(f.clone().serve(stream));
+            }
+        });
+        (fake, format!("http://{addr}"))
+    }
+
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(self, stream: S) {
+        let mut stream = BufReader::new(stream);
+        loop {
+            let mut request_line = String::new();
+            if stream.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let mut parts = request_line.trim_end().splitn(3, ' ');
+            let method = parts.next().unwrap_or_default().to_owned();
+            let target = parts.next().unwrap_or_default().to_owned();
+            let mut headers = Vec::new();
+            loop {
+                let mut line = String::new();
+                stream.read_line(&mut line).await.unwrap();
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                let (n, v) = line.split_once(':').unwrap();
+                headers.push((n.to_owned(), v.trim().to_owned()));
+            }
+            let len: usize = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; len];
+            stream.read_exact(&mut body).await.unwrap();
+            self.requests.lock().unwrap().push(Recorded {
+                method,
+                target,
+                headers,
+                body,
+            });
+            let reply = self
+                .replies
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Reply::Status(200, vec![], ""));
+            match reply {
+                Reply::Hang => std::future::pending::<()>().await,
+                Reply::Status(code, extra, body) => {
+                    let mut head =
+                        format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\n", body.len());
+                    for (n, v) in extra {
+                        head.push_str(&format!("{n}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    let out = stream.get_mut();
+                    out.write_all(head.as_bytes()).await.unwrap();
+                    out.write_all(body.as_bytes()).await.unwrap();
+                }
+            }
+        }
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn webhook_config(yaml_tail: &str, endpoint: &str) -> WebhookConfig {
+    let (r, diags) = parse(&format!(
+        "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{endpoint}\"\n{yaml_tail}"
+    ));
+    assert!(!diags.has_errors(), "{diags}");
+    match &r[0].sink {
+        SinkConfig::Webhook(c) => (**c).clone(),
+        _ => panic!("not a webhook"),
+    }
+}
+
+fn sink(config: &WebhookConfig) -> WebhookSink {
+    WebhookSink::new("hook", config, Duration::from_secs(5)).unwrap()
+}
+
+fn delivery() -> Delivery {
+    Delivery::from_event(compat_example(), AckRef::detached())
+}
+
+async fn send_one(sink: &WebhookSink) -> Result<(), crate::driver::SendError> {
+    let request = sink.build_request(vec![sink.encode(&delivery()).unwrap()]);
+    sink.send(&request).await
+}
+
+#[test]
+fn the_example_parses() {
+    let (r, diags) = parse(include_str!("../../examples/webhook.yaml"));
+    assert!(!diags.has_errors(), "{diags}");
+    let SinkConfig::Webhook(c) = &r[0].sink else {
+        panic!("not webhook")
+    };
+    assert_eq!(
+        c.endpoint.as_str(),
+        "https://alerts.example.com/hooks/kubernetes"
+    );
+    assert_eq!(c.headers.len(), 2);
+    assert_eq!(c.tls.as_ref().unwrap().server_name, "alerts.example.com");
+}
+
+#[tokio::test]
+async fn posts_the_kee_json_with_exact_headers() {
+    let (fake, url) = Fake::start([]).await;
+    let config = webhook_config(
+        "      headers:\n        x-api-key: abc123\n        X-Reason: \"{{ .Reason }}\"\n",
+        &format!("{url}/hooks/k8s?team=a"),
+    );
+    send_one(&sink(&config)).await.unwrap();
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.target, "/hooks/k8s?team=a");
+    assert_eq!(r.header("Content-Type"), ["application/json"]);
+    assert_eq!(
+        r.header("User-Agent"),
+        [concat!("herald/", env!("CARGO_PKG_VERSION"))]
+    );
+    assert_eq!(r.header("X-Api-Key"), ["abc123"]);
+    assert_eq!(r.header("X-Reason"), ["BackOff"]);
+    let mut want = Vec::new();
+    crate::model::kee_json(&compat_example(), false, &mut want);
+    assert_eq!(r.body, want, "body must be the KEE JSON without newline");
+    assert_eq!(
+        r.header("Content-Length"),
+        [want.len().to_string().as_str()]
+    );
+}
+
+#[tokio::test]
+async fn a_user_content_type_replaces_the_default() {
+    let (fake, url) = Fake::start([]).await;
+    let config = webhook_config(
+        "      headers:\n        content-type: application/cloudevents+json\n",
+        &url,
+    );
+    send_one(&sink(&config)).await.unwrap();
+    let r = &fake.requests()[0];
+    assert_eq!(r.header("Content-Type"), ["application/cloudevents+json"]);
+}
+
+#[tokio::test]
+async fn posts_the_rendered_layout_with_typed_scalars() {
+    let (fake, url) = Fake::start([]).await;
+    let config = webhook_config(
+        "      layout:\n        message: \"{{ .Message }}\"\n        count: \"{{ .Count }}\"\n        priority: 3\n        page: true\n        details:\n          owner: \"{{ .InvolvedObject.Labels.app }}\"\n",
+        &url,
+    );
+    send_one(&sink(&config)).await.unwrap();
+    let body = String::from_utf8(fake.requests()[0].body.clone()).unwrap();
+    assert_eq!(
+        body,
+        r#"{"count":"1","details":{"owner":"web"},"message":"Back-off restarting failed container web in pod web-6d4cf56db6-x2x9q_shop(5e1d0a8c-4f1e-4c2b-9d7a-2b1c0e9f8a77)","page":true,"priority":3}"#
+    );
+}
+
+#[tokio::test]
+async fn a_failing_header_template_sends_its_raw_text() {
+    let (fake, url) = Fake::start([]).await;
+    let config = webhook_config(
+        "      headers:\n        X-Owner: \"{{ .NoSuchField }}\"\n",
+        &url,
+    );
+    send_one(&sink(&config)).await.unwrap();
+    assert_eq!(fake.requests()[0].header("X-Owner"), ["{{ .NoSuchField }}"]);
+}
+
+#[tokio::test]
+async fn classifies_responses() {
+    let (_fake, url) = Fake::start([
+        Reply::Status(503, vec![], "unavailable"),
+        Reply::Status(429, vec![("Retry-After", "7".into())], ""),
+        Reply::Status(400, vec![], "{\"error\":\"bad payload\"}"),
+        Reply::Status(204, vec![], ""),
+    ])
+    .await;
+    let s = sink(&webhook_config("", &url));
+    let e = send_one(&s).await.unwrap_err();
+    assert!(e.is_retriable());
+    assert_eq!(e.to_string(), "unexpected HTTP status 503: unavailable");
+    let e = send_one(&s).await.unwrap_err();
+    assert!(e.is_retriable());
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    let e = send_one(&s).await.unwrap_err();
+    assert!(!e.is_retriable());
+    assert_eq!(
+        e.to_string(),
+        "unexpected HTTP status 400: {\"error\":\"bad payload\"}"
+    );
+    send_one(&s).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hung_endpoint_times_out_retriably() {
+    let (_fake, url) = Fake::start([Reply::Hang]).await;
+    let s = WebhookSink::new(
+        "hook",
+        &webhook_config("", &url),
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let e = send_one(&s).await.unwrap_err();
+    assert!(e.is_retriable(), "{e}");
+    assert!(e.to_string().starts_with("request timed out"), "{e}");
+}
+
+#[tokio::test]
+async fn connection_errors_are_retriable_and_do_not_leak_the_url() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let s = sink(&webhook_config(
+        "",
+        &format!("http://user:s3cr3t@{addr}/x?token=abc"),
+    ));
+    let e = send_one(&s).await.unwrap_err();
+    assert!(e.is_retriable(), "{e}");
+    let text = e.to_string();
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("token=abc"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn batches_are_sent_as_a_json_array() {
+    let (fake, url) = Fake::start([]).await;
+    let s = sink(&webhook_config("", &url));
+    let items = vec![
+        s.encode(&delivery()).unwrap(),
+        s.encode(&delivery()).unwrap(),
+    ];
+    s.send(&s.build_request(items)).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&fake.requests()[0].body).unwrap();
+    assert_eq!(body.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn end_to_end_retries_a_503_and_acknowledges() {
+    let (fake, url) = Fake::start([
+        Reply::Status(503, vec![], ""),
+        Reply::Status(200, vec![], ""),
+    ])
+    .await;
+    let (r, diags) = parse(&format!(
+        "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{url}\"\n    delivery:\n      retry: {{initialBackoff: 10ms, maxBackoff: 20ms}}\n"
+    ));
+    assert!(!diags.has_errors(), "{diags}");
+    let receivers: Vec<ReceiverConfig> = r;
+    let set = SinkSet::build(&receivers, &SinkMetrics::new())
+        .await
+        .unwrap();
+    let (tx, mut rx) = ack_channel();
+    let ack = AckGroup::new(5, 1, &tx).remove(0);
+    set.deliver_to("hook", Delivery::from_event(compat_example(), ack))
+        .await;
+    let notice = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((notice.offset, notice.delivered), (5, 1));
+    assert_eq!(fake.requests().len(), 2);
+    assert!(
+        set.close_and_drain(Duration::from_secs(5))
+            .await
+            .is_complete()
+    );
+}
+
+mod tls {
+    use super::*;
+    use rustls::ServerConfig;
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::TlsAcceptor;
+
+    /// Starts an HTTPS fake with a certificate for `herald.test`; returns
+    /// the CA file, the fake and its URL (by IP address).
+    async fn start(dir: &std::path::Path) -> (std::path::PathBuf, Fake, String) {
+        let ck = rcgen::generate_simple_self_signed(vec!["herald.test".to_owned()]).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, ck.cert.pem()).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+        let config = ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fake = Fake::default();
+        let f = fake.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                let f = f.clone();
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        f.serve(tls).await;
+                    }
+                });
+            }
+        });
+        (ca, fake, format!("https://{addr}"))
+    }
+
+    #[tokio::test]
+    async fn ca_file_and_server_name_verify_a_private_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, fake, url) = start(dir.path()).await;
+        let tail = format!(
+            "      tls:\n        caFile: {}\n        serverName: herald.test\n",
+            ca.display()
+        );
+        send_one(&sink(&webhook_config(&tail, &url))).await.unwrap();
+        assert_eq!(fake.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn without_server_name_the_ip_does_not_match_the_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, fake, url) = start(dir.path()).await;
+        let tail = format!("      tls:\n        caFile: {}\n", ca.display());
+        let e = send_one(&sink(&webhook_config(&tail, &url)))
+            .await
+            .unwrap_err();
+        assert!(e.is_retriable(), "{e}");
+        assert!(fake.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn insecure_skip_verify_accepts_any_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_ca, fake, url) = start(dir.path()).await;
+        let tail = "      tls:\n        insecureSkipVerify: true\n";
+        send_one(&sink(&webhook_config(tail, &url))).await.unwrap();
+        assert_eq!(fake.requests().len(), 1);
+    }
+}
