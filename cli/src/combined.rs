@@ -78,9 +78,7 @@ pub async fn run(
         .metrics_address
         .clone()
         .unwrap_or_else(|| config.exporter.metrics.listen.to_string());
-    let admin = herald_telemetry::serve_admin(&metrics_addr, Arc::new(registry), health).await?;
-    let stop_all = CancellationToken::new();
-    let admin_task = tokio::spawn(admin.run(stop_all.clone().cancelled_owned()));
+    let admin = herald_telemetry::start_admin(&metrics_addr, Arc::new(registry), health).await?;
     let inputs = local_inputs(
         exporter.hub(),
         config.ruler.group.clone(),
@@ -92,8 +90,7 @@ pub async fn run(
     ruler.run(inputs, shutdown).await;
     exporter_stop.cancel();
     let result = exporter_task.await;
-    stop_all.cancel();
-    let _ = admin_task.await;
+    admin.stop().await;
     match result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.into()),

@@ -105,7 +105,7 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let admin = match herald_telemetry::serve_admin(&metrics_addr, Arc::new(registry), health).await
+    let admin = match herald_telemetry::start_admin(&metrics_addr, Arc::new(registry), health).await
     {
         Ok(a) => a,
         Err(e) => {
@@ -113,11 +113,8 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let admin_stop = tokio_util::sync::CancellationToken::new();
-    let admin_task = tokio::spawn(admin.run(admin_stop.clone().cancelled_owned()));
     let result = exporter.run(shutdown_signal()).await;
-    admin_stop.cancel();
-    let _ = admin_task.await;
+    admin.stop().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -98,7 +98,7 @@ async fn run(args: Args) -> ExitCode {
     let metrics_addr = args
         .metrics_address
         .unwrap_or_else(|| config.ruler.metrics.listen.to_string());
-    let admin = match herald_telemetry::serve_admin(&metrics_addr, Arc::new(registry), health).await
+    let admin = match herald_telemetry::start_admin(&metrics_addr, Arc::new(registry), health).await
     {
         Ok(a) => a,
         Err(e) => {
@@ -106,10 +106,7 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let stop = tokio_util::sync::CancellationToken::new();
-    let admin_task = tokio::spawn(admin.run(stop.clone().cancelled_owned()));
     ruler.run(grpc_inputs(upstreams), shutdown_signal()).await;
-    stop.cancel();
-    let _ = admin_task.await;
+    admin.stop().await;
     ExitCode::SUCCESS
 }

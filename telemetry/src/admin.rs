@@ -65,6 +65,38 @@ impl AdminServer {
     }
 }
 
+/// An admin server running on its own task.
+pub struct RunningAdmin {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningAdmin {
+    /// Stops the server and waits for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Binds the admin server on `addr` and serves it on a task until
+/// [`RunningAdmin::stop`].
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn start_admin(
+    addr: &str,
+    registry: Arc<Registry>,
+    health: Health,
+) -> Result<RunningAdmin, AdminError> {
+    let server = serve_admin(addr, registry, health).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    Ok(RunningAdmin { stop, task })
+}
+
 /// Parses a listen address; accepts Go's `:2112` form (all interfaces).
 pub fn parse_listen(addr: &str) -> String {
     if let Some(port) = addr.strip_prefix(':') {

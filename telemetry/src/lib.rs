@@ -8,6 +8,6 @@ pub mod kee;
 pub mod logging;
 pub mod process;
 
-pub use admin::{AdminServer, serve_admin};
+pub use admin::{AdminServer, RunningAdmin, serve_admin, start_admin};
 pub use health::{Health, Probe};
 pub use kee::KeeMetrics;

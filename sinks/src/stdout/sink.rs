@@ -46,10 +46,7 @@ impl Sink for StdoutSink {
     }
 
     fn encode(&self, delivery: &Delivery) -> Result<Vec<u8>, EncodeError> {
-        let mut line = Vec::with_capacity(1024);
-        self.encoder.encode(delivery, &mut line)?;
-        line.push(b'\n');
-        Ok(line)
+        self.encoder.encode_line(delivery)
     }
 
     fn item_size(&self, item: &Vec<u8>) -> usize {

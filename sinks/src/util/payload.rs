@@ -20,6 +20,18 @@ impl PayloadEncoder {
         PayloadEncoder { layout, dedot }
     }
 
+    /// Returns the payload of `d` as one JSON line (with `\n`), as the line-oriented
+    /// sinks (stdout, file, pipe) write it.
+    ///
+    /// # Errors
+    /// The layout fails for this event.
+    pub fn encode_line(&self, d: &Delivery) -> Result<Vec<u8>, EncodeError> {
+        let mut line = Vec::with_capacity(1024);
+        self.encode(d, &mut line)?;
+        line.push(b'\n');
+        Ok(line)
+    }
+
     /// Appends the payload of `d` to `out`.
     ///
     /// # Errors
