@@ -47,7 +47,7 @@ mod sim;
 mod status;
 mod store;
 pub mod time;
-mod tls;
+pub mod tls;
 
 pub use config::{KubeconfigAuth, SimConfig, TlsMode};
 pub use error::SimError;

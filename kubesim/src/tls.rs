@@ -106,6 +106,17 @@ impl Pki {
         })
     }
 
+    /// Server certificate (PEM) for `localhost`, `127.0.0.1` and `::1`, signed by the CA;
+    /// other test servers (herald's gRPC server) can use it too.
+    pub fn server_cert_pem(&self) -> String {
+        pem("CERTIFICATE", &self.server_der)
+    }
+
+    /// Server private key (PKCS#8 PEM).
+    pub fn server_key_pem(&self) -> String {
+        pem("PRIVATE KEY", &self.server_key_der)
+    }
+
     /// rustls server configuration for `mode`, offering HTTP/2 and HTTP/1.1 via ALPN.
     pub fn server_config(&self, mode: TlsMode) -> Result<Arc<rustls::ServerConfig>, SimError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -157,4 +168,16 @@ mod tests {
         }
         assert!(!format!("{pki:?}").contains("PRIVATE"));
     }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }

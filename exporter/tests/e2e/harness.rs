@@ -354,3 +354,15 @@ impl Member {
         Ok(())
     }
 }
+
+impl Member {
+    /// The next server message of any kind (None when the stream ends).
+    pub async fn next_message(&mut self) -> Option<pb::subscribe_response::Response> {
+        self.rx
+            .message()
+            .await
+            .ok()
+            .flatten()
+            .and_then(|m| m.response)
+    }
+}

@@ -1,0 +1,178 @@
+//! End-to-end: how the exporter serves — gRPC TLS with client certificates and bearer
+//! tokens, readiness that follows the watch, and subscribers told on shutdown.
+
+#[allow(dead_code)]
+#[path = "e2e/harness.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use harness::*;
+use herald_kubesim::HttpFault;
+use herald_kubesim::tls::Pki;
+use herald_proto::pb;
+use herald_proto::pb::event_log_client::EventLogClient;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+async fn channel(
+    url: &str,
+    pki: &Pki,
+    client_cert: bool,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&pki.ca_pem))
+        .domain_name("localhost");
+    if client_cert {
+        tls = tls.identity(Identity::from_pem(
+            &pki.client_cert_pem,
+            &pki.client_key_pem,
+        ));
+    }
+    tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .tls_config(tls)?
+        .connect()
+        .await
+}
+
+async fn status(ch: Channel, token: Option<&str>) -> Result<pb::LogStatus, tonic::Status> {
+    let token = token.map(|t| {
+        format!("Bearer {t}")
+            .parse::<tonic::metadata::MetadataValue<_>>()
+            .unwrap()
+    });
+    let mut c = EventLogClient::with_interceptor(ch, move |mut r: tonic::Request<()>| {
+        if let Some(t) = &token {
+            r.metadata_mut().insert("authorization", t.clone());
+        }
+        Ok(r)
+    });
+    c.get_log_status(pb::GetLogStatusRequest {})
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_requires_tls_client_certificates_and_a_token() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let pki = Pki::generate().unwrap();
+    for (name, body) in [
+        ("tls.crt", pki.server_cert_pem()),
+        ("tls.key", pki.server_key_pem()),
+        ("ca.crt", pki.ca_pem.clone()),
+    ] {
+        std::fs::write(setup.path(name), body).unwrap();
+    }
+    let cfg = setup.config(
+        "config.yaml",
+        &format!(
+            "  grpc:\n    tls:\n      certFile: {}\n      keyFile: {}\n      clientCaFile: {}\n    authTokens: [\"s3cret-token\"]\n",
+            setup.path("tls.crt").display(),
+            setup.path("tls.key").display(),
+            setup.path("ca.crt").display()
+        ),
+    );
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    let url = ex.grpc.replace("http://", "https://");
+    // certificate and token: served
+    let ok = status(
+        channel(&url, &pki, true).await.unwrap(),
+        Some("s3cret-token"),
+    )
+    .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    // wrong token: refused, and the token is not echoed
+    let err = status(channel(&url, &pki, true).await.unwrap(), Some("wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(!err.message().contains("wrong"));
+    // no token
+    let err = status(channel(&url, &pki, true).await.unwrap(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    // no client certificate: the handshake (or the first call) fails
+    let no_cert = match channel(&url, &pki, false).await {
+        Ok(ch) => status(ch, Some("s3cret-token")).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(no_cert, "a client without a certificate must be refused");
+    // plain text to a TLS port fails
+    let plain = EventLogClient::connect(ex.grpc.clone()).await;
+    let refused = match plain {
+        Ok(mut c) => c.get_log_status(pb::GetLogStatusRequest {}).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(refused);
+    assert!(
+        !ex.log_text().contains("s3cret-token"),
+        "the token never appears in logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_follows_the_watch_and_subscribers_hear_about_shutdown() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config(
+        "config.yaml",
+        "  watch:\n    unhealthyAfter: 1s\n    timeout: 5s\n",
+    );
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    // the API server starts failing every event request
+    sim.faults()
+        .fail_next("/api/v1/events", 10_000, HttpFault::InternalError);
+    sim.faults().close_watches();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = reqwest::get(format!("{}/-/ready", ex.metrics))
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            let body = r.text().await.unwrap();
+            assert!(body.contains("watch"), "{body}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never turned unready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = reqwest::get(format!("{}/metrics", ex.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("herald_exporter_watch_healthy 0"),
+        "{metrics}"
+    );
+    // it recovers by itself
+    sim.faults().clear();
+    ex.wait_ready().await;
+
+    // a subscriber is told when the exporter shuts down
+    let mut m = Member::join(&ex.grpc, "", "t", 10).await;
+    let pid = ex.child.id();
+    let waiter = tokio::spawn(async move {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(15), m.next_message()).await {
+                Ok(Some(pb::subscribe_response::Response::Closing(c))) => return Some(c.reason),
+                Ok(Some(_)) => continue,
+                _ => return None,
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let reason = waiter.await.unwrap();
+    assert_eq!(reason.as_deref(), Some("shutting down"));
+    assert_eq!(ex.terminate(), Some(0));
+}
