@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::location::{Location, SourceFile};
-use crate::node::is_secret_key;
+use crate::node::{is_secret_key, redact_url_userinfo};
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -122,16 +122,17 @@ impl Diagnostic {
     }
 }
 
-/// Masks the value of a `key: value` line whose key names a secret, so a
-/// password written literally in the file is not repeated in messages.
+/// Masks the value of a `key: value` line whose key names a secret, and the
+/// password of a `scheme://user:password@host` URL, so a password written
+/// literally in the file is not repeated in messages.
 fn mask_secret_value(line: &str) -> Cow<'_, str> {
     let body = line.trim_start().trim_start_matches("- ");
     let Some(colon) = body.find(": ") else {
-        return Cow::Borrowed(line);
+        return redact_url_userinfo(line);
     };
     let key = body[..colon].trim().trim_matches(['"', '\'']);
     if !is_secret_key(key) {
-        return Cow::Borrowed(line);
+        return redact_url_userinfo(line);
     }
     let value_start = line.len() - body.len() + colon + 2;
     Cow::Owned(format!("{}***", &line[..value_start]))
@@ -401,6 +402,22 @@ mod tests {
         assert!(!text.contains("hunter2") && !text.contains("abc"), "{text}");
         assert!(text.contains("2 |   password: ***"), "{text}");
         assert!(!text.contains("1 | sasl"), "{text}");
+    }
+
+    #[test]
+    fn url_passwords_are_not_shown_in_source_lines() {
+        let source = Arc::new(SourceFile::new(
+            "c.yaml",
+            "endpoint: \"ftp://herald:Pa55w0rd@hooks.example.com/x\"\n",
+        ));
+        let mut diags = Diagnostics::for_source(source);
+        diags.error(Location::new(1, 11), "unsupported URL scheme `ftp`");
+        let text = diags.to_string();
+        assert!(!text.contains("Pa55w0rd"), "{text}");
+        assert!(
+            text.contains("ftp://herald:***@hooks.example.com/x"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -228,6 +228,10 @@ impl Exporter {
         if let Some(t) = grpc_task {
             // subscribers were told to go; give the server a moment to finish streams
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+            // keep the acks they sent while leaving, or a restart redelivers those events
+            if let Err(e) = self.hub.flush().await {
+                warn!(error = %e, "could not persist committed offsets at shutdown");
+            }
         }
         info!("exporter stopped");
         result

@@ -2,7 +2,7 @@
 //! compiled route tree and the receiver configurations, reporting every problem (with
 //! file:line) at once. `herald check-config` and `herald route` use the same function.
 
-use herald_config::{Config, DecodeOptions, Diagnostics, decode_with};
+use herald_config::{Config, DecodeOptions, Diagnostics, Node, decode_with};
 use herald_sinks::{ReceiverConfig, parse_receivers};
 
 use crate::route::{RouteConfig, RouteTree};
@@ -42,7 +42,19 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
         .unwrap_or_default(),
         None => RouteConfig::default(),
     };
-    let names: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
+    let mut names: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
+    if diags.error_count() > before
+        && let Some(node) = &config.receivers
+    {
+        // A receiver with an error is still defined: a route naming it must not get a
+        // second, misleading "not defined" error. The plan is discarded on errors, so
+        // these extra names never index a receiver.
+        for name in declared_names(node) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
     let tree = RouteTree::compile(&route, &names, diags);
     if receivers.is_empty() && diags.error_count() == before {
         diags.warning(
@@ -53,5 +65,31 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
     match tree {
         Some(tree) if diags.error_count() == before => Some(Plan { tree, receivers }),
         _ => None,
+    }
+}
+
+/// The `name` of every receiver entry, valid or not.
+fn declared_names(receivers: &Node) -> impl Iterator<Item = String> + '_ {
+    receivers
+        .as_seq()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("name")?.as_str().map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_naming_an_invalid_receiver_gets_no_not_defined_error() {
+        let text = "route:\n  routes:\n    - match:\n        - receiver: dump\n        - receiver: dumq\nreceivers:\n  - name: dump\n    stdout:\n      layout:\n        m: \"{{ .Message \"\n";
+        let mut loaded = herald_config::load_str("c.yaml", text, |_| None).unwrap();
+        assert!(plan(&loaded.config, &mut loaded.diagnostics).is_none());
+        let out = loaded.diagnostics.to_string();
+        assert!(out.contains("invalid template"), "{out}");
+        assert!(!out.contains("`dump`, which is not defined"), "{out}");
+        assert!(out.contains("`dumq`, which is not defined"), "{out}");
+        assert!(out.contains("did you mean `dump`?"), "{out}");
     }
 }

@@ -1,8 +1,9 @@
 //! Routes incoming events to receivers and turns receiver completions into upstream
 //! acknowledgements.
 //!
-//! For each event: evaluate the route tree once, build the template value once, and
-//! hand one [`Delivery`] per selected receiver to the [`SinkSet`]. The event's offset
+//! For each event: evaluate the route tree once and hand one [`Delivery`] per
+//! selected receiver to the [`SinkSet`]; the deliveries share one template value,
+//! built only if a receiver renders a template. The event's offset
 //! is acknowledged to the exporter it came from only when every selected receiver has
 //! completed its handle (delivered, rejected or dropped); an event no receiver selects
 //! is acknowledged at once. A receiver whose queue is full with policy `block` makes
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use herald_sinks::driver::{AckGroup, AckNotice, AckSender, ack_channel};
-use herald_sinks::{Delivery, ReceiverId, SinkSet, event_value};
+use herald_sinks::{Delivery, ReceiverId, SharedValue, SinkSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
@@ -82,6 +83,8 @@ pub struct Router {
     sinks: Arc<SinkSet>,
     ids: Vec<Option<ReceiverId>>,
     names: Vec<String>,
+    /// `matches` counter of each receiver, resolved once (not per event).
+    matched: Vec<Counter>,
     acks: HashMap<Source, AckSender>,
     outs: Vec<AckOut>,
     metrics: RouterMetrics,
@@ -99,7 +102,17 @@ impl Router {
     ) -> Router {
         let names = plan.receiver_names();
         let ids = names.iter().map(|n| sinks.id(n)).collect();
+        let matched = names
+            .iter()
+            .map(|n| {
+                metrics
+                    .matches
+                    .get_or_create(&vec![("receiver".to_owned(), n.clone())])
+                    .clone()
+            })
+            .collect();
         Router {
+            matched,
             selection: Selection::new(plan.tree.receivers()),
             tree: plan.tree.clone(),
             sinks,
@@ -150,13 +163,10 @@ impl Router {
                 self.selection = sel;
                 continue;
             }
-            let value = event_value(&ev);
+            let value = SharedValue::new();
             let handles = AckGroup::new(ev.offset, sel.receivers().len(), &ack);
             for (&i, handle) in sel.receivers().iter().zip(handles) {
-                self.metrics
-                    .matches
-                    .get_or_create(&vec![("receiver".to_owned(), self.names[i].clone())])
-                    .inc();
+                self.matched[i].inc();
                 let Some(id) = self.ids[i] else {
                     // the plan and the sink set come from the same config
                     warn!(receiver = %self.names[i], "receiver is not running; event not delivered to it");
@@ -165,7 +175,7 @@ impl Router {
                 };
                 let outcome = self
                     .sinks
-                    .deliver(id, Delivery::new(ev.clone(), value.clone(), handle))
+                    .deliver(id, Delivery::shared(ev.clone(), value.clone(), handle))
                     .await;
                 debug!(receiver = %self.names[i], offset = ev.offset, ?outcome, "routed");
             }

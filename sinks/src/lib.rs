@@ -24,8 +24,8 @@ pub mod webhook;
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
 pub use driver::{
-    AckGroup, AckNotice, AckReceiver, AckRef, AckSender, AckStatus, DeliverOutcome, Delivery, Sink,
-    SinkMetrics, ack_channel,
+    AckGroup, AckNotice, AckReceiver, AckRef, AckSender, AckStatus, DeliverOutcome, Delivery,
+    SharedValue, Sink, SinkMetrics, ack_channel,
 };
 pub use model::{dedot_event, event_value, kee_json};
 pub use preview::preview;

@@ -34,7 +34,7 @@ pub fn preview(rc: &ReceiverConfig, ev: &Event) -> Result<String, EncodeError> {
         } else {
             match &h.template {
                 Some(t) => t
-                    .render(&d.value)
+                    .render(d.value())
                     .map_err(|e| EncodeError::Template(e.to_string()))?,
                 None => h.raw.expose().clone(),
             }

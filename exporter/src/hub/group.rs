@@ -54,7 +54,8 @@ pub struct GroupState {
     acked: BTreeSet<u64>,
     inflight: HashMap<u64, Lease>,
     redeliver: BTreeSet<u64>,
-    /// True when `committed` changed since the last persist.
+    /// True when the persisted state (committed offset, dispatch horizon,
+    /// out-of-order acks) changed since the last persist.
     pub dirty: bool,
 }
 
@@ -71,9 +72,47 @@ impl GroupState {
         }
     }
 
+    /// Restores a persisted group (see [`GroupState::next`] and
+    /// [`GroupState::acked_ranges`]): offsets ≤ `committed` and those in
+    /// `acked_ranges` stay acknowledged, so a restart does not deliver them again;
+    /// the other offsets below `next` were handed out before and are redelivered
+    /// first. `last` is the newest logged offset.
+    pub fn restore(committed: u64, next: u64, acked_ranges: &[u64], last: u64) -> GroupState {
+        let committed = committed.min(last);
+        let mut g = GroupState::new(committed);
+        g.next = next.clamp(committed + 1, last + 1);
+        for pair in acked_ranges.chunks_exact(2) {
+            g.acked
+                .extend(pair[0].max(committed + 1)..=pair[1].min(g.next - 1));
+        }
+        g.redeliver = (committed + 1..g.next)
+            .filter(|o| !g.acked.contains(o))
+            .collect();
+        g.advance();
+        g
+    }
+
     /// Every offset ≤ this is acknowledged.
     pub fn committed(&self) -> u64 {
         self.committed
+    }
+
+    /// The dispatch horizon: every offset below it was handed to a member.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// Offsets above the committed one acknowledged out of order, as inclusive
+    /// `first, last` pairs.
+    pub fn acked_ranges(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for &o in &self.acked {
+            match out.last_mut() {
+                Some(end) if *end + 1 == o => *end = o,
+                _ => out.extend([o, o]),
+            }
+        }
+        out
     }
 
     /// Offsets handed out and not yet acknowledged.
@@ -137,6 +176,7 @@ impl GroupState {
             self.inflight.insert(o, lease);
         }
         r.fresh = self.next..end;
+        self.dirty |= end > self.next;
         self.next = end;
         r
     }
@@ -159,7 +199,7 @@ impl GroupState {
             }
             self.inflight.remove(&o);
             self.redeliver.remove(&o);
-            self.acked.insert(o);
+            self.dirty |= self.acked.insert(o);
         }
         self.advance();
         Ok(self.committed != before)
@@ -234,6 +274,37 @@ mod tests {
     use super::*;
 
     const T: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn a_restored_group_redelivers_only_what_was_not_acknowledged() {
+        let now = Instant::now();
+        let mut g = GroupState::new(0);
+        g.reserve(1, 10, 20, now, T); // 1..11 handed out
+        g.dirty = false;
+        // 1 is stuck; later offsets are acknowledged around it
+        g.ack([2, 3, 4, 6, 9]).unwrap();
+        assert!(g.dirty, "out-of-order acks must be persisted");
+        assert_eq!(g.committed(), 0);
+        assert_eq!((g.next(), g.acked_ranges()), (11, vec![2, 4, 6, 6, 9, 9]));
+
+        // what a restart loads back: only 1, 5, 7, 8 and 10 are delivered again
+        let mut r = GroupState::restore(g.committed(), g.next(), &g.acked_ranges(), 20);
+        assert_eq!(
+            r.reserve(2, 10, 20, now, T).redelivered,
+            vec![1, 5, 7, 8, 10]
+        );
+        // late acks of offsets handed out before the restart are accepted
+        assert!(r.ack([1, 5, 7, 8, 10]).unwrap());
+        assert_eq!(r.committed(), 10);
+        assert_eq!(r.reserve(2, 10, 20, now, T).fresh, 11..21);
+
+        // records without a horizon (older versions), and bad ranges, are safe
+        assert_eq!(GroupState::restore(4, 0, &[], 20).next(), 5);
+        let r = GroupState::restore(4, 99, &[7, 3, 1, 2, 30, 40, 6], 10);
+        assert_eq!((r.committed(), r.next()), (4, 11));
+        assert!(r.acked_ranges().is_empty());
+        assert_eq!(GroupState::restore(4, 7, &[5, 6], 10).committed(), 6);
+    }
 
     #[test]
     fn two_members_split_without_overlap() {

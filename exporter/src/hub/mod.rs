@@ -146,7 +146,7 @@ impl Hub {
         let first = store.bounds().first;
         let mut groups = HashMap::new();
         for (name, rec) in store.load_groups()? {
-            let mut state = GroupState::new(rec.committed.min(last));
+            let mut state = GroupState::restore(rec.committed, rec.next, &rec.acked_ranges, last);
             state.skip_below(first);
             groups.insert(
                 name.clone(),
@@ -262,7 +262,7 @@ impl Hub {
         }
     }
 
-    /// Persists the committed offsets that changed.
+    /// Persists the group states (committed offsets, out-of-order acks) that changed.
     ///
     /// # Errors
     /// The store could not write.
@@ -286,6 +286,8 @@ impl Hub {
                             .unwrap_or_else(PoisonError::into_inner)
                             .clone(),
                         last_active_ms: g.last_active_ms.load(Ordering::Relaxed),
+                        next: st.next(),
+                        acked_ranges: st.acked_ranges(),
                     },
                 ))
             })

@@ -42,6 +42,11 @@ const META_LOG_ID: &str = "log_id";
 const META_BYTES: &str = "bytes";
 const META_LOST: &str = "lost";
 
+/// Page cache of the database. redb's default (1 GiB) lets the cache grow with the log
+/// until it dominates the process's memory; the log is append-only and subscribers
+/// mostly read its tail, so a small cache costs little (benchmark issue: RSS < 64 MiB).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "herald.redb";
 
@@ -113,6 +118,14 @@ pub struct GroupRecord {
     /// Last time a member was connected or committed (unix ms).
     #[prost(uint64, tag = "3")]
     pub last_active_ms: u64,
+    /// The dispatch horizon: every offset below it was handed to a member (0 in
+    /// records written before this field, meaning `committed + 1`).
+    #[prost(uint64, tag = "4")]
+    pub next: u64,
+    /// Offsets between `committed` and `next` acknowledged out of order, as inclusive
+    /// `first, last` pairs: a restart redelivers only the others.
+    #[prost(uint64, repeated, tag = "5")]
+    pub acked_ranges: Vec<u64>,
 }
 
 /// Bounds and size of the log.
@@ -190,7 +203,11 @@ impl Store {
             source,
         })?;
         let path = dir.join(DB_FILE);
-        let db = db_err!(Database::create(&path))?;
+        let db = db_err!(
+            Database::builder()
+                .set_cache_size(CACHE_BYTES)
+                .create(&path)
+        )?;
         let txn = db_err!(db.begin_write())?;
         let (log_id, counters) = {
             let mut meta = db_err!(txn.open_table(META))?;

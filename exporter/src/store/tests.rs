@@ -149,6 +149,8 @@ fn groups_persist() {
                     ..Default::default()
                 }),
                 last_active_ms: 7,
+                next: 50,
+                acked_ranges: vec![44, 45, 48, 48],
             },
         )])
         .unwrap();
@@ -157,6 +159,10 @@ fn groups_persist() {
     let g = s.load_groups().unwrap();
     assert_eq!(g["ruler"].committed, 42);
     assert_eq!(g["ruler"].filter.as_ref().unwrap().types, vec!["Warning"]);
+    assert_eq!(
+        (g["ruler"].next, &g["ruler"].acked_ranges[..]),
+        (50, &[44, 45, 48, 48][..])
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub mod retry;
 mod settings;
 mod worker;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -87,29 +87,70 @@ pub trait Sink: Send + Sync + 'static {
     async fn reopen(&self) {}
 }
 
+/// The template value of one event ([`event_value`](crate::model::event_value)),
+/// built on first use and shared by every receiver the event was routed to
+/// (cloning is one reference count).
+///
+/// Receivers without a layout or templates (the default KEE JSON, `inMemory`) never
+/// build it: the value is the costliest part of routing an event to them.
+#[derive(Debug, Clone, Default)]
+pub struct SharedValue(Arc<OnceLock<Value>>);
+
+impl SharedValue {
+    /// A value that is built when a receiver first needs it.
+    pub fn new() -> SharedValue {
+        SharedValue::default()
+    }
+
+    /// A value that is already built.
+    pub fn ready(value: Value) -> SharedValue {
+        SharedValue(Arc::new(OnceLock::from(value)))
+    }
+
+    /// Returns the value of `event`, building it on the first call.
+    pub fn get(&self, event: &Event) -> &Value {
+        self.0.get_or_init(|| crate::model::event_value(event))
+    }
+
+    /// Returns whether the value has been built.
+    pub fn is_built(&self) -> bool {
+        self.0.get().is_some()
+    }
+}
+
 /// One event handed to one receiver.
 #[derive(Debug)]
 pub struct Delivery {
     /// The event.
     pub event: Arc<Event>,
-    /// [`event_value`](crate::model::event_value) of the event, built once per
-    /// event and shared by every receiver (cloning is one reference count).
-    pub value: Value,
+    /// Its template value, shared with the other receivers of the event.
+    value: SharedValue,
     /// Completion handle for this (event, receiver) pair.
     pub ack: AckRef,
 }
 
 impl Delivery {
-    /// Creates a delivery.
+    /// Creates a delivery with an already built template value.
     pub fn new(event: Arc<Event>, value: Value, ack: AckRef) -> Delivery {
+        Delivery::shared(event, SharedValue::ready(value), ack)
+    }
+
+    /// Creates a delivery whose template value is shared with the event's other
+    /// deliveries and built only if a receiver needs it (the ruler's way).
+    pub fn shared(event: Arc<Event>, value: SharedValue, ack: AckRef) -> Delivery {
         Delivery { event, value, ack }
     }
 
-    /// Creates a delivery for an event whose value has not been built yet
-    /// (tests and tools; the ruler shares one value between receivers).
+    /// Creates a delivery for one event (tests and tools); its value is built when
+    /// first needed.
     pub fn from_event(event: Event, ack: AckRef) -> Delivery {
-        let value = crate::model::event_value(&event);
-        Delivery::new(Arc::new(event), value, ack)
+        Delivery::shared(Arc::new(event), SharedValue::new(), ack)
+    }
+
+    /// Returns [`event_value`](crate::model::event_value) of the event, building it
+    /// (once for all receivers of the event) on the first call.
+    pub fn value(&self) -> &Value {
+        self.value.get(&self.event)
     }
 }
 

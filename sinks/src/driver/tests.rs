@@ -552,3 +552,23 @@ async fn queue_depth_is_exported() {
     h.notices(3).await;
     assert_eq!(h.receiver.queued(), 0);
 }
+
+#[test]
+fn shared_values_are_built_once_and_only_when_needed() {
+    let ev = Arc::new(event("lazy"));
+    let shared = SharedValue::new();
+    let a = Delivery::shared(ev.clone(), shared.clone(), AckRef::detached());
+    let b = Delivery::shared(ev.clone(), shared.clone(), AckRef::detached());
+    // routing to receivers that never render leaves the value unbuilt
+    assert!(!shared.is_built());
+    let first = a.value().clone();
+    assert!(shared.is_built());
+    // the second receiver sees the same value, not a rebuild
+    assert!(std::ptr::eq(a.value(), b.value()));
+    assert_eq!(
+        herald_template::to_go_json(&first, false),
+        herald_template::to_go_json(&crate::model::event_value(&ev), false)
+    );
+    let ready = Delivery::new(ev.clone(), first, AckRef::detached());
+    assert!(!std::ptr::eq(ready.value(), a.value()));
+}

@@ -46,6 +46,6 @@ impl PayloadEncoder {
         {
             return layout.render_json(&event_value(&dedotted), out);
         }
-        layout.render_json(&d.value, out)
+        layout.render_json(d.value(), out)
     }
 }

@@ -96,7 +96,7 @@ impl WebhookSink {
             return header_value(h, h.raw.expose());
         };
         let mut text = String::new();
-        match template.render_into(&d.value, &mut text) {
+        match template.render_into(d.value(), &mut text) {
             Ok(()) => {}
             Err(e) => {
                 warn!(

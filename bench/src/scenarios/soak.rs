@@ -1,0 +1,70 @@
+//! The soak (scenario 4's second promise): the end-to-end pipeline with one ruler at
+//! 1,000 events/s for 10 minutes, sampling the ruler's and the exporter's RSS. The
+//! ruler must stay flat: RSS growth over the second half of the run (after queues,
+//! caches and allocator pools have warmed up) is checked against a small bound.
+
+use std::time::Duration;
+
+use super::Ctx;
+use super::e2e::Pipeline;
+use crate::error::Result;
+use crate::procfs::mib;
+use crate::report::{Row, Target};
+use crate::stats::{RssSampler, rss_trend};
+
+/// Allowed ruler RSS growth over the second half of the soak (MiB).
+const MAX_GROWTH_MIB: f64 = 4.0;
+
+/// Runs the scenario.
+///
+/// # Errors
+/// A process fails.
+pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
+    // the API server's event TTL keeps the simulator (in this process) bounded
+    let mut p = Pipeline::start(ctx, "soak", 1, Some(Duration::from_secs(120))).await?;
+    let every = ctx.sizes.sample_every;
+    let ruler_rss = RssSampler::start(p.rulers[0].pid(), every);
+    let exporter_rss = RssSampler::start(p.exporter.proc.pid(), every);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = (ctx.sizes.e2e_rate * ctx.sizes.soak.as_secs_f64()) as usize;
+    let drive = p
+        .drive(&ctx.samples, "soak-", n, Some(ctx.sizes.e2e_rate))
+        .await?;
+    let ruler_points = ruler_rss.finish();
+    let exporter_points = exporter_rss.finish();
+    let secs = ctx.sizes.soak.as_secs();
+    let mut row = drive.row(
+        format!(
+            "soak: e2e @{} ev/s for {secs} s, 1 ruler",
+            ctx.sizes.e2e_rate
+        ),
+        &p,
+    );
+    row.peak_rss_mib = Some(mib(p.rulers[0].memory().peak));
+    let ruler = rss_trend(&ruler_points);
+    let exporter = rss_trend(&exporter_points);
+    if let Some(t) = ruler {
+        row = row.note(format!(
+            "ruler RSS mid {:.1} → end {:.1} MiB (max {:.1})",
+            mib(t.mid),
+            mib(t.end),
+            mib(t.max)
+        ));
+    }
+    if let Some(t) = exporter {
+        row = row.note(format!(
+            "exporter RSS mid {:.1} → end {:.1} MiB (max {:.1})",
+            mib(t.mid),
+            mib(t.end),
+            mib(t.max)
+        ));
+    }
+    row = row.target(
+        Target::MaxRssGrowthMib(MAX_GROWTH_MIB),
+        ruler.map(|t| t.growth_mib()),
+    );
+    p.stop().await?;
+    ctx.add_rss_series("soak: ruler RSS (MiB)", &ruler_points);
+    ctx.add_rss_series("soak: exporter RSS (MiB)", &exporter_points);
+    Ok(vec![row])
+}

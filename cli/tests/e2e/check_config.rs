@@ -1,0 +1,246 @@
+//! `herald check-config FILE`: every problem of a bad file at once, each at its
+//! `file:line` with a hint, exit code 78; warnings alone and valid
+//! kubernetes-event-exporter configs pass with "OK"; secrets never printed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::support::procs::{bin, run_to_end};
+
+/// EX_CONFIG.
+const EXIT_CONFIG: i32 = 78;
+
+fn check(path: &Path) -> (i32, String) {
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("check-config").arg(path);
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = run_to_end(cmd, Duration::from_secs(30));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
+    );
+    (status.code().expect("exited normally"), text)
+}
+
+/// 1-based line of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` is not in the config"))
+        + 1
+}
+
+/// The rendered diagnostic starting at `file:line:` (up to the next diagnostic).
+fn diagnostic_at<'a>(out: &'a str, file: &str, line: usize) -> &'a str {
+    let start_tag = format!("{file}:{line}:");
+    let start = out
+        .find(&start_tag)
+        .unwrap_or_else(|| panic!("nothing reported at {start_tag}\n{out}"));
+    let rest = &out[start..];
+    let end = rest[start_tag.len()..]
+        .find(&format!("\n{file}:"))
+        .map_or(rest.len(), |i| i + start_tag.len() + 1);
+    &rest[..end]
+}
+
+const SECRETS: [&str; 3] = ["s3cr3t-t0k3n", "Pa55w0rd", "hunter2-file"];
+
+const BAD: &str = r#"logLevel: info
+maxEventAgeSeconds: "60"
+route:
+  routes:
+    - drop:
+        - namespace: "*test*"
+      match:
+        - receiver: alert
+    - match:
+        - receiver: archive
+receivers:
+  - name: alerts
+    webhook:
+      endpoint: http://127.0.0.1:9/alerts
+      headers:
+        Authorization: "Bearer s3cr3t-t0k3n {{ .Message"
+  - name: archive
+    file:
+      path: /tmp/herald-check-archive.log
+      layout:
+        message: "{{ .Message | upper "
+  - name: archive
+    stdout: {}
+  - name: nowhere
+  - name: both
+    stdout: {}
+    file:
+      path: /tmp/herald-check-both.log
+  - name: secure
+    webhook:
+      endpoint: https://hooks.example.com/events
+      tls:
+        caFile: /nonexistent/herald/ca.pem
+  - name: legacy
+    webhook:
+      endpoint: "ftp://herald:Pa55w0rd@hooks.example.com/x"
+  - name: spool
+    file:
+      path: /tmp/herald-check-spool.log
+      password: hunter2-file
+"#;
+
+#[test]
+fn check_config_reports_every_problem_at_once_with_line_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(&path, BAD).unwrap();
+    let file = path.display().to_string();
+    let (code, out) = check(&path);
+    assert_eq!(code, EXIT_CONFIG, "{out}");
+    let at = |needle: &str| diagnostic_at(&out, &file, line_of(BAD, needle));
+
+    // a wrong type (quoted number): reported together with everything below
+    let d = at("maxEventAgeSeconds");
+    assert!(d.contains("expected an integer"), "{d}");
+    assert!(d.contains("hint: remove the quotes"), "{d}");
+    // a glob where a regular expression belongs
+    let d = at("*test*");
+    assert!(d.contains("invalid regular expression"), "{d}");
+    assert!(d.contains("hint: did you mean `.*test.*`?"), "{d}");
+    // a route naming a receiver that does not exist
+    let d = at("receiver: alert");
+    assert!(d.contains("`alert`, which is not defined"), "{d}");
+    assert!(d.contains("hint: did you mean `alerts`?"), "{d}");
+    // a template that does not parse (in a header, and in a layout)
+    let d = at("Authorization:");
+    assert!(d.contains("invalid header template"), "{d}");
+    let d = at("message: \"{{ .Message | upper");
+    assert!(d.contains("invalid template"), "{d}");
+    assert!(
+        d.contains("hint: templates use Go text/template syntax"),
+        "{d}"
+    );
+    // duplicate receiver names point at the first one
+    let first = line_of(BAD, "- name: archive");
+    let d = diagnostic_at(&out, &file, first + 5);
+    assert!(d.contains("duplicate receiver name `archive`"), "{d}");
+    assert!(d.contains(&format!("at line {first}")), "{d}");
+    // no sink type, and two sink types
+    let d = at("- name: nowhere");
+    assert!(d.contains("receiver `nowhere` has no sink"), "{d}");
+    assert!(d.contains("hint: add one of"), "{d}");
+    let d = diagnostic_at(&out, &file, line_of(BAD, "- name: both") + 2);
+    assert!(d.contains("more than one sink"), "{d}");
+    assert!(d.contains("hint:"), "{d}");
+    // a TLS file that does not exist
+    let d = at("caFile:");
+    assert!(d.contains("/nonexistent/herald/ca.pem"), "{d}");
+    assert!(d.contains("hint:"), "{d}");
+    // a bad URL carrying a password: reported, the password masked
+    let d = at("ftp://");
+    assert!(d.contains("unsupported URL scheme `ftp`"), "{d}");
+    // an unknown key is a warning at its line
+    let d = at("password: hunter2-file");
+    assert!(
+        d.contains("warning: receivers[7].file: unknown key `password`"),
+        "{d}"
+    );
+
+    for secret in SECRETS {
+        assert!(!out.contains(secret), "`{secret}` was printed:\n{out}");
+    }
+}
+
+#[test]
+fn check_config_passes_unknown_keys_as_warnings_and_kee_configs_as_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    // only an unknown (misspelled) key: a warning with its line, exit 0
+    let text = "metricsNamePrefix: event_exporter_\nmaxEventAgeSecond: 60\nroute:\n  routes:\n    - match:\n        - receiver: dump\nreceivers:\n  - name: dump\n    stdout: {}\n";
+    let path = dir.path().join("typo.yaml");
+    std::fs::write(&path, text).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    let d = diagnostic_at(&out, &path.display().to_string(), 2);
+    assert!(
+        d.contains("warning: unknown key `maxEventAgeSecond`"),
+        "{d}"
+    );
+    assert!(
+        d.contains("hint: did you mean `maxEventAgeSeconds`?"),
+        "{d}"
+    );
+    assert!(
+        out.contains("OK (1 receiver(s): dump; 1 warning(s))"),
+        "{out}"
+    );
+
+    // a kubernetes-event-exporter config as its users write them
+    let kee = r#"logLevel: error
+logFormat: json
+maxEventAgeSeconds: 60
+kubeQPS: 100
+kubeBurst: 500
+metricsNamePrefix: event_exporter_
+clusterName: prod-eu
+leaderElection:
+  enabled: true
+  leaderElectionID: kubernetes-event-exporter
+route:
+  routes:
+    - match:
+        - receiver: "dump"
+    - drop:
+        - namespace: "kube-.*"
+        - type: "Normal"
+      match:
+        - receiver: "critical-events-queue"
+          labels:
+            app: "^web$"
+      routes:
+        - match:
+            - reason: "BackOff|Failed"
+              minCount: 3
+              receiver: "alerts"
+receivers:
+  - name: "dump"
+    stdout:
+      deDot: true
+  - name: "critical-events-queue"
+    file:
+      path: "/tmp/kubernetes-events.log"
+      maxsize: 10
+      maxbackups: 3
+      layout:
+        message: "{{ .Message }}"
+        reason: "{{ .Reason }}"
+        type: "{{ .Type }}"
+        count: "{{ .Count }}"
+        kind: "{{ .InvolvedObject.Kind }}"
+        name: "{{ .InvolvedObject.Name }}"
+        namespace: "{{ .Namespace }}"
+        component: "{{ .Source.Component }}"
+        host: "{{ .Source.Host }}"
+        labels: "{{ toJson .InvolvedObject.Labels }}"
+        createdAt: "{{ .GetTimestampMs }}"
+  - name: "alerts"
+    webhook:
+      endpoint: "https://hooks.example.com/herald"
+      headers:
+        X-API-KEY: "s3cr3t-t0k3n"
+        User-Agent: "kube-event-exporter 1.0"
+      layout:
+        text: "{{ .InvolvedObject.Kind }} {{ .InvolvedObject.Name }}: {{ .Reason | upper }}"
+"#;
+    let path = dir.path().join("kee.yaml");
+    std::fs::write(&path, kee).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK (3 receiver(s): dump, critical-events-queue, alerts; 0 warning(s))"),
+        "{out}"
+    );
+    assert!(!out.contains("s3cr3t-t0k3n"), "{out}");
+}

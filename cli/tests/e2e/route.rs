@@ -1,0 +1,171 @@
+//! `herald route FILE --event EVENT.json`: which receivers a captured Event reaches and
+//! what each would be sent.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::procs::{bin, run_to_end};
+
+const CONFIG: &str = r#"clusterName: prod-eu
+metricsNamePrefix: event_exporter_
+route:
+  drop:
+    - namespace: "^test-"
+  routes:
+    - match:
+        - receiver: archive
+    - drop:
+        - type: Normal
+      match:
+        - receiver: alerts
+    - match:
+        - labels:
+            team: ".*"
+          receiver: team-owners
+receivers:
+  - name: archive
+    file:
+      path: /tmp/herald-route-test.log
+      layout:
+        key: "{{ .IdempotencyKey }}"
+        what: "{{ .InvolvedObject.Kind }}/{{ .InvolvedObject.Name }}"
+        reason: "{{ .Reason | upper }}"
+        count: "{{ .Count }}"
+        cluster: "{{ .ClusterName }}"
+        priority: 3
+        page: false
+  - name: alerts
+    webhook:
+      endpoint: https://hooks.example.com/alerts
+      headers:
+        Authorization: "Bearer s3cr3t-route-token"
+        X-Event-Key: "{{ .IdempotencyKey }}"
+  - name: team-owners
+    stdout: {}
+"#;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../kubesim/fixtures")
+        .join(name)
+}
+
+fn route(config: &Path, event: &Path) -> String {
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("route").arg(config).arg("--event").arg(event);
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "herald route failed: {}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The lines of the `--- name (kind)` section.
+fn section<'a>(out: &'a str, header: &str) -> Vec<&'a str> {
+    let start = out
+        .find(header)
+        .unwrap_or_else(|| panic!("no `{header}` section in:\n{out}"));
+    out[start + header.len()..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("--- "))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn route_shows_receivers_and_rendered_payloads_of_captured_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+
+    // a Warning created through events.k8s.io (series count 5, no `count`)
+    let out = route(&config, &fixture("core-v1-event-from-events-api.json"));
+    assert!(out.contains("receivers: archive, alerts\n"), "{out}");
+    let archive = section(&out, "--- archive (file)");
+    assert_eq!(archive.len(), 1, "{out}");
+    let doc: Value = serde_json::from_str(archive[0]).expect("the file payload is JSON");
+    assert_eq!(
+        doc,
+        json!({
+            "key": "b1d0d906-f1aa-420b-a295-c03058ec90eb-5",
+            "what": "Pod/nginx-55b49f585d-pjdb6",
+            "reason": "BACKOFF",
+            "count": "0",
+            "cluster": "prod-eu",
+            "priority": 3,
+            "page": false
+        })
+    );
+    let alerts = section(&out, "--- alerts (webhook)");
+    assert_eq!(alerts[0], "POST https://hooks.example.com/alerts", "{out}");
+    assert!(alerts.contains(&"Content-Type: application/json"), "{out}");
+    assert!(
+        alerts.contains(&"X-Event-Key: b1d0d906-f1aa-420b-a295-c03058ec90eb-5"),
+        "{out}"
+    );
+    assert!(alerts.contains(&"Authorization: ***"), "{out}");
+    assert!(!out.contains("s3cr3t-route-token"), "{out}");
+    let body: Value = serde_json::from_str(alerts.last().unwrap()).expect("webhook body is JSON");
+    assert_eq!(body["reason"], "BackOff");
+    assert_eq!(body["series"]["count"], 5);
+    assert_eq!(body["clusterName"], "prod-eu");
+    assert_eq!(body["involvedObject"]["deleted"], false);
+
+    // one Normal event of a captured list: only the archive
+    let list: Value =
+        serde_json::from_slice(&std::fs::read(fixture("core-v1-eventlist.json")).unwrap()).unwrap();
+    let items = list["items"].as_array().unwrap();
+    let pick = |ns: &str, reason: &str| {
+        let item = items
+            .iter()
+            .find(|i| i["metadata"]["namespace"] == ns && i["reason"] == reason)
+            .unwrap_or_else(|| panic!("no {reason} event in {ns} in the fixture"));
+        let path = dir.path().join(format!("{reason}.json"));
+        std::fs::write(&path, serde_json::to_vec(item).unwrap()).unwrap();
+        (path, item.clone())
+    };
+    let (scheduled, item) = pick("shop", "Scheduled");
+    let out = route(&config, &scheduled);
+    assert!(out.contains("receivers: archive\n"), "{out}");
+    let doc: Value = serde_json::from_str(section(&out, "--- archive (file)")[0]).unwrap();
+    // created through events.k8s.io without a series: the first occurrence
+    assert!(item.get("count").is_none() && item.get("series").is_none());
+    assert_eq!(
+        doc["key"],
+        format!("{}-1", item["metadata"]["uid"].as_str().unwrap())
+    );
+    assert_eq!(doc["reason"], "SCHEDULED");
+    assert!(!out.contains("--- alerts"), "{out}");
+
+    // an event of a dropped namespace reaches nothing
+    let (dropped, _) = pick("test-ns", "DeadlineExceeded");
+    let out = route(&config, &dropped);
+    assert!(
+        out.contains("no receiver: the event is dropped by the route tree"),
+        "{out}"
+    );
+}
+
+#[test]
+fn route_rejects_a_file_that_is_not_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, "{\"kind\": \"Event\", \"metadata\": ").unwrap();
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("route").arg(&config).arg("--event").arg(&event);
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&event.display().to_string()), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

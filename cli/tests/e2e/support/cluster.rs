@@ -1,0 +1,328 @@
+//! A simulated cluster with herald around it: the API simulator, a scratch directory
+//! (kubeconfig, configs, data, receiver output) and `herald-exporter`, `herald-ruler`
+//! and `herald run` processes started against them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use herald_kubesim::{KubeconfigAuth, SimConfig, Simulator};
+use serde_json::{Value, json};
+
+use super::procs::{Proc, bin, free_port};
+
+/// Settings every test config starts with: JSON logs (tests read warnings), a long
+/// event age (events are created "now" but the runs must not race the cut-off) and no
+/// client-side rate limit towards the simulator.
+pub const BASE_CONFIG: &str = "\
+logLevel: info
+logFormat: json
+clusterName: e2e
+metricsNamePrefix: event_exporter_
+maxEventAgeSeconds: 3600
+kubeQPS: 1000
+kubeBurst: 1000
+";
+
+/// The simulator and a scratch directory.
+pub struct Cluster {
+    /// The simulated API server.
+    pub sim: Simulator,
+    /// Scratch directory (removed on drop).
+    pub dir: tempfile::TempDir,
+    /// Anonymous kubeconfig pointing at the simulator.
+    pub kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    /// Starts a plain-HTTP, anonymous simulator.
+    pub async fn start() -> Cluster {
+        let sim = Simulator::start(SimConfig::default())
+            .await
+            .expect("start the API simulator");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig, KubeconfigAuth::Anonymous)
+            .expect("write the kubeconfig");
+        Cluster {
+            sim,
+            dir,
+            kubeconfig,
+        }
+    }
+
+    /// A path in the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `text` to `name` in the scratch directory.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write a file");
+        p
+    }
+
+    /// Creates (or updates) a namespace and a pod with `labels`, so the exporter's
+    /// involved-object lookup finds them.
+    pub fn put_pod(&self, namespace: &str, name: &str, labels: &[(&str, &str)]) {
+        let labels: serde_json::Map<String, Value> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect();
+        self.sim
+            .put_object("v1", "Namespace", json!({ "name": namespace }))
+            .expect("put a namespace");
+        self.sim
+            .put_object(
+                "v1",
+                "Pod",
+                json!({ "name": name, "namespace": namespace, "labels": labels }),
+            )
+            .expect("put a pod");
+    }
+
+    /// Creates an event; its uid is given so the idempotency key (`<uid>-<count>`) is
+    /// known in advance.
+    pub fn create_event(&self, e: &EventSpec<'_>) {
+        self.sim
+            .create_event(e.to_json())
+            .unwrap_or_else(|err| panic!("create event {}: {err}", e.name));
+    }
+}
+
+/// A Warning or Normal event about a pod.
+#[derive(Debug, Clone)]
+pub struct EventSpec<'a> {
+    /// Namespace of the event and the pod.
+    pub namespace: &'a str,
+    /// Event name.
+    pub name: String,
+    /// Event uid.
+    pub uid: String,
+    /// Involved pod.
+    pub pod: &'a str,
+    /// `Warning` or `Normal`.
+    pub event_type: &'a str,
+    /// Reason.
+    pub reason: &'a str,
+}
+
+impl EventSpec<'_> {
+    /// The idempotency key of occurrence `count`.
+    pub fn key(&self, count: u32) -> String {
+        format!("{}-{count}", self.uid)
+    }
+
+    /// The event as the API server would store it.
+    pub fn to_json(&self) -> Value {
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        json!({
+            "metadata": {"name": self.name, "namespace": self.namespace, "uid": self.uid},
+            "involvedObject": {"kind": "Pod", "namespace": self.namespace, "name": self.pod, "apiVersion": "v1"},
+            "reason": self.reason,
+            "message": format!("{} of {} <{}>", self.reason, self.pod, self.name),
+            "source": {"component": "kubelet", "host": "node-a"},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "type": self.event_type,
+            "reportingComponent": "kubelet",
+            "reportingInstance": "node-a"
+        })
+    }
+}
+
+/// A `herald-exporter` process; restartable with the same ports and data directory.
+pub struct Exporter {
+    /// The process.
+    pub proc: Proc,
+    /// gRPC port.
+    pub grpc_port: u16,
+    /// Metrics and health port.
+    pub metrics_port: u16,
+    config: PathBuf,
+    kubeconfig: PathBuf,
+    data_dir: PathBuf,
+    log_dir: PathBuf,
+}
+
+impl Exporter {
+    /// Starts an exporter with `config` and waits until it is ready.
+    pub async fn start(cluster: &Cluster, config: &Path) -> Exporter {
+        let (grpc_port, metrics_port) = (free_port(), free_port());
+        let config = config.to_owned();
+        let kubeconfig = cluster.kubeconfig.clone();
+        let data_dir = cluster.path("exporter-data");
+        let log_dir = cluster.dir.path().to_owned();
+        let proc = Self::spawn(
+            &config,
+            &kubeconfig,
+            &data_dir,
+            &log_dir,
+            grpc_port,
+            metrics_port,
+        );
+        let mut ex = Exporter {
+            proc,
+            grpc_port,
+            metrics_port,
+            config,
+            kubeconfig,
+            data_dir,
+            log_dir,
+        };
+        ex.wait_ready().await;
+        ex
+    }
+
+    fn spawn(
+        config: &Path,
+        kubeconfig: &Path,
+        data_dir: &Path,
+        log_dir: &Path,
+        grpc_port: u16,
+        metrics_port: u16,
+    ) -> Proc {
+        let mut cmd = Command::new(bin("herald-exporter"));
+        cmd.arg("--config")
+            .arg(config)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--grpc-address")
+            .arg(format!("127.0.0.1:{grpc_port}"))
+            .arg("--metrics-address")
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .arg("--data-dir")
+            .arg(data_dir);
+        Proc::spawn("exporter", cmd, log_dir)
+    }
+
+    async fn wait_ready(&mut self) {
+        self.proc.wait_listening(self.grpc_port).await;
+        let metrics = self.metrics_url();
+        self.proc.wait_ready(&metrics).await;
+    }
+
+    /// SIGTERM (asserting a clean exit), then a new process on the same ports and data
+    /// directory.
+    pub async fn restart(&mut self) {
+        let status = self
+            .proc
+            .terminate(std::time::Duration::from_secs(20))
+            .await;
+        assert!(
+            status.success(),
+            "exporter exited with {status} on SIGTERM; log:\n{}",
+            self.proc.log()
+        );
+        self.proc = Self::spawn(
+            &self.config,
+            &self.kubeconfig,
+            &self.data_dir,
+            &self.log_dir,
+            self.grpc_port,
+            self.metrics_port,
+        );
+        self.wait_ready().await;
+    }
+
+    /// The gRPC URL.
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// The metrics URL.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
+    }
+}
+
+/// A `herald-ruler` process.
+pub struct Ruler {
+    /// The process.
+    pub proc: Proc,
+    /// Metrics and health port.
+    pub metrics_port: u16,
+}
+
+impl Ruler {
+    /// Starts a ruler as group member `member` (its `HOSTNAME`) with extra environment
+    /// `env`, and waits until it is connected and ready.
+    pub async fn start(
+        cluster: &Cluster,
+        config: &Path,
+        exporter: &str,
+        member: &str,
+        env: &[(&str, &str)],
+    ) -> Ruler {
+        let metrics_port = free_port();
+        let mut cmd = Command::new(bin("herald-ruler"));
+        cmd.arg("--config")
+            .arg(config)
+            .arg("--exporter")
+            .arg(exporter)
+            .arg("--metrics-address")
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .env("HOSTNAME", member);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut proc = Proc::spawn(member, cmd, cluster.dir.path());
+        proc.wait_ready(&format!("http://127.0.0.1:{metrics_port}"))
+            .await;
+        Ruler { proc, metrics_port }
+    }
+
+    /// The metrics URL.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
+    }
+}
+
+/// `herald run` (exporter and ruler in one process).
+pub struct Combined {
+    /// The process.
+    pub proc: Proc,
+    /// gRPC port (third-party consumers).
+    pub grpc_port: u16,
+    /// Metrics and health port.
+    pub metrics_port: u16,
+}
+
+impl Combined {
+    /// Starts `herald run` with `config` and waits until it is ready.
+    pub async fn start(cluster: &Cluster, config: &Path) -> Combined {
+        let (grpc_port, metrics_port) = (free_port(), free_port());
+        let mut cmd = Command::new(bin("herald"));
+        cmd.arg("run")
+            .arg("--config")
+            .arg(config)
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .arg("--grpc-address")
+            .arg(format!("127.0.0.1:{grpc_port}"))
+            .arg("--metrics-address")
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .arg("--data-dir")
+            .arg(cluster.path("combined-data"));
+        let mut proc = Proc::spawn("combined", cmd, cluster.dir.path());
+        proc.wait_listening(grpc_port).await;
+        proc.wait_ready(&format!("http://127.0.0.1:{metrics_port}"))
+            .await;
+        Combined {
+            proc,
+            grpc_port,
+            metrics_port,
+        }
+    }
+
+    /// The gRPC URL.
+    pub fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// The metrics URL.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
+    }
+}
