@@ -45,6 +45,9 @@ pub struct WebhookSink {
     dynamic_headers: Vec<HeaderTemplate>,
 }
 
+/// How much later than the driver's timeout the HTTP client gives up by itself.
+const CLIENT_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
+
 impl WebhookSink {
     /// Creates the sink of receiver `name` with its own HTTP client.
     ///
@@ -55,9 +58,13 @@ impl WebhookSink {
         config: &WebhookConfig,
         timeout: Duration,
     ) -> Result<Self, WebhookError> {
+        // The driver enforces `timeout` around every send and reports it as a
+        // timeout; the client's own limit is only a backstop a little later, so
+        // the two never race and a hung endpoint is always counted as `timeout`.
+        let backstop = timeout.saturating_add(CLIENT_TIMEOUT_MARGIN);
         let mut builder = Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
+            .timeout(backstop)
+            .connect_timeout(backstop)
             .http1_title_case_headers();
         if let Some(tls) = config.tls.as_ref().filter(|t| !t.is_default()) {
             builder = builder.tls_backend_preconfigured(client_config(tls)?);

@@ -334,6 +334,43 @@ async fn end_to_end_retries_a_503_and_acknowledges() {
     );
 }
 
+#[tokio::test]
+async fn a_hung_endpoint_is_counted_as_a_timeout_by_the_driver() {
+    // The client's own limit is a backstop behind the driver's: the driver must
+    // see (and count) a timeout, never a generic retriable client error.
+    let (fake, url) = Fake::start([Reply::Hang, Reply::Status(200, vec![], "")]).await;
+    let (r, diags) = parse(&format!(
+        "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{url}\"\n    delivery:\n      timeout: 300ms\n      retry: {{initialBackoff: 10ms, maxBackoff: 20ms}}\n"
+    ));
+    assert!(!diags.has_errors(), "{diags}");
+    let receivers: Vec<ReceiverConfig> = r;
+    let metrics = SinkMetrics::new();
+    let set = SinkSet::build(&receivers, &metrics).await.unwrap();
+    let (tx, mut rx) = ack_channel();
+    let ack = AckGroup::new(9, 1, &tx).remove(0);
+    set.deliver_to("hook", Delivery::from_event(compat_example(), ack))
+        .await;
+    let notice = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((notice.offset, notice.delivered), (9, 1));
+    assert_eq!(fake.requests().len(), 2);
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("herald_sink_errors_total{"))
+        .collect();
+    assert_eq!(
+        errors,
+        ["herald_sink_errors_total{sink=\"hook\",sink_type=\"webhook\",error_type=\"timeout\"} 1"],
+        "{text}"
+    );
+}
+
 mod tls {
     use super::*;
     use rustls::ServerConfig;

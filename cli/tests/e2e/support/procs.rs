@@ -24,8 +24,8 @@ pub fn bin(name: &str) -> PathBuf {
     let path = herald.with_file_name(name);
     assert!(
         path.is_file(),
-        "{} is missing: these tests run every herald binary; build the workspace first \
-         (`cargo build --workspace`, or run `cargo test --workspace` / `cargo nextest run --workspace`)",
+        "{} is missing: these tests run every herald binary; build them first \
+         (`cargo build --workspace --bins`; `bash .ci/test` does)",
         path.display()
     );
     path
