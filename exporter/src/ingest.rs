@@ -90,7 +90,15 @@ pub struct Ingest {
 }
 
 enum Step {
+    /// An occurrence to log (and remember).
     Event(Box<Event>),
+    /// An occurrence to remember without logging it (older than the cold-start
+    /// window, or handled by the previous leader): it is persisted with the next
+    /// batch, so a later re-list never mistakes it for a new one.
+    Remember {
+        uid: String,
+        occurrence: i32,
+    },
     Checkpoint(String),
 }
 
@@ -164,13 +172,13 @@ impl Ingest {
                             seen.insert(&uid, event.occurrence, now);
                             metrics.discarded.inc();
                             kee.add(KeeCounter::EventsDiscarded, 1);
-                            None
+                            Some(Step::Remember { uid, occurrence: event.occurrence })
                         } else if cfg.skip_at_or_below_rv.is_some_and(|w| {
                             event.metadata.resource_version.parse::<u64>().is_ok_and(|rv| rv <= w)
                         }) {
                             seen.insert(&uid, event.occurrence, now);
                             metrics.handled_by_previous_leader.inc();
-                            None
+                            Some(Step::Remember { uid, occurrence: event.occurrence })
                         } else {
                             seen.insert(&uid, event.occurrence, now);
                             if !has_involved_object(&event) {
@@ -243,9 +251,13 @@ impl Ingest {
                         .push((ev.metadata.uid.clone(), ev.occurrence, now_ms()));
                     batch.events.push(pb::Event::from(*ev));
                 }
+                Step::Remember { uid, occurrence } => {
+                    batch.seen.push((uid, occurrence, now_ms()));
+                }
                 Step::Checkpoint(rv) => batch.checkpoint = Some(rv),
             }
-            if batch.events.len() >= cfg.max_batch {
+            // every logged event is also remembered: `seen` is the larger of the two
+            if batch.seen.len() >= cfg.max_batch {
                 flush(&store, &hub, &metrics, &mut batch, &mut lags).await?;
                 deadline = None;
             } else if deadline.is_none() {
