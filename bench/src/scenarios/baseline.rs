@@ -112,9 +112,17 @@ fn decode_value(line: &[u8]) -> Result<usize> {
     Ok(l.kind.len() + usize::from(l.object.is_object()))
 }
 
+/// A watch line as the exporter reads it: the object stays raw for the Event parser.
+#[derive(Deserialize)]
+struct RawObjectLine {
+    #[serde(rename = "type")]
+    _kind: String,
+    object: Box<serde_json::value::RawValue>,
+}
+
 fn decode_herald(line: &[u8]) -> Result<usize> {
-    let l: RawLine = serde_json::from_slice(line)?;
-    let ev = herald_proto::kube_json::parse_kube_event_value(l.object)
+    let l: RawObjectLine = serde_json::from_slice(line)?;
+    let ev = herald_proto::kube_json::parse_kube_event(l.object.get().as_bytes())
         .map_err(|e| BenchError::Invalid(format!("watch line does not parse as an Event: {e}")))?;
     let pb = herald_proto::pb::Event::from(ev);
     Ok(pb.encode_to_vec().len())

@@ -14,6 +14,7 @@ use http::{Method, Request, header};
 use kube::client::Body;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use herald_proto::OwnerReference;
 use herald_proto::kube_json::KubeOwnerReference;
@@ -68,8 +69,8 @@ pub struct EventListPage {
     pub continue_token: Option<String>,
     /// `metadata.remainingItemCount`, when the server sent it.
     pub remaining_item_count: Option<i64>,
-    /// The Events of this page.
-    pub items: Vec<Value>,
+    /// The Events of this page, as raw JSON (parsed one by one, typed).
+    pub items: Vec<Box<RawValue>>,
 }
 
 /// The metadata of an object, as read with [`ACCEPT_METADATA`].
@@ -116,7 +117,7 @@ struct WireList {
     #[serde(default)]
     metadata: WireListMeta,
     #[serde(default)]
-    items: Option<Vec<Value>>,
+    items: Option<Vec<Box<RawValue>>>,
 }
 
 #[derive(Deserialize, Default)]

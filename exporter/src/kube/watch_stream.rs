@@ -11,21 +11,23 @@ use http_body_util::BodyExt;
 use kube::client::Body;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::error::ApiError;
 
 /// Longest watch line accepted; a longer one ends the watch with a decode error.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
-/// One decoded watch notification.
-#[derive(Debug, Clone, PartialEq)]
+/// One decoded watch notification. Objects stay raw JSON: the Event parser reads
+/// them once, typed, without building a JSON tree first.
+#[derive(Debug, Clone)]
 pub enum WatchEvent {
     /// `ADDED` with the object.
-    Added(Value),
+    Added(Box<RawValue>),
     /// `MODIFIED` with the object.
-    Modified(Value),
+    Modified(Box<RawValue>),
     /// `DELETED` with the object's last state.
-    Deleted(Value),
+    Deleted(Box<RawValue>),
     /// `BOOKMARK`: only the resourceVersion is meaningful.
     Bookmark {
         /// `object.metadata.resourceVersion`.
@@ -35,28 +37,38 @@ pub enum WatchEvent {
 
 impl WatchEvent {
     /// Returns `metadata.resourceVersion` of the carried object, when present.
-    pub fn resource_version(&self) -> Option<&str> {
+    pub fn resource_version(&self) -> Option<String> {
         match self {
             Self::Added(v) | Self::Modified(v) | Self::Deleted(v) => object_resource_version(v),
-            Self::Bookmark { resource_version } => Some(resource_version),
+            Self::Bookmark { resource_version } => Some(resource_version.clone()),
         }
     }
 }
 
-/// Returns `metadata.resourceVersion` of a Kubernetes object.
-pub(crate) fn object_resource_version(object: &Value) -> Option<&str> {
-    object
-        .get("metadata")?
-        .get("resourceVersion")?
-        .as_str()
-        .filter(|rv| !rv.is_empty())
+/// Returns the non-empty `metadata.resourceVersion` of a Kubernetes object.
+pub(crate) fn object_resource_version(object: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Object {
+        #[serde(default)]
+        metadata: Option<Meta>,
+    }
+    #[derive(Deserialize)]
+    struct Meta {
+        #[serde(default, rename = "resourceVersion")]
+        resource_version: Option<Value>,
+    }
+    let object: Object = serde_json::from_str(object.get()).ok()?;
+    match object.metadata?.resource_version? {
+        Value::String(rv) if !rv.is_empty() => Some(rv),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]
 struct RawLine {
     #[serde(rename = "type")]
     kind: String,
-    object: Value,
+    object: Box<RawValue>,
 }
 
 /// An open watch: yields notifications as their lines arrive.
@@ -157,9 +169,7 @@ impl EventWatch {
             "MODIFIED" => Ok(WatchEvent::Modified(raw.object)),
             "DELETED" => Ok(WatchEvent::Deleted(raw.object)),
             "BOOKMARK" => match object_resource_version(&raw.object) {
-                Some(rv) => Ok(WatchEvent::Bookmark {
-                    resource_version: rv.to_owned(),
-                }),
+                Some(resource_version) => Ok(WatchEvent::Bookmark { resource_version }),
                 None => Err(ApiError::decode(
                     "watch line",
                     "bookmark without metadata.resourceVersion",
@@ -169,7 +179,8 @@ impl EventWatch {
             "ERROR" => {
                 // The server ends the watch after an ERROR notification.
                 self.finished = true;
-                Err(ApiError::from_status_value(&raw.object))
+                let status: Value = serde_json::from_str(raw.object.get()).unwrap_or(Value::Null);
+                Err(ApiError::from_status_value(&status))
             }
             other => Err(ApiError::decode(
                 "watch line",
@@ -247,7 +258,10 @@ mod tests {
         ]))
         .await;
         assert_eq!(items.len(), 4);
-        assert_eq!(items[0].as_ref().unwrap().resource_version(), Some("5"));
+        assert_eq!(
+            items[0].as_ref().unwrap().resource_version().as_deref(),
+            Some("5")
+        );
         assert!(
             matches!(&items[1], Err(ApiError::Decode { line, .. }) if line == "{not json at all")
         );

@@ -23,10 +23,11 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::Stream;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use herald_proto::kube_json::{has_involved_object, parse_kube_event_value};
+use herald_proto::kube_json::{has_involved_object, parse_kube_event};
 use herald_proto::{Event, Observation};
 
 use super::api::{KubeApi, ListParams};
@@ -34,7 +35,7 @@ use super::backoff::{Backoff, BackoffOptions};
 use super::cache::GenCache;
 use super::error::ApiError;
 use super::stats::{KubeStats, RestartReason};
-use super::watch_stream::{EventWatch, WatchEvent};
+use super::watch_stream::{EventWatch, WatchEvent, object_resource_version};
 
 /// client-go's minimum watch timeout (the server timeout is drawn from `[t, 2t)`).
 pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -329,7 +330,7 @@ impl EventWatcher {
                 self.health.mark_good();
                 debug!(items = page.items.len(), remaining = ?page.remaining_item_count, "listed event page");
                 for item in page.items {
-                    self.push_object(item, Observation::Listed);
+                    self.push_object(&item, Observation::Listed);
                 }
                 match page.continue_token {
                     Some(token) => {
@@ -457,13 +458,13 @@ impl EventWatcher {
     }
 
     fn on_watch_event(&mut self, event: WatchEvent) {
-        let rv = event.resource_version().map(str::to_owned);
-        match event {
-            WatchEvent::Added(object) => self.push_object(object, Observation::Added),
-            WatchEvent::Modified(object) => self.push_object(object, Observation::Modified),
-            WatchEvent::Deleted(_) | WatchEvent::Bookmark { .. } => {}
-        }
-        if let Some(rv) = rv {
+        let rv = match event {
+            WatchEvent::Added(object) => self.push_object(&object, Observation::Added),
+            WatchEvent::Modified(object) => self.push_object(&object, Observation::Modified),
+            WatchEvent::Deleted(object) => object_resource_version(&object),
+            WatchEvent::Bookmark { resource_version } => Some(resource_version),
+        };
+        if let Some(rv) = rv.filter(|rv| !rv.is_empty()) {
             self.checkpoint(rv);
         }
     }
@@ -475,22 +476,31 @@ impl EventWatcher {
     }
 
     /// Parses one Event object and queues it, or logs and counts why it was skipped.
-    fn push_object(&mut self, object: Value, observation: Observation) {
-        let (namespace, name) = object_name(&object);
-        match parse_kube_event_value(object) {
+    /// Returns the object's resourceVersion (read leniently when the Event is
+    /// malformed, so the watch still moves past it).
+    fn push_object(&mut self, object: &RawValue, observation: Observation) -> Option<String> {
+        match parse_kube_event(object.get().as_bytes()) {
             Ok(mut event) => {
                 if !has_involved_object(&event) && self.warned.get(&event.metadata.uid).is_none() {
-                    warn!(%namespace, %name, "event has no involvedObject, exporting it anyway");
+                    warn!(
+                        namespace = %event.metadata.namespace,
+                        name = %event.metadata.name,
+                        "event has no involvedObject, exporting it anyway"
+                    );
                     self.warned.insert(event.metadata.uid.clone(), ());
                 }
+                let rv = event.metadata.resource_version.clone();
                 event.observation = observation;
                 event.observed_at = Some(Utc::now());
                 self.pending
                     .push_back(WatchItem::Event { event, observation });
+                Some(rv)
             }
             Err(e) => {
                 self.api.stats().record_malformed_event();
+                let (namespace, name) = object_name(object);
                 warn!(%namespace, %name, error = %e, "skipping malformed event");
+                object_resource_version(object)
             }
         }
     }
@@ -529,9 +539,10 @@ fn gone_reason(resumed: bool, delivered: bool) -> RelistReason {
 }
 
 /// Returns `(namespace, name)` of an object for logs, `?` when unreadable.
-fn object_name(object: &Value) -> (String, String) {
+fn object_name(object: &RawValue) -> (String, String) {
+    let value: Value = serde_json::from_str(object.get()).unwrap_or(Value::Null);
     let field = |k: &str| {
-        object
+        value
             .get("metadata")
             .and_then(|m| m.get(k))
             .and_then(Value::as_str)
@@ -554,11 +565,9 @@ mod tests {
 
     #[test]
     fn object_name_is_readable_or_question_marks() {
-        let v = serde_json::json!({"metadata": {"namespace": "shop", "name": "web.1"}});
+        let raw = |s: &str| RawValue::from_string(s.to_owned()).unwrap();
+        let v = raw(r#"{"metadata": {"namespace": "shop", "name": "web.1"}}"#);
         assert_eq!(object_name(&v), ("shop".into(), "web.1".into()));
-        assert_eq!(
-            object_name(&serde_json::json!([1])),
-            ("?".into(), "?".into())
-        );
+        assert_eq!(object_name(&raw("[1]")), ("?".into(), "?".into()));
     }
 }

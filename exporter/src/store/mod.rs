@@ -10,13 +10,15 @@
 //!
 //! Tables:
 //! * `log`: offset → encoded `herald.v1.Event` (offsets start at 1, contiguous);
-//! * `seen`: event uid → (highest occurrence logged, last seen unix ms);
+//! * `seen_log`: sequence → one batch's occurrence records (see [`seen_log`]: append-only,
+//!   so a commit touches only the tail of the tree);
 //! * `marks`: offset → resourceVersion: once every offset ≤ key is consumed, the
 //!   Kubernetes stream is processed up to that resourceVersion;
 //! * `groups`: group name → encoded [`GroupRecord`];
 //! * `meta`: small values (log id, byte count, lost-event count).
 
 mod seen;
+mod seen_log;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,7 +35,7 @@ pub use seen::{SeenSet, uid_key};
 use herald_proto::pb;
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
-const SEEN: TableDefinition<&str, (i32, u64)> = TableDefinition::new("seen");
+const SEEN: TableDefinition<u64, &[u8]> = TableDefinition::new("seen_log");
 const MARKS: TableDefinition<u64, &str> = TableDefinition::new("marks");
 const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -163,6 +165,8 @@ pub struct Pruned {
 
 struct Counters {
     next: u64,
+    /// Key of the next occurrence record.
+    next_seen: u64,
     first: u64,
     bytes: u64,
     lost: u64,
@@ -212,7 +216,8 @@ impl Store {
         let (log_id, counters) = {
             let mut meta = db_err!(txn.open_table(META))?;
             let log = db_err!(txn.open_table(LOG))?;
-            db_err!(txn.open_table(SEEN))?;
+            let seen = db_err!(txn.open_table(SEEN))?;
+            let next_seen = db_err!(seen.last())?.map_or(0, |(k, _)| k.value() + 1);
             db_err!(txn.open_table(MARKS))?;
             db_err!(txn.open_table(GROUPS))?;
             let log_id = match db_err!(meta.get(META_LOG_ID))? {
@@ -244,6 +249,7 @@ impl Store {
                 log_id,
                 Counters {
                     next,
+                    next_seen,
                     first,
                     bytes,
                     lost,
@@ -312,10 +318,11 @@ impl Store {
     /// # Errors
     /// Database errors; nothing is written then.
     pub fn append(&self, batch: AppendBatch) -> Result<Appended, StoreError> {
-        let (start, mut bytes) = {
+        let (start, mut bytes, seen_key) = {
             let c = self.counters();
-            (c.next, c.bytes)
+            (c.next, c.bytes, c.next_seen)
         };
+        let remembered = !batch.seen.is_empty();
         let mut next = start;
         let mut txn = db_err!(self.inner.db.begin_write())?;
         db_err!(txn.set_durability(Durability::Immediate))?;
@@ -333,9 +340,10 @@ impl Store {
                 bytes += buf.len() as u64;
                 next += 1;
             }
-            let mut seen = db_err!(txn.open_table(SEEN))?;
-            for (uid, occ, ms) in &batch.seen {
-                db_err!(seen.insert(uid.as_str(), (*occ, *ms)))?;
+            if remembered {
+                let mut seen = db_err!(txn.open_table(SEEN))?;
+                let record = seen_log::encode(&batch.seen);
+                db_err!(seen.insert(seen_key, record.as_slice()))?;
             }
             if let Some(rv) = &batch.checkpoint {
                 let mut marks = db_err!(txn.open_table(MARKS))?;
@@ -351,6 +359,9 @@ impl Store {
         }
         c.next = next;
         c.bytes = bytes;
+        if remembered {
+            c.next_seen = seen_key + 1;
+        }
         Ok(Appended {
             first: start,
             next,
@@ -435,39 +446,56 @@ impl Store {
         Ok(lo)
     }
 
-    /// Loads the occurrence memory, dropping (and deleting) entries last seen before
-    /// `cutoff_ms`.
+    /// Loads the occurrence memory, dropping entries last seen before `cutoff_ms` (and
+    /// deleting the records that hold only such entries).
     ///
     /// # Errors
-    /// Database errors.
+    /// Database errors or an undecodable record.
     pub fn load_seen(&self, cutoff_ms: u64) -> Result<SeenSet, StoreError> {
-        let txn = db_err!(self.inner.db.begin_write())?;
+        self.expire_seen(cutoff_ms)?;
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let seen = db_err!(txn.open_table(SEEN))?;
         let mut set = SeenSet::default();
-        {
-            let mut seen = db_err!(txn.open_table(SEEN))?;
-            db_err!(seen.retain(|_, (_, ms)| ms >= cutoff_ms))?;
-            for item in db_err!(seen.iter())? {
-                let (k, v) = db_err!(item)?;
-                let (occ, ms) = v.value();
-                set.insert(k.value(), occ, ms);
+        for item in db_err!(seen.iter())? {
+            let (k, v) = db_err!(item)?;
+            let entries = seen_log::entries(v.value()).map_err(|e| StoreError::Corrupt {
+                what: format!("occurrence record {}", k.value()),
+                detail: e.to_string(),
+            })?;
+            for e in entries.filter(|e| e.seen_ms >= cutoff_ms) {
+                set.insert_key(e.key, e.occurrence, e.seen_ms);
             }
         }
-        db_err!(txn.commit())?;
         Ok(set)
     }
 
-    /// Deletes occurrence memory entries last seen before `cutoff_ms`; returns how many.
+    /// Deletes the occurrence records whose newest entry was seen before `cutoff_ms`;
+    /// returns how many entries they held. Records are appended in time order, so
+    /// this stops at the first record still in use.
     ///
     /// # Errors
-    /// Database errors.
+    /// Database errors or an undecodable record.
     pub fn expire_seen(&self, cutoff_ms: u64) -> Result<u64, StoreError> {
         let txn = db_err!(self.inner.db.begin_write())?;
-        let removed;
+        let mut removed = 0;
         {
             let mut seen = db_err!(txn.open_table(SEEN))?;
-            let before = db_err!(seen.len())?;
-            db_err!(seen.retain(|_, (_, ms)| ms >= cutoff_ms))?;
-            removed = before - db_err!(seen.len())?;
+            let mut expired = Vec::new();
+            for item in db_err!(seen.iter())? {
+                let (k, v) = db_err!(item)?;
+                let corrupt = |e: seen_log::BadRecord| StoreError::Corrupt {
+                    what: format!("occurrence record {}", k.value()),
+                    detail: e.to_string(),
+                };
+                if seen_log::newest_ms(v.value()).map_err(corrupt)? >= cutoff_ms {
+                    break;
+                }
+                removed += seen_log::entry_count(v.value()).map_err(corrupt)?;
+                expired.push(k.value());
+            }
+            for k in expired {
+                db_err!(seen.remove(k))?;
+            }
         }
         db_err!(txn.commit())?;
         Ok(removed)

@@ -41,7 +41,12 @@ pub struct SeenSet {
 impl SeenSet {
     /// Records `(uid, occurrence)` seen at `now_ms` (keeps the highest occurrence).
     pub fn insert(&mut self, uid: &str, occurrence: i32, now_ms: u64) {
-        let e = self.map.entry(uid_key(uid)).or_insert(Entry {
+        self.insert_key(uid_key(uid), occurrence, now_ms);
+    }
+
+    /// [`SeenSet::insert`] by the UID's [`uid_key`].
+    pub fn insert_key(&mut self, key: u128, occurrence: i32, now_ms: u64) {
+        let e = self.map.entry(key).or_insert(Entry {
             occurrence,
             last_seen_ms: now_ms,
         });

@@ -170,12 +170,43 @@ fn seen_expiry_is_durable() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();
     let mut b = batch(vec![ev("old", 1, 1)], None);
-    b.seen = vec![("old".into(), 1, 10), ("new".into(), 1, 1_000)];
+    b.seen = vec![("old".into(), 1, 10), ("older".into(), 1, 5)];
     s.append(b).unwrap();
-    assert_eq!(s.expire_seen(500).unwrap(), 1);
+    let mut b = batch(vec![ev("new", 1, 2)], None);
+    b.seen = vec![("new".into(), 1, 1_000), ("mixed".into(), 1, 400)];
+    s.append(b).unwrap();
+    assert_eq!(s.expire_seen(500).unwrap(), 2, "the first record only");
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
     let seen = s.load_seen(0).unwrap();
-    assert_eq!(seen.len(), 1);
+    assert_eq!(seen.len(), 2);
     assert!(seen.is_new("old", 1));
+    assert!(!seen.is_new("new", 1));
+    // a record still in use keeps its older entries on disk, but loading drops them
+    let seen = s.load_seen(500).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(seen.is_new("mixed", 1));
+    // records appended after a reopen continue the sequence
+    let mut b = batch(vec![ev("later", 1, 3)], None);
+    b.seen = vec![("later".into(), 1, 2_000)];
+    s.append(b).unwrap();
+    drop(s);
+    let seen = Store::open(dir.path()).unwrap().load_seen(0).unwrap();
+    assert!(!seen.is_new("later", 1) && !seen.is_new("new", 1));
+}
+
+#[test]
+fn the_highest_occurrence_wins_across_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    for (occ, ms) in [(3, 10), (2, 20)] {
+        let mut b = batch(vec![], None);
+        b.seen = vec![("a".into(), occ, ms)];
+        s.append(b).unwrap();
+    }
+    let seen = s.load_seen(0).unwrap();
+    assert!(!seen.is_new("a", 3));
+    assert!(seen.is_new("a", 4));
 }
 
 use chrono::TimeZone;
