@@ -20,6 +20,10 @@ use crate::hub::{Hub, HubError, Next};
 /// Largest gRPC message the server sends (batches are bounded well below it).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// TCP keepalive of accepted gRPC connections: a subscriber that vanished without a
+/// FIN (node lost) is noticed and its unacknowledged events redelivered.
+const TCP_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// gRPC server settings.
 #[derive(Clone, Default)]
 pub struct GrpcSettings {
@@ -243,7 +247,11 @@ impl GrpcServer {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> Result<(), GrpcError> {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
+        // Nagle's algorithm would hold small batches back until the peer's delayed
+        // ACK (tens of ms): tonic only disables it for sockets it accepts itself.
+        let incoming = tonic::transport::server::TcpIncoming::from(self.listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(TCP_KEEPALIVE));
         self.router
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await
