@@ -26,6 +26,8 @@ use super::api::{KubeApi, ObjectMetadata, object_path};
 use super::cache::GenCache;
 use super::discovery::Discovery;
 use super::error::ApiError;
+use super::packed::{Interner, PackedMetadata};
+use crate::store::uid_key;
 
 /// Lookups waiting or running at most; beyond that new lookups fail at once.
 const MAX_PENDING: usize = 4096;
@@ -91,14 +93,17 @@ struct Inner {
 struct State {
     cache: GenCache<Key, Cached>,
     inflight: HashMap<Key, SharedLookup>,
+    /// Shares the metadata of objects that carry identical labels and owners.
+    interner: Interner,
 }
 
 type SharedLookup = Shared<BoxFuture<'static, Outcome>>;
 
-/// Cache key: the object's UID, or its reference when it has none; or a namespace.
+/// Cache key: the object's UID (as its 128-bit [`uid_key`]), or its reference when it
+/// has none; or a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Uid(String),
+    Uid(u128),
     Reference(String),
     Namespace(String),
 }
@@ -106,7 +111,7 @@ enum Key {
 /// What a lookup found.
 #[derive(Debug, Clone)]
 enum Outcome {
-    Found(Arc<ObjectMetadata>),
+    Found(PackedMetadata),
     NotFound,
     Failed,
 }
@@ -145,6 +150,7 @@ impl Enricher {
                 state: Mutex::new(State {
                     cache: GenCache::new(opts.cache_size.max(2)),
                     inflight: HashMap::new(),
+                    interner: Interner::default(),
                 }),
                 warned: Mutex::new(HashMap::new()),
                 api,
@@ -186,9 +192,10 @@ impl Enricher {
         let io = &mut ev.involved_object;
         match object_result {
             Ok(Outcome::Found(meta)) => {
-                io.labels = meta.labels.clone();
-                io.annotations = meta.annotations.clone();
-                io.owner_references = meta.owner_references.clone();
+                let meta = meta.unpack();
+                io.labels = meta.labels;
+                io.annotations = meta.annotations;
+                io.owner_references = meta.owner_references;
                 io.deleted = meta.deleting;
                 io.lookup = Lookup::Found;
             }
@@ -207,7 +214,7 @@ impl Enricher {
             }
         }
         if let Some(Outcome::Found(ns)) = namespace_result {
-            io.namespace_labels = ns.labels.clone();
+            io.namespace_labels = ns.unpack().labels;
         }
     }
 
@@ -271,8 +278,11 @@ async fn fetch(inner: Arc<Inner>, key: Key, target: Target) -> Outcome {
             cacheable: false,
         }),
     };
-    let (outcome, ttl) = match result {
-        Ok(Some(meta)) => (Outcome::Found(Arc::new(meta)), Some(inner.opts.cache_ttl)),
+    let (mut outcome, ttl) = match result {
+        Ok(Some(meta)) => (
+            Outcome::Found(PackedMetadata::pack(meta)),
+            Some(inner.opts.cache_ttl),
+        ),
         Ok(None) => (Outcome::NotFound, Some(inner.opts.negative_ttl)),
         Err(failure) => {
             warn_failure(&inner, &target, &failure.error);
@@ -284,6 +294,9 @@ async fn fetch(inner: Arc<Inner>, key: Key, target: Target) -> Outcome {
     };
     if let Some(ttl) = ttl {
         let mut state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Outcome::Found(meta) = outcome {
+            outcome = Outcome::Found(state.interner.intern(meta));
+        }
         state.cache.insert(
             key,
             Cached {
@@ -385,7 +398,7 @@ fn object_key(object: &InvolvedObject) -> Key {
             object.api_version, object.kind, object.namespace, object.name
         ))
     } else {
-        Key::Uid(object.uid.clone())
+        Key::Uid(uid_key(&object.uid))
     }
 }
 
@@ -412,7 +425,7 @@ mod tests {
             uid: "u-1".into(),
             ..Default::default()
         };
-        assert_eq!(object_key(&o), Key::Uid("u-1".into()));
+        assert_eq!(object_key(&o), Key::Uid(uid_key("u-1")));
         o.uid.clear();
         assert_eq!(object_key(&o), Key::Reference("v1/Pod/shop/web".into()));
     }

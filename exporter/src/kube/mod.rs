@@ -5,7 +5,8 @@
 //! * [`api`]: raw list / watch / metadata / discovery / Lease calls with one error
 //!   classification ([`ApiError`]).
 //! * [`watcher`]: the list+watch state machine that resumes from a resourceVersion.
-//! * [`enrich`]: involved-object enrichment with cached discovery and metadata.
+//! * [`enrich`]: involved-object enrichment with cached discovery and metadata (kept
+//!   compact by `packed`).
 //! * [`leader`]: Lease leader election that carries a checkpoint across failovers.
 //! * [`stats`]: counters the metrics module exports.
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod leader;
 mod lease;
 pub mod limiter;
+mod packed;
 pub mod stats;
 pub mod watch_stream;
 pub mod watcher;

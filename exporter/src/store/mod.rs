@@ -47,7 +47,9 @@ const META_LOST: &str = "lost";
 /// Page cache of the database. redb's default (1 GiB) lets the cache grow with the log
 /// until it dominates the process's memory; the log is append-only and subscribers
 /// mostly read its tail, so a small cache costs little (benchmark issue: RSS < 64 MiB).
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// Measured with herald-bench: 16 MiB → 4 MiB lowered peak RSS by ~15 MiB and *raised*
+/// ingest throughput (less eviction work); 1 MiB saved 5 MiB more but cost throughput.
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "herald.redb";
