@@ -21,7 +21,7 @@ use tracing::{error, info, warn};
 
 use crate::plan::Plan;
 use crate::router::{AckOut, Router, RouterMetrics};
-use crate::upstream::{self, Incoming, UpstreamConfig};
+use crate::upstream::{self, Incoming, LinkStatus, UpstreamConfig, UpstreamMetrics};
 
 /// Why the ruler could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub struct Inputs {
 }
 
 /// Connects to gRPC exporters.
-pub fn grpc_inputs(upstreams: Vec<UpstreamConfig>) -> Inputs {
+pub fn grpc_inputs(upstreams: Vec<UpstreamConfig>, metrics: &UpstreamMetrics) -> Inputs {
     let (tx, rx) = mpsc::channel(16);
     let cancel = CancellationToken::new();
     let mut outs = Vec::new();
@@ -60,12 +60,16 @@ pub fn grpc_inputs(upstreams: Vec<UpstreamConfig>) -> Inputs {
         let flag = Arc::new(AtomicBool::new(false));
         outs.push(ack_tx);
         connected.push(flag.clone());
+        let status = LinkStatus {
+            connected: flag,
+            lag: metrics.lag(&cfg.url, &cfg.group),
+        };
         tasks.push(tokio::spawn(upstream::run(
             i,
             cfg,
             tx.clone(),
             ack_rx,
-            flag,
+            status,
             cancel.clone(),
         )));
     }

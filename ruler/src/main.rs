@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use herald_ruler::app::{Ruler, grpc_inputs, upstream_configs};
+use herald_ruler::upstream::UpstreamMetrics;
 use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
 use herald_telemetry::{Health, KeeMetrics};
 use prometheus_client::registry::Registry;
@@ -87,6 +88,8 @@ async fn run(args: Args) -> ExitCode {
     let mut registry = Registry::default();
     let kee = KeeMetrics::new(&config.metrics_name_prefix);
     registry.register_collector(Box::new(kee.clone()));
+    let upstream_metrics = UpstreamMetrics::new();
+    upstream_metrics.register(&mut registry);
     let health = Health::new();
     let ruler = match Ruler::start(&config, plan, &mut registry, &health, kee).await {
         Ok(r) => r,
@@ -106,7 +109,9 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    ruler.run(grpc_inputs(upstreams), shutdown_signal()).await;
+    ruler
+        .run(grpc_inputs(upstreams, &upstream_metrics), shutdown_signal())
+        .await;
     admin.stop().await;
     ExitCode::SUCCESS
 }

@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use herald_proto::pb;
 use herald_proto::pb::event_log_client::EventLogClient;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +62,61 @@ impl std::fmt::Debug for UpstreamConfig {
             .field("client_cert", &self.identity.is_some())
             .field("token", &self.token.as_ref().map(|_| "***"))
             .finish()
+    }
+}
+
+/// How often a connected ruler asks its exporter for the group's lag.
+const LAG_POLL: Duration = Duration::from_secs(10);
+
+/// `herald_ruler_consumer_lag{exporter, group}`: events the exporter holds that the
+/// ruler's consumer group has not acknowledged yet (from `GetLogStatus`). The chart's
+/// optional HPA custom metric scales rulers on it.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamMetrics {
+    lag: Family<Vec<(String, String)>, Gauge>,
+}
+
+impl UpstreamMetrics {
+    /// Creates the metric family.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the family.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "herald_ruler_consumer_lag",
+            "Events in the exporter's log not yet acknowledged by this ruler's consumer group",
+            self.lag.clone(),
+        );
+    }
+
+    /// The gauge of one exporter and group.
+    pub fn lag(&self, exporter: &str, group: &str) -> Gauge {
+        self.lag
+            .get_or_create(&vec![
+                ("exporter".to_owned(), exporter.to_owned()),
+                ("group".to_owned(), group.to_owned()),
+            ])
+            .clone()
+    }
+}
+
+/// What a connection reports about itself: connected (readiness) and the group's lag.
+#[derive(Clone, Debug)]
+pub struct LinkStatus {
+    /// True while subscribed.
+    pub connected: Arc<std::sync::atomic::AtomicBool>,
+    /// The group's lag, refreshed every [`LAG_POLL`] while connected.
+    pub lag: Gauge,
+}
+
+/// Aborts a background task when dropped (the lag poller lives as long as a session).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -150,7 +208,7 @@ pub async fn run(
     cfg: UpstreamConfig,
     out: mpsc::Sender<Incoming>,
     mut acks: mpsc::UnboundedReceiver<(Arc<str>, u64)>,
-    connected: Arc<std::sync::atomic::AtomicBool>,
+    status: LinkStatus,
     cancel: CancellationToken,
 ) {
     let mut attempt: u32 = 0;
@@ -166,11 +224,13 @@ pub async fn run(
             &out,
             &mut acks,
             &mut current_log,
-            &connected,
+            &status,
             &cancel,
         )
         .await;
-        connected.store(false, std::sync::atomic::Ordering::Relaxed);
+        status
+            .connected
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         match result {
             Ok(()) => {
                 info!(exporter = %cfg.url, "exporter closed the subscription, reconnecting");
@@ -205,7 +265,7 @@ async fn session(
     out: &mpsc::Sender<Incoming>,
     acks: &mut mpsc::UnboundedReceiver<(Arc<str>, u64)>,
     current_log: &mut Option<Arc<str>>,
-    connected: &std::sync::atomic::AtomicBool,
+    link: &LinkStatus,
     cancel: &CancellationToken,
 ) -> Result<(), UpstreamError> {
     use pb::subscribe_request::Request as Msg;
@@ -230,6 +290,8 @@ async fn session(
         ),
         None => None,
     };
+    let status_channel = channel.clone();
+    let status_token = token.clone();
     let mut client =
         EventLogClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
             if let Some(t) = &token {
@@ -280,7 +342,15 @@ async fn session(
         warn!(exporter = %url, "the exporter's log changed; acknowledgements for the old log are dropped");
     }
     *current_log = Some(log_id.clone());
-    connected.store(true, std::sync::atomic::Ordering::Relaxed);
+    // polled from the welcome on: the group exists by then, so the first value is real
+    let _lag_poller = AbortOnDrop(tokio::spawn(poll_lag(
+        status_channel,
+        status_token,
+        cfg.group.clone(),
+        link.lag.clone(),
+    )));
+    link.connected
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let source = Source {
         upstream: index,
         log_id: log_id.clone(),
@@ -326,6 +396,37 @@ async fn session(
                     flush_acks(&req_tx, &mut pending).await;
                 }
             }
+        }
+    }
+}
+
+/// Keeps `lag` at the group's lag as the exporter reports it, every [`LAG_POLL`], over
+/// the session's connection.
+async fn poll_lag(
+    channel: Channel,
+    token: Option<MetadataValue<tonic::metadata::Ascii>>,
+    group: String,
+    lag: Gauge,
+) {
+    let mut client =
+        EventLogClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+            if let Some(t) = &token {
+                req.metadata_mut().insert("authorization", t.clone());
+            }
+            Ok(req)
+        });
+    let mut tick = tokio::time::interval(LAG_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match client.get_log_status(pb::GetLogStatusRequest {}).await {
+            Ok(status) => {
+                // the group appears once this member's hello was processed
+                if let Some(g) = status.into_inner().groups.iter().find(|g| g.name == group) {
+                    lag.set(i64::try_from(g.lag).unwrap_or(i64::MAX));
+                }
+            }
+            Err(e) => debug!(error = %e, "log status request failed"),
         }
     }
 }

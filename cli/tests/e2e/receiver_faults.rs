@@ -1,13 +1,14 @@
 //! One receiver misbehaving never holds up the others: a layout that fails for some
 //! events (only that receiver skips them, counted and logged, and they are still
 //! acknowledged), and a webhook that never answers (timed out, retried, and with
-//! `onFull: drop` the other receivers keep flowing).
+//! `onFull: drop` the other receivers keep flowing); a receiver that keeps failing
+//! shows as consumer lag on the ruler.
 
 use std::time::Duration;
 
 use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, EventSpec, Exporter, Ruler};
 use crate::support::probe::{
-    counts, eventually, fully_acknowledged, json_lines, log_records, metric, scrape,
+    counts, eventually, fully_acknowledged, json_lines, log_records, log_status, metric, scrape,
 };
 use crate::support::target::{Mode, Target};
 
@@ -272,4 +273,55 @@ receivers:
     // shutdown gives up on the hanging receiver after the grace period
     let status = herald.proc.terminate(Duration::from_secs(15)).await;
     assert!(status.success(), "{status}; log:\n{}", herald.proc.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_receiver_shows_as_consumer_lag_on_the_ruler() {
+    // the chart's optional HPA custom metric scales rulers on this gauge
+    let cluster = Cluster::start().await;
+    let target = Target::start(Mode::Unavailable).await;
+    let config = cluster.write(
+        "config.yaml",
+        &format!(
+            r#"{BASE_CONFIG}omitLookup: true
+ruler:
+  shutdownGrace: 1s
+route:
+  routes:
+    - match:
+        - receiver: down
+receivers:
+  - name: down
+    webhook:
+      endpoint: {url}
+    delivery:
+      retry:
+        initialBackoff: 50ms
+        maxBackoff: 100ms
+"#,
+            url = target.url,
+        ),
+    );
+    let exporter = Exporter::start(&cluster, &config).await;
+    const N: usize = 7;
+    create(&cluster, "lag", N, |_| true);
+    let grpc = exporter.grpc_url();
+    eventually("every event logged", Duration::from_secs(15), || async {
+        let s = log_status(&grpc).await?;
+        (s.last_offset >= N as u64)
+            .then_some(())
+            .ok_or(format!("last offset {}", s.last_offset))
+    })
+    .await;
+    let ruler = Ruler::start(&cluster, &config, &grpc, "ruler-0", &[]).await;
+    let labels = [("exporter", grpc.as_str()), ("group", "ruler")];
+    eventually("the lag of the group", Duration::from_secs(15), || async {
+        let m = scrape(&ruler.metrics_url()).await;
+        let lag = metric(&m, "herald_ruler_consumer_lag", &labels);
+        (lag == N as f64)
+            .then_some(())
+            .ok_or(format!("lag {lag}, want {N}"))
+    })
+    .await;
+    assert!(target.hits().len() >= 2, "the webhook is being retried");
 }
