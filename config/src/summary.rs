@@ -69,10 +69,12 @@ pub fn redacted_summary(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "    retention: maxAge={} maxBytes={}; dedup: retention={}; watch: unhealthyAfter={} timeout={} listPageSize={}",
+        "    retention: maxAge={} maxBytes={}; dedup: retention={}; ingest: linger={} maxBatch={}; watch: unhealthyAfter={} timeout={} listPageSize={}",
         format_duration(ex.retention.max_age),
         format_size(ex.retention.max_bytes),
         format_duration(ex.dedup.retention),
+        format_duration(ex.ingest.linger),
+        ex.ingest.max_batch,
         format_duration(ex.watch.unhealthy_after),
         format_duration(ex.watch.timeout),
         ex.watch.list_page_size

@@ -450,6 +450,8 @@ impl Exporter {
                 skip_at_or_below_rv: skip_rv,
                 dedup_retention: chrono::Duration::from_std(retention)
                     .unwrap_or(chrono::Duration::hours(3)),
+                linger: cfg.exporter.ingest.linger,
+                max_batch: cfg.exporter.ingest.max_batch as usize,
                 ..IngestConfig::default()
             },
             metrics: self.metrics.clone(),

@@ -232,7 +232,10 @@ impl Ingest {
         let mut deadline: Option<tokio::time::Instant> = None;
         loop {
             let next = match deadline {
+                // biased: events already waiting join the batch before the linger
+                // deadline is looked at, so `linger: 0s` still batches a burst
                 Some(d) => tokio::select! {
+                    biased;
                     n = enriched.next() => n,
                     () = tokio::time::sleep_until(d) => {
                         flush(&store, &hub, &metrics, &mut batch, &mut lags).await?;

@@ -24,6 +24,8 @@ pub struct ExporterConfig {
     pub retention: RetentionConfig,
     /// Duplicate-occurrence detection.
     pub dedup: DedupConfig,
+    /// How watched Events are batched into the durable log.
+    pub ingest: IngestSettings,
     /// The Kubernetes Event watch.
     pub watch: WatchConfig,
     /// Involved-object metadata lookup (size comes from top-level `cacheSize`).
@@ -43,6 +45,7 @@ impl Default for ExporterConfig {
             metrics: MetricsConfig::default(),
             retention: RetentionConfig::default(),
             dedup: DedupConfig::default(),
+            ingest: IngestSettings::default(),
             watch: WatchConfig::default(),
             lookup: LookupConfig::default(),
             leader_election: LeaderElectionTimings::default(),
@@ -185,6 +188,27 @@ impl Default for DedupConfig {
     fn default() -> Self {
         DedupConfig {
             retention: Duration::from_secs(3 * 3600),
+        }
+    }
+}
+
+/// How watched Events are batched into the durable log: one durable commit per batch.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct IngestSettings {
+    /// Longest time an Event waits for its batch to fill (latency vs. commits per
+    /// second; `0s` commits as soon as the input is momentarily idle).
+    #[serde(deserialize_with = "de_duration")]
+    pub linger: Duration,
+    /// Largest batch (Events per commit).
+    pub max_batch: u32,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            linger: Duration::from_millis(10),
+            max_batch: 1000,
         }
     }
 }

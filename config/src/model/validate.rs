@@ -137,6 +137,20 @@ impl Validator<'_> {
             )
             .with_hint("use more than 1h, e.g. the default `3h`");
         }
+        self.nonzero(
+            &["exporter", "ingest", "maxBatch"],
+            u64::from(cfg.ingest.max_batch),
+        );
+        if cfg.ingest.linger > Duration::from_secs(1) {
+            self.error(
+                &["exporter", "ingest", "linger"],
+                format!(
+                    "`{}` would hold every event back that long before it is durable",
+                    format_duration(cfg.ingest.linger)
+                ),
+            )
+            .with_hint("use at most 1s; the default `10ms` is enough to batch a busy cluster");
+        }
         self.positive(
             &["exporter", "watch", "unhealthyAfter"],
             cfg.watch.unhealthy_after,

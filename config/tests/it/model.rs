@@ -300,6 +300,8 @@ fn herald_sections_have_defaults() {
     assert_eq!(ex.retention.max_age, Duration::from_secs(86_400));
     assert_eq!(ex.retention.max_bytes, 1 << 30);
     assert_eq!(ex.dedup.retention, Duration::from_secs(3 * 3600));
+    assert_eq!(ex.ingest.linger, Duration::from_millis(10));
+    assert_eq!(ex.ingest.max_batch, 1000);
     assert_eq!(ex.watch.unhealthy_after, Duration::from_secs(120));
     assert_eq!(ex.watch.timeout, Duration::from_secs(300));
     assert_eq!(ex.watch.list_page_size, 500);
@@ -524,4 +526,16 @@ fn ruler_validation() {
     );
     assert!(!loaded.diagnostics.to_string().contains("pw-VALUE"));
     assert!(d.hide_source);
+}
+
+#[test]
+fn ingest_batching_is_configurable_and_bounded() {
+    let c = load_ok("exporter:\n  ingest: {linger: 0s, maxBatch: 50}\n").config;
+    assert_eq!(c.exporter.ingest.linger, Duration::ZERO);
+    assert_eq!(c.exporter.ingest.max_batch, 50);
+    let diags = load_err("exporter:\n  ingest:\n    linger: 5s\n    maxBatch: 0\n");
+    let d = find(&diags, Severity::Error, "would hold every event back");
+    assert_eq!(d.location.map(|l| l.line), Some(3));
+    let d = find(&diags, Severity::Error, "must be greater than zero");
+    assert_eq!(d.location.map(|l| l.line), Some(4));
 }
