@@ -50,6 +50,9 @@ exporter:
     listen: 127.0.0.1:0
   metrics:
     listen: 127.0.0.1:0
+ruler:
+  # a demo ends at once: whatever stdout could not take is not worth waiting for
+  shutdownGrace: 2s
 "#;
 
 /// Runs the demo until Ctrl-C or `--duration`.
