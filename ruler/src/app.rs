@@ -1,11 +1,12 @@
 //! The ruler process: builds the receivers, connects its inputs (gRPC exporters, or the
 //! in-process exporter in combined mode), routes until shutdown, then drains.
 //!
-//! Shutdown order keeps acknowledgements flowing: stop taking batches, let receivers
-//! drain within the grace period (their completions become acks), give the ack
-//! forwarders a moment, then close the exporter connections (which flush the last
-//! acks). Anything not delivered by then is not acknowledged and the exporter
-//! redelivers it to another ruler.
+//! Shutdown order keeps acknowledgements flowing: stop routing (also a batch that
+//! waits for queue space), let receivers drain within the grace period (their
+//! completions become acks) while batches still arriving are set aside unrouted, give
+//! the ack forwarders a moment, then close the exporter connections (which flush the
+//! last acks) within a bounded time. Anything not delivered by then is not
+//! acknowledged and the exporter redelivers it to another ruler.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,27 +164,45 @@ impl Ruler {
     }
 
     /// Routes batches from `inputs` until `shutdown`, then drains.
-    pub async fn run(self, mut inputs: Inputs, shutdown: impl std::future::Future<Output = ()>) {
-        let mut router = Router::new(
-            &self.plan,
-            self.sinks.clone(),
-            inputs.outs.clone(),
-            self.metrics.clone(),
-        );
+    ///
+    /// Every step after `shutdown` is bounded: a batch waiting for queue space is
+    /// abandoned (its events are not acknowledged, the exporter redelivers them),
+    /// receivers get the grace period, and the exporter connections get
+    /// [`CONNECTION_CLOSE_TIMEOUT`] to flush their last acks.
+    pub async fn run(self, inputs: Inputs, shutdown: impl std::future::Future<Output = ()>) {
+        let Inputs {
+            mut rx,
+            outs,
+            connected,
+            tasks,
+            cancel,
+        } = inputs;
+        let mut router = Router::new(&self.plan, self.sinks.clone(), outs, self.metrics.clone());
         let mut hup = sighup();
         let mut health = tokio::time::interval(Duration::from_secs(1));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                batch = inputs.rx.recv() => match batch {
-                    Some(b) => router.route_batch(b).await,
+                batch = rx.recv() => match batch {
+                    Some(b) => {
+                        // a `block` receiver with a full queue holds the batch; shutdown
+                        // must still get through
+                        let stopped = tokio::select! {
+                            () = router.route_batch(b) => false,
+                            () = &mut shutdown => true,
+                        };
+                        if stopped {
+                            info!("shutdown while a batch waited for queue space; its undelivered events will be redelivered");
+                            break;
+                        }
+                    }
                     None => break,
                 },
                 _ = health.tick() => {
                     self.sinks.update_probe(&self.sink_probe);
-                    let up = inputs.connected.iter().filter(|c| c.load(Ordering::Relaxed)).count();
-                    if up > 0 || inputs.connected.is_empty() {
+                    let up = connected.iter().filter(|c| c.load(Ordering::Relaxed)).count();
+                    if up > 0 || connected.is_empty() {
                         self.input_probe.ready();
                     } else {
                         self.input_probe.not_ready("not connected to any exporter");
@@ -195,23 +214,58 @@ impl Ruler {
                 }
             }
         }
-        info!(grace_secs = self.grace.as_secs(), "draining receivers");
+        drop(router);
+        info!(grace_secs = self.grace.as_secs_f64(), "draining receivers");
         self.input_probe.not_ready("shutting down");
+        // Batches that arrive from now on are not routed (and not acknowledged, so
+        // they are redelivered). Taking them keeps the connections free to forward
+        // the acks of what the receivers complete while draining.
+        let discard = tokio::spawn(async move {
+            let mut unrouted = 0usize;
+            while let Some(b) = rx.recv().await {
+                unrouted += b.events.len();
+            }
+            unrouted
+        });
         let report = self.sinks.close_and_drain(self.grace).await;
         if !report.is_complete() {
             warn!(report = ?report, "some receivers did not drain in time; the exporter will redeliver their events");
         }
         // completions become acks through the forwarders; let them reach the upstreams
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        inputs.cancel.cancel();
-        for t in inputs.tasks {
-            if let Err(e) = t.await {
-                error!(error = %e, "an exporter connection task failed");
+        tokio::time::sleep(ACK_SETTLE).await;
+        cancel.cancel();
+        let deadline = tokio::time::Instant::now() + CONNECTION_CLOSE_TIMEOUT;
+        for mut t in tasks {
+            match tokio::time::timeout_at(deadline, &mut t).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => error!(error = %e, "an exporter connection task failed"),
+                Err(_) => {
+                    warn!(
+                        timeout_secs = CONNECTION_CLOSE_TIMEOUT.as_secs(),
+                        "an exporter connection did not close in time; its unacknowledged events will be redelivered"
+                    );
+                    t.abort();
+                }
             }
+        }
+        // every sender is gone once the connection tasks ended
+        if let Ok(Ok(n)) = tokio::time::timeout(ACK_SETTLE, discard).await
+            && n > 0
+        {
+            info!(
+                events = n,
+                "events received during shutdown were left for redelivery"
+            );
         }
         info!("ruler stopped");
     }
 }
+
+/// How long the ack forwarders get after the receivers drained.
+const ACK_SETTLE: Duration = Duration::from_millis(200);
+
+/// How long the exporter connections get to flush their last acks and close.
+const CONNECTION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[cfg(unix)]
 type Hup = Option<tokio::signal::unix::Signal>;

@@ -389,7 +389,14 @@ async fn session(
                         }
                     }
                 }
-                None => return Ok(()),
+                None => {
+                    // the router is gone (shutdown): send what it completed, then
+                    // hold the subscription until told to close, so that nothing
+                    // reconnects in between
+                    flush_acks(&req_tx, &mut pending).await;
+                    cancel.cancelled().await;
+                    return Ok(());
+                }
             },
             _ = flush_tick.tick() => {
                 if !pending.is_empty() {

@@ -24,8 +24,26 @@ fn rename(a: String) -> String {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+/// Resolves on SIGTERM or SIGINT (Ctrl-C) and starts the graceful shutdown.
+///
+/// A second signal while shutting down ends the process at once (exit code 130):
+/// an operator who asks twice does not want to wait for the grace period. Nothing
+/// is lost by it: the durable log is crash-safe and unacknowledged events are
+/// redelivered.
 pub async fn shutdown_signal() {
+    termination().await;
+    tracing::info!("shutdown signal received; send it again to exit immediately");
+    tokio::spawn(async {
+        termination().await;
+        tracing::warn!("second shutdown signal: exiting without waiting for the drain");
+        std::process::exit(FORCED_EXIT_CODE);
+    });
+}
+
+/// The exit code of a forced (second-signal) exit, as shells report an interrupt.
+pub const FORCED_EXIT_CODE: i32 = 130;
+
+async fn termination() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -45,7 +63,6 @@ pub async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    tracing::info!("shutdown signal received");
 }
 
 #[cfg(test)]

@@ -13,4 +13,5 @@ mod demo;
 mod pipeline;
 mod receiver_faults;
 mod route;
+mod shutdown;
 mod tail;

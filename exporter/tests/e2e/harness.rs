@@ -181,11 +181,17 @@ impl ExporterProc {
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns its exit code.
-    pub fn terminate(mut self) -> Option<i32> {
+    pub fn terminate(self) -> Option<i32> {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
+        self.wait_exit()
+    }
+
+    /// Waits (at most 20 s) for the process to exit after a signal sent elsewhere;
+    /// returns its exit code.
+    pub fn wait_exit(mut self) -> Option<i32> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
