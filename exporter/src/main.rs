@@ -48,6 +48,8 @@ struct Args {
 const EXIT_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
+    // before any thread exists (see the module docs)
+    let _ = herald_telemetry::malloc::limit_arenas();
     let args = Args::parse_from(normalize_go_flags(std::env::args()));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

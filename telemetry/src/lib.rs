@@ -6,6 +6,7 @@ pub mod admin;
 pub mod health;
 pub mod kee;
 pub mod logging;
+pub mod malloc;
 pub mod process;
 
 pub use admin::{AdminServer, RunningAdmin, serve_admin, start_admin};
