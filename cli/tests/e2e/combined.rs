@@ -3,21 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, EventSpec};
+use crate::support::cluster::{BASE_CONFIG, Cluster, Combined};
 use crate::support::probe::{counts, eventually, fully_acknowledged, json_lines};
-
-fn create(cluster: &Cluster, from: usize, to: usize) {
-    for i in from..to {
-        cluster.create_event(&EventSpec {
-            namespace: "shop",
-            name: format!("run-{i:03}"),
-            uid: format!("run-uid-{i:03}"),
-            pod: "web-0",
-            event_type: "Warning",
-            reason: "BackOff",
-        });
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_delivers_every_event_to_a_file_exactly_once_and_stops_cleanly() {
@@ -44,7 +31,7 @@ receivers:
         ),
     );
     let mut herald = Combined::start(&cluster, &config).await;
-    create(&cluster, 0, 30);
+    cluster.create_numbered("run", 0..30, |_| true);
     let wanted: Vec<String> = (0..30).map(|i| format!("run-uid-{i:03}-1")).collect();
     eventually("30 events in the file", Duration::from_secs(20), || async {
         let n = json_lines(&archive).len();
@@ -60,7 +47,7 @@ receivers:
     assert!(status.success(), "{status}; log:\n{}", herald.proc.log());
 
     // a clean restart re-sends nothing; new events still arrive
-    create(&cluster, 30, 40);
+    cluster.create_numbered("run", 30..40, |_| true);
     let mut herald = Combined::start(&cluster, &config).await;
     eventually("40 events in the file", Duration::from_secs(20), || async {
         let n = json_lines(&archive).len();

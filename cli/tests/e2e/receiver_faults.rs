@@ -6,25 +6,11 @@
 
 use std::time::Duration;
 
-use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, EventSpec, Exporter, Ruler};
+use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, Exporter, Ruler};
 use crate::support::probe::{
     counts, eventually, fully_acknowledged, json_lines, log_records, log_status, metric, scrape,
 };
 use crate::support::target::{Mode, Target};
-
-fn create(cluster: &Cluster, prefix: &str, n: usize, warning: impl Fn(usize) -> bool) {
-    for i in 0..n {
-        let w = warning(i);
-        cluster.create_event(&EventSpec {
-            namespace: "shop",
-            name: format!("{prefix}-{i:03}"),
-            uid: format!("{prefix}-uid-{i:03}"),
-            pod: "web-0",
-            event_type: if w { "Warning" } else { "Normal" },
-            reason: if w { "BackOff" } else { "Pulled" },
-        });
-    }
-}
 
 const EVENTS: usize = 10;
 
@@ -72,7 +58,7 @@ receivers:
     let exporter = Exporter::start(&cluster, &config).await;
     let ruler = Ruler::start(&cluster, &config, &exporter.grpc_url(), "ruler-0", &[]).await;
     let warning = |i: usize| i % 5 < 3; // 6 of 10
-    create(&cluster, "tf", EVENTS, warning);
+    cluster.create_numbered("tf", 0..EVENTS, warning);
 
     let grpc = exporter.grpc_url();
     eventually("every event acknowledged", Duration::from_secs(20), || {
@@ -205,7 +191,7 @@ receivers:
     );
     let mut herald = Combined::start(&cluster, &config).await;
     const N: usize = 20;
-    create(&cluster, "hang", N, |_| true);
+    cluster.create_numbered("hang", 0..N, |_| true);
 
     // the file receiver gets everything although the webhook never answers
     eventually(
@@ -304,7 +290,7 @@ receivers:
     );
     let exporter = Exporter::start(&cluster, &config).await;
     const N: usize = 7;
-    create(&cluster, "lag", N, |_| true);
+    cluster.create_numbered("lag", 0..N, |_| true);
     let grpc = exporter.grpc_url();
     eventually("every event logged", Duration::from_secs(15), || async {
         let s = log_status(&grpc).await?;

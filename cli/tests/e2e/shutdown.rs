@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use herald_telemetry::process::FORCED_EXIT_CODE;
 
-use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, EventSpec, Exporter, Ruler};
+use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, Exporter, Ruler};
 use crate::support::probe::{counts, eventually, metric, scrape};
 use crate::support::target::{Mode, Target};
 
@@ -19,22 +19,6 @@ const GRACE_SECS: u64 = 2;
 /// What shutdown may take past the grace period: the ack settle time and the bounded
 /// close of the exporter connections, with room for a loaded CI machine.
 const SHUTDOWN_MARGIN: Duration = Duration::from_secs(8);
-
-fn create(cluster: &Cluster, prefix: &str) -> Vec<String> {
-    (0..EVENTS)
-        .map(|i| {
-            cluster.create_event(&EventSpec {
-                namespace: "shop",
-                name: format!("{prefix}-{i:03}"),
-                uid: format!("{prefix}-uid-{i:03}"),
-                pod: "web-0",
-                event_type: "Warning",
-                reason: "BackOff",
-            });
-            format!("{prefix}-uid-{i:03}-1")
-        })
-        .collect()
-}
 
 fn config(cluster: &Cluster, url: &str, grace_secs: u64) -> std::path::PathBuf {
     cluster.write(
@@ -125,7 +109,7 @@ async fn combined_mode_stops_within_its_grace_period_while_a_receiver_keeps_fail
     let target = Target::start(Mode::Unavailable).await;
     let config = config(&cluster, &target.url, GRACE_SECS);
     let mut herald = Combined::start(&cluster, &config).await;
-    let keys = create(&cluster, "stuck");
+    let keys = cluster.create_numbered("stuck", 0..EVENTS, |_| true);
     wait_blocked(&target, &herald.metrics_url()).await;
 
     let started = Instant::now();
@@ -150,7 +134,7 @@ async fn a_ruler_stops_within_its_grace_period_while_a_receiver_keeps_failing() 
     let exporter = Exporter::start(&cluster, &config).await;
     let url = exporter.grpc_url();
     let mut ruler = Ruler::start(&cluster, &config, &url, "ruler-a", &[]).await;
-    let keys = create(&cluster, "grpc");
+    let keys = cluster.create_numbered("grpc", 0..EVENTS, |_| true);
     wait_blocked(&target, &ruler.metrics_url()).await;
 
     let started = Instant::now();
@@ -173,7 +157,7 @@ async fn a_second_sigterm_exits_at_once_and_loses_nothing() {
     let target = Target::start(Mode::Unavailable).await;
     let config = config(&cluster, &target.url, 600);
     let mut herald = Combined::start(&cluster, &config).await;
-    let keys = create(&cluster, "forced");
+    let keys = cluster.create_numbered("forced", 0..EVENTS, |_| true);
     wait_blocked(&target, &herald.metrics_url()).await;
 
     let first = std::process::Command::new("kill")

@@ -88,6 +88,32 @@ impl Cluster {
             .create_event(e.to_json())
             .unwrap_or_else(|err| panic!("create event {}: {err}", e.name));
     }
+
+    /// Creates events `{prefix}-{i:03}` (uid `{prefix}-uid-{i:03}`) about pod
+    /// `shop/web-0` for every `i` in `range`: a Warning BackOff, or a Normal Pulled
+    /// where `warning(i)` is false. Returns their idempotency keys.
+    pub fn create_numbered(
+        &self,
+        prefix: &str,
+        range: std::ops::Range<usize>,
+        warning: impl Fn(usize) -> bool,
+    ) -> Vec<String> {
+        range
+            .map(|i| {
+                let w = warning(i);
+                let spec = EventSpec {
+                    namespace: "shop",
+                    name: format!("{prefix}-{i:03}"),
+                    uid: format!("{prefix}-uid-{i:03}"),
+                    pod: "web-0",
+                    event_type: if w { "Warning" } else { "Normal" },
+                    reason: if w { "BackOff" } else { "Pulled" },
+                };
+                self.create_event(&spec);
+                spec.key(1)
+            })
+            .collect()
+    }
 }
 
 /// A Warning or Normal event about a pod.
