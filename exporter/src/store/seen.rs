@@ -26,16 +26,34 @@ pub fn uid_key(uid: &str) -> u128 {
     (u128::from(h(0x9e37_79b9_7f4a_7c15)) << 64) | u128::from(h(0xc2b2_ae3d_27d4_eb4f))
 }
 
+/// A remembered Event object: 8 bytes, so that a map slot with its 16-byte key is
+/// 24 bytes (a `u128` key would align the slot to 32).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     occurrence: i32,
-    last_seen_ms: u64,
+    /// Unix seconds, rounded up: an entry is kept up to a second longer than asked,
+    /// never shorter. `u32` lasts until 2106.
+    last_seen_s: u32,
+}
+
+/// A [`uid_key`] as two halves: 8-byte alignment instead of `u128`'s 16.
+type Key = [u64; 2];
+
+fn split(key: u128) -> Key {
+    // the casts keep the low 64 bits of each half, which is the point
+    #[allow(clippy::cast_possible_truncation)]
+    [(key >> 64) as u64, key as u64]
+}
+
+/// `now_ms` in whole seconds, rounded up.
+fn seconds_up(ms: u64) -> u32 {
+    u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)
 }
 
 /// The occurrence memory.
 #[derive(Debug, Default)]
 pub struct SeenSet {
-    map: HashMap<u128, Entry>,
+    map: HashMap<Key, Entry>,
 }
 
 impl SeenSet {
@@ -46,32 +64,35 @@ impl SeenSet {
 
     /// [`SeenSet::insert`] by the UID's [`uid_key`].
     pub fn insert_key(&mut self, key: u128, occurrence: i32, now_ms: u64) {
-        let e = self.map.entry(key).or_insert(Entry {
+        let now = seconds_up(now_ms);
+        let e = self.map.entry(split(key)).or_insert(Entry {
             occurrence,
-            last_seen_ms: now_ms,
+            last_seen_s: now,
         });
         e.occurrence = e.occurrence.max(occurrence);
-        e.last_seen_ms = e.last_seen_ms.max(now_ms);
+        e.last_seen_s = e.last_seen_s.max(now);
     }
 
     /// Returns true when `(uid, occurrence)` was not logged yet.
     pub fn is_new(&self, uid: &str, occurrence: i32) -> bool {
         self.map
-            .get(&uid_key(uid))
+            .get(&split(uid_key(uid)))
             .is_none_or(|e| occurrence > e.occurrence)
     }
 
     /// Refreshes the last-seen time of `uid` (a no-op update keeps it remembered).
     pub fn touch(&mut self, uid: &str, now_ms: u64) {
-        if let Some(e) = self.map.get_mut(&uid_key(uid)) {
-            e.last_seen_ms = e.last_seen_ms.max(now_ms);
+        if let Some(e) = self.map.get_mut(&split(uid_key(uid))) {
+            e.last_seen_s = e.last_seen_s.max(seconds_up(now_ms));
         }
     }
 
-    /// Forgets entries last seen before `cutoff_ms`; returns how many.
+    /// Forgets entries last seen before `cutoff_ms`; returns how many. Times are kept
+    /// in whole seconds, so an entry may stay up to two seconds longer, never less.
     pub fn expire(&mut self, cutoff_ms: u64) -> usize {
+        let cutoff = cutoff_ms / 1000;
         let before = self.map.len();
-        self.map.retain(|_, e| e.last_seen_ms >= cutoff_ms);
+        self.map.retain(|_, e| u64::from(e.last_seen_s) >= cutoff);
         before - self.map.len()
     }
 
@@ -115,11 +136,37 @@ mod tests {
     #[test]
     fn expiry_forgets_old_entries() {
         let mut s = SeenSet::default();
-        s.insert("a", 1, 100);
-        s.insert("b", 1, 200);
-        s.touch("a", 300);
-        assert_eq!(s.expire(250), 1);
+        s.insert("a", 1, 100_000);
+        s.insert("b", 1, 200_000);
+        s.touch("a", 300_000);
+        assert_eq!(s.expire(250_000), 1);
         assert!(!s.is_new("a", 1));
         assert!(s.is_new("b", 1));
+    }
+
+    #[test]
+    fn expiry_never_forgets_early_at_second_resolution() {
+        let mut s = SeenSet::default();
+        s.insert("a", 1, 10_001); // kept as 11 s
+        assert_eq!(s.expire(10_999), 0, "seen after the cutoff");
+        assert_eq!(s.expire(11_000), 0, "rounding keeps it a little longer");
+        assert_eq!(s.expire(12_000), 1);
+        assert!(s.is_new("a", 1));
+    }
+
+    #[test]
+    fn full_keys_are_compared() {
+        // two keys equal in one half must stay distinct
+        let mut s = SeenSet::default();
+        s.insert_key(1 << 64, 5, 0);
+        s.insert_key(1, 7, 0);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.map[&split(1 << 64)].occurrence, 5);
+        assert_eq!(s.map[&split(1)].occurrence, 7);
+    }
+
+    #[test]
+    fn a_slot_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<(Key, Entry)>(), 24);
     }
 }
