@@ -81,15 +81,23 @@ async fn run_async(command: Command) -> ExitCode {
     let result = match command {
         Command::Run(args) => match check::load(&args.config) {
             Ok((loaded, plan)) => {
-                if let Err(e) = herald_telemetry::logging::init(
+                let traces = match herald_telemetry::logging::init_with_traces(
                     loaded.config.log_level.as_str(),
                     loaded.config.log_format.as_str(),
+                    "herald",
                 ) {
-                    eprintln!("herald run: {e}");
-                    return ExitCode::from(EXIT_CONFIG);
-                }
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("herald run: {e}");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                };
                 loaded.diagnostics.log();
-                combined::run(loaded, plan, &args, shutdown_signal()).await
+                let result = combined::run(loaded, plan, &args, shutdown_signal()).await;
+                if let Some(t) = traces {
+                    t.shutdown().await;
+                }
+                result
             }
             Err(rendered) => {
                 eprintln!("herald run: invalid configuration:\n{rendered}");

@@ -20,7 +20,7 @@ use herald_proto::kube_json::has_involved_object;
 use herald_proto::{Event, Observation, pb};
 use herald_telemetry::kee::{KeeCounter, KeeMetrics};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::hub::Hub;
 use crate::kube::enrich::Enricher;
@@ -285,7 +285,20 @@ async fn flush(
     }
     let b = std::mem::take(batch);
     let n = b.events.len() as u64;
-    match store.run(move |s| s.append(b)).await {
+    let span = tracing::info_span!(
+        parent: None,
+        "herald.ingest.append",
+        events = n,
+        last_offset = tracing::field::Empty
+    );
+    let appended = store
+        .run(move |s| s.append(b))
+        .instrument(span.clone())
+        .await;
+    if let Ok(a) = &appended {
+        span.record("last_offset", a.next.saturating_sub(1));
+    }
+    match appended {
         Ok(appended) => {
             metrics
                 .appends

@@ -79,12 +79,17 @@ async fn run(args: Args) -> ExitCode {
         }
     };
     let config = loaded.config;
-    if let Err(e) =
-        herald_telemetry::logging::init(config.log_level.as_str(), config.log_format.as_str())
-    {
-        eprintln!("herald-exporter: {e}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    let traces = match herald_telemetry::logging::init_with_traces(
+        config.log_level.as_str(),
+        config.log_format.as_str(),
+        "herald-exporter",
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("herald-exporter: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     loaded.diagnostics.log();
     tracing::info!(config = %herald_config::redacted_summary(&config), "starting herald-exporter {}", env!("CARGO_PKG_VERSION"));
     let mut registry = Registry::default();
@@ -117,6 +122,9 @@ async fn run(args: Args) -> ExitCode {
     };
     let result = exporter.run(shutdown_signal()).await;
     admin.stop().await;
+    if let Some(t) = traces {
+        t.shutdown().await;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -18,7 +18,7 @@ use herald_telemetry::{Health, KeeMetrics, Probe};
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use crate::plan::Plan;
 use crate::router::{AckOut, Router, RouterMetrics};
@@ -188,8 +188,14 @@ impl Ruler {
                     Some(b) => {
                         // a `block` receiver with a full queue holds the batch; shutdown
                         // must still get through
+                        let span = tracing::info_span!(
+                            parent: None,
+                            "herald.route",
+                            events = b.events.len(),
+                            upstream = b.source.upstream
+                        );
                         let stopped = tokio::select! {
-                            () = router.route_batch(b) => false,
+                            () = router.route_batch(b).instrument(span) => false,
                             () = &mut shutdown => true,
                         };
                         if stopped {

@@ -64,12 +64,17 @@ async fn run(args: Args) -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     };
     let config = loaded.config;
-    if let Err(e) =
-        herald_telemetry::logging::init(config.log_level.as_str(), config.log_format.as_str())
-    {
-        eprintln!("herald-ruler: {e}");
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    let traces = match herald_telemetry::logging::init_with_traces(
+        config.log_level.as_str(),
+        config.log_format.as_str(),
+        "herald-ruler",
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("herald-ruler: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     loaded.diagnostics.log();
     let upstreams = match upstream_configs(&config, &args.exporters) {
         Ok(u) if !u.is_empty() => u,
@@ -113,5 +118,8 @@ async fn run(args: Args) -> ExitCode {
         .run(grpc_inputs(upstreams, &upstream_metrics), shutdown_signal())
         .await;
     admin.stop().await;
+    if let Some(t) = traces {
+        t.shutdown().await;
+    }
     ExitCode::SUCCESS
 }

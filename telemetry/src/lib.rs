@@ -8,6 +8,7 @@ pub mod kee;
 pub mod logging;
 pub mod malloc;
 pub mod process;
+pub mod traces;
 
 pub use admin::{AdminServer, RunningAdmin, serve_admin, start_admin};
 pub use health::{Health, Probe};

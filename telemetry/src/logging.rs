@@ -4,9 +4,16 @@
 //! `pretty`) writes human-readable lines — to **stderr**, not stdout as KEE did, so
 //! log lines never interleave with the `stdout` sink's events. The environment
 //! variable `HERALD_LOG` (a tracing filter such as `info,herald_exporter=debug`)
-//! overrides `logLevel`.
+//! overrides `logLevel`. [`init_with_traces`] adds OpenTelemetry traces when the
+//! environment asks for them (see [`crate::traces`]).
 
-use tracing_subscriber::EnvFilter;
+use opentelemetry_sdk::trace::SdkTracer;
+use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use crate::traces::{self, Traces, TracesError};
 
 /// A `logLevel` or `logFormat` value that herald does not know.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +29,9 @@ pub enum LogSetupError {
     /// `HERALD_LOG` does not parse.
     #[error("HERALD_LOG is not a valid filter: {0}")]
     Filter(String),
+    /// The OTLP trace exporter cannot be built.
+    #[error(transparent)]
+    Traces(#[from] TracesError),
 }
 
 /// Maps a KEE/zerolog level to a tracing filter directive.
@@ -46,26 +56,67 @@ pub fn level_directive(level: &str) -> Result<&'static str, LogSetupError> {
 /// # Errors
 /// Unknown level or format, or a bad `HERALD_LOG`.
 pub fn init(level: &str, format: &str) -> Result<(), LogSetupError> {
+    install(level, format, None).map(drop)
+}
+
+/// [`init`], plus OpenTelemetry traces of `service` when `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set. Call it inside the tokio
+/// runtime, and [`Traces::shutdown`] the result before exiting.
+///
+/// # Errors
+/// As [`init`], and an OTLP exporter that cannot be built from the environment.
+pub fn init_with_traces(
+    level: &str,
+    format: &str,
+    service: &str,
+) -> Result<Option<Traces>, LogSetupError> {
+    install(level, format, Some(service))
+}
+
+type TraceLayer = Option<OpenTelemetryLayer<Registry, SdkTracer>>;
+type WithTraces = Layered<TraceLayer, Registry>;
+
+fn install(
+    level: &str,
+    format: &str,
+    service: Option<&str>,
+) -> Result<Option<Traces>, LogSetupError> {
     let directive = level_directive(level)?;
     let filter = match std::env::var("HERALD_LOG") {
         Ok(f) if !f.is_empty() => {
             EnvFilter::try_new(&f).map_err(|e| LogSetupError::Filter(e.to_string()))?
         }
         _ => EnvFilter::new(format!(
-            "{directive},h2=warn,hyper=warn,tower=warn,rustls=warn,kube=warn,kube_client=off"
+            "{directive},h2=warn,hyper=warn,tower=warn,rustls=warn,kube=warn,kube_client=off,opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn"
         )),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match format {
-        "json" => builder.json().flatten_event(true).try_init(),
-        "" | "pretty" => builder.with_ansi(false).try_init(),
+    let lines: Box<dyn Layer<WithTraces> + Send + Sync> = match format {
+        "json" => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        "" | "pretty" => tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
         other => return Err(LogSetupError::Format(other.to_owned())),
     };
-    // an already-installed subscriber (tests, combined mode) is fine
-    drop(result);
-    Ok(())
+    let (traces, layer) = match service {
+        Some(name) if traces::wanted() => {
+            let (t, l) = Traces::start::<Registry>(name)?;
+            (Some(t), Some(l))
+        }
+        _ => (None, None),
+    };
+    let installed = tracing_subscriber::registry()
+        .with(layer)
+        .with(lines)
+        .with(filter)
+        .try_init();
+    // an already-installed subscriber (tests, combined mode) is fine; its traces
+    // pipeline, if any, stays the one in use
+    Ok(if installed.is_ok() { traces } else { None })
 }
 
 #[cfg(test)]

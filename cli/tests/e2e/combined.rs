@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::cluster::{BASE_CONFIG, Cluster, Combined};
+use crate::support::cluster::{Cluster, Combined, archive_config};
 use crate::support::probe::{counts, eventually, fully_acknowledged, json_lines};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -12,22 +12,13 @@ async fn run_delivers_every_event_to_a_file_exactly_once_and_stops_cleanly() {
     let archive = cluster.path("archive.log");
     let config = cluster.write(
         "config.yaml",
-        &format!(
-            "{BASE_CONFIG}omitLookup: true
-route:
-  routes:
-    - match:
-        - receiver: archive
-receivers:
-  - name: archive
-    file:
-      path: {}
-      layout:
-        key: \"{{{{ .IdempotencyKey }}}}\"
-        reason: \"{{{{ .Reason }}}}\"
-        count: \"{{{{ .Count }}}}\"
+        &archive_config(
+            &archive,
+            "      layout:
+        key: \"{{ .IdempotencyKey }}\"
+        reason: \"{{ .Reason }}\"
+        count: \"{{ .Count }}\"
 ",
-            archive.display()
         ),
     );
     let mut herald = Combined::start(&cluster, &config).await;

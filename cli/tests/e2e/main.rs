@@ -15,3 +15,4 @@ mod receiver_faults;
 mod route;
 mod shutdown;
 mod tail;
+mod traces;

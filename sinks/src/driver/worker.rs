@@ -11,7 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument as _, error, warn};
+use tracing::{Instrument as _, error, info_span, warn};
 
 use super::ack::{AckRef, AckStatus};
 use super::health::HealthState;
@@ -274,6 +274,25 @@ impl fmt::Display for Failure {
 /// Sends one batch until it is delivered, permanently refused or out of
 /// attempts, then completes its handles.
 async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<S::Item>) {
+    let span = info_span!(
+        parent: None,
+        "herald.sink.send",
+        sink = %shared.name,
+        sink_type = shared.sink.kind(),
+        events = batch.acks.len(),
+        attempts = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    send_batch_attempts(shared, batch, &span)
+        .instrument(span.clone())
+        .await;
+}
+
+async fn send_batch_attempts<S: Sink>(
+    shared: &Shared<S>,
+    batch: Batch<S::Item>,
+    span: &tracing::Span,
+) {
     let Batch { items, acks, bytes } = batch;
     let events = acks.len();
     let settings = &shared.settings;
@@ -292,6 +311,8 @@ async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<S::Item>) {
             .observe_request(started.elapsed().as_secs_f64());
         let failure = match result {
             Ok(()) => {
+                span.record("attempts", attempt);
+                span.record("outcome", "delivered");
                 shared.metrics.sent(events, bytes);
                 shared.health.success();
                 shared.complete(acks, AckStatus::Delivered);
@@ -330,6 +351,8 @@ async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<S::Item>) {
             error = %failure,
             "send failed, events rejected"
         );
+        span.record("attempts", attempt);
+        span.record("outcome", reason.as_str());
         shared.metrics.dropped(reason, events);
         shared.complete(acks, AckStatus::Rejected);
         return;

@@ -23,6 +23,24 @@ kubeQPS: 1000
 kubeBurst: 1000
 ";
 
+/// A config that routes every event to one file receiver `archive` writing to `path`;
+/// `layout` is the receiver's YAML `layout:` block (six-space indented lines) or "".
+pub fn archive_config(path: &Path, layout: &str) -> String {
+    format!(
+        "{BASE_CONFIG}omitLookup: true
+route:
+  routes:
+    - match:
+        - receiver: archive
+receivers:
+  - name: archive
+    file:
+      path: {}
+{layout}",
+        path.display()
+    )
+}
+
 /// The simulator and a scratch directory.
 pub struct Cluster {
     /// The simulated API server.
@@ -318,8 +336,20 @@ pub struct Combined {
 impl Combined {
     /// Starts `herald run` with `config` and waits until it is ready.
     pub async fn start(cluster: &Cluster, config: &Path) -> Combined {
+        Self::start_with_env(cluster, config, &[]).await
+    }
+
+    /// [`Combined::start`] with extra environment `env`.
+    pub async fn start_with_env(
+        cluster: &Cluster,
+        config: &Path,
+        env: &[(&str, &str)],
+    ) -> Combined {
         let (grpc_port, metrics_port) = (free_port(), free_port());
         let mut cmd = Command::new(bin("herald"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.arg("run")
             .arg("--config")
             .arg(config)
