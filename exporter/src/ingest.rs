@@ -286,6 +286,7 @@ async fn flush(
     let b = std::mem::take(batch);
     let n = b.events.len() as u64;
     let span = tracing::info_span!(
+        target: "herald_trace",
         parent: None,
         "herald.ingest.append",
         events = n,

@@ -189,6 +189,7 @@ impl Ruler {
                         // a `block` receiver with a full queue holds the batch; shutdown
                         // must still get through
                         let span = tracing::info_span!(
+                            target: "herald_trace",
                             parent: None,
                             "herald.route",
                             events = b.events.len(),

@@ -9,11 +9,12 @@
 
 use opentelemetry_sdk::trace::SdkTracer;
 use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::filter::{Filtered, Targets};
 use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::traces::{self, Traces, TracesError};
+use crate::traces::{self, TRACE_TARGET, Traces, TracesError};
 
 /// A `logLevel` or `logFormat` value that herald does not know.
 #[derive(Debug, thiserror::Error)]
@@ -73,9 +74,12 @@ pub fn init_with_traces(
     install(level, format, Some(service))
 }
 
-type TraceLayer = Option<OpenTelemetryLayer<Registry, SdkTracer>>;
+type TraceLayer = Option<Filtered<OpenTelemetryLayer<Registry, SdkTracer>, Targets, Registry>>;
 type WithTraces = Layered<TraceLayer, Registry>;
 
+/// Log lines and trace spans are filtered apart: the lines never show the
+/// [`TRACE_TARGET`] spans, and only those spans go to OpenTelemetry. Without traces
+/// nothing enables those spans, so they cost next to nothing.
 fn install(
     level: &str,
     format: &str,
@@ -83,11 +87,11 @@ fn install(
 ) -> Result<Option<Traces>, LogSetupError> {
     let directive = level_directive(level)?;
     let filter = match std::env::var("HERALD_LOG") {
-        Ok(f) if !f.is_empty() => {
-            EnvFilter::try_new(&f).map_err(|e| LogSetupError::Filter(e.to_string()))?
-        }
+        Ok(f) if !f.is_empty() => EnvFilter::try_new(format!("{f},{TRACE_TARGET}=off"))
+            .map_err(|e| LogSetupError::Filter(e.to_string()))?,
         _ => EnvFilter::new(format!(
-            "{directive},h2=warn,hyper=warn,tower=warn,rustls=warn,kube=warn,kube_client=off,opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn"
+            "{directive},h2=warn,hyper=warn,tower=warn,rustls=warn,kube=warn,kube_client=off,\
+             opentelemetry=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn,{TRACE_TARGET}=off"
         )),
     };
     let lines: Box<dyn Layer<WithTraces> + Send + Sync> = match format {
@@ -95,24 +99,26 @@ fn install(
             .json()
             .flatten_event(true)
             .with_writer(std::io::stderr)
+            .with_filter(filter)
             .boxed(),
         "" | "pretty" => tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_writer(std::io::stderr)
+            .with_filter(filter)
             .boxed(),
         other => return Err(LogSetupError::Format(other.to_owned())),
     };
     let (traces, layer) = match service {
         Some(name) if traces::wanted() => {
             let (t, l) = Traces::start::<Registry>(name)?;
-            (Some(t), Some(l))
+            let only_spans = Targets::new().with_target(TRACE_TARGET, tracing::Level::INFO);
+            (Some(t), Some(l.with_filter(only_spans)))
         }
         _ => (None, None),
     };
     let installed = tracing_subscriber::registry()
         .with(layer)
         .with(lines)
-        .with(filter)
         .try_init();
     // an already-installed subscriber (tests, combined mode) is fine; its traces
     // pipeline, if any, stays the one in use

@@ -20,6 +20,10 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetryLayer;
 
+/// The `tracing` target of herald's trace spans (`info_span!(target: "herald_trace", …)`):
+/// they go to OpenTelemetry only, never to the log lines.
+pub const TRACE_TARGET: &str = "herald_trace";
+
 /// How long [`Traces::shutdown`] waits for the last spans to be sent.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 

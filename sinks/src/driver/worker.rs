@@ -275,6 +275,7 @@ impl fmt::Display for Failure {
 /// attempts, then completes its handles.
 async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<S::Item>) {
     let span = info_span!(
+        target: "herald_trace",
         parent: None,
         "herald.sink.send",
         sink = %shared.name,
