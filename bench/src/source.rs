@@ -232,6 +232,24 @@ impl EventLog for Service {
             ..pb::LogStatus::default()
         }))
     }
+
+    async fn seek_group(
+        &self,
+        _request: Request<pb::SeekGroupRequest>,
+    ) -> Result<Response<pb::GroupStatus>, Status> {
+        Err(Status::unimplemented(
+            "the synthetic source keeps no consumer groups",
+        ))
+    }
+
+    async fn delete_group(
+        &self,
+        _request: Request<pb::DeleteGroupRequest>,
+    ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
+        Err(Status::unimplemented(
+            "the synthetic source keeps no consumer groups",
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -4,21 +4,20 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
+use async_trait::async_trait;
 use herald_config::{Config, LoadedConfig};
 use herald_exporter::app::{Exporter, ExporterOptions};
-use herald_exporter::hub::{Hub, Next};
+use herald_exporter::hub::{Hub, Next, Session};
 use herald_proto::pb;
-use herald_ruler::app::{Inputs, Ruler};
+use herald_ruler::app::{Ruler, subscribe_lanes};
 use herald_ruler::plan::Plan;
-use herald_ruler::upstream::{Incoming, Source};
+use herald_ruler::subscription::{Connector, Link, LinkError};
+use herald_ruler::upstream::UpstreamMetrics;
 use herald_telemetry::{Health, KeeMetrics};
 use prometheus_client::registry::Registry;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::info;
 
 /// Command-line overrides of `herald run`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -79,15 +78,23 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| config.exporter.metrics.listen.to_string());
     let admin = herald_telemetry::start_admin(&metrics_addr, Arc::new(registry), health).await?;
-    let inputs = local_inputs(
-        exporter.hub(),
-        config.ruler.group.clone(),
+    let connector: Arc<dyn Connector> = Arc::new(HubConnector::new(exporter.hub()));
+    let hello = pb::Hello {
+        group: config.ruler.group.clone(),
+        member_id: "combined".into(),
+        ..pb::Hello::default()
+    };
+    let lanes = subscribe_lanes(
+        ruler.plan(),
+        &[connector],
+        &hello,
         config.ruler.credits,
+        &UpstreamMetrics::new(),
     );
     let exporter_stop = CancellationToken::new();
     let exporter_task = tokio::spawn(exporter.run(exporter_stop.clone().cancelled_owned()));
     // the ruler drains first so its completions are acknowledged before the log closes
-    ruler.run(inputs, shutdown).await;
+    ruler.run(lanes, shutdown).await;
     exporter_stop.cancel();
     let result = exporter_task.await;
     admin.stop().await;
@@ -98,118 +105,72 @@ pub async fn run(
     }
 }
 
-/// Feeds the ruler from the in-process hub as a member of `group`.
-pub fn local_inputs(hub: Hub, group: String, window: u32) -> Inputs {
-    let (tx, rx) = mpsc::channel(16);
-    let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-    let cancel = CancellationToken::new();
-    let connected = Arc::new(AtomicBool::new(false));
-    let task = tokio::spawn(feed(
-        hub,
-        group,
-        window,
-        tx,
-        ack_rx,
-        connected.clone(),
-        cancel.clone(),
-    ));
-    Inputs {
-        rx,
-        outs: vec![ack_tx],
-        connected: vec![connected],
-        tasks: vec![task],
-        cancel,
-    }
-}
-
-async fn feed(
+/// Opens subscriptions straight on the hub of the exporter in this process: the same
+/// consumer-group semantics as over gRPC, without the network hop.
+#[derive(Clone)]
+pub struct HubConnector {
     hub: Hub,
-    group: String,
-    window: u32,
-    tx: mpsc::Sender<Incoming>,
-    mut acks: mpsc::UnboundedReceiver<(Arc<str>, u64)>,
-    connected: Arc<AtomicBool>,
-    cancel: CancellationToken,
-) {
-    let log_id: Arc<str> = Arc::from(hub.store().log_id());
-    let source = Source {
-        upstream: 0,
-        log_id: log_id.clone(),
-    };
-    loop {
-        let hello = pb::Hello {
-            group: group.clone(),
-            member_id: "combined".into(),
-            ..pb::Hello::default()
-        };
-        let mut session = match hub.join(hello).await {
-            Ok(s) => s,
-            Err(e) => {
-                debug!(error = %e, "waiting for the exporter to serve");
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(200)) => continue,
-                }
-            }
-        };
-        session.grant(window);
-        connected.store(true, Ordering::Relaxed);
-        info!(group = %group, "ruler reading the local exporter");
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => {
-                    apply_acks(&mut session, &mut acks, &log_id);
-                    return;
-                }
-                ack = acks.recv() => match ack {
-                    Some((log, offset)) => {
-                        if *log == *log_id {
-                            let mut batch = vec![offset];
-                            while let Ok((l, o)) = acks.try_recv() {
-                                if *l == *log_id { batch.push(o); }
-                            }
-                            if let Err(e) = session.ack(&batch) {
-                                warn!(error = %e, "local ack refused");
-                            }
-                            session.grant(u32::try_from(batch.len()).unwrap_or(u32::MAX));
-                        }
-                    }
-                    None => return,
-                },
-                next = session.next() => match next {
-                    Ok(Next::Batch(b)) => {
-                        let events = b.events.into_iter().map(herald_proto::Event::from).collect();
-                        if tx.send(Incoming { source: source.clone(), events }).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Next::Closing(reason)) => {
-                        info!(%reason, "local exporter stopped serving");
-                        break;
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "reading the local log failed");
-                        break;
-                    }
-                },
-            }
-        }
-        connected.store(false, Ordering::Relaxed);
+}
+
+impl HubConnector {
+    /// A connector over `hub`.
+    pub fn new(hub: Hub) -> HubConnector {
+        HubConnector { hub }
     }
 }
 
-fn apply_acks(
-    session: &mut herald_exporter::hub::Session,
-    acks: &mut mpsc::UnboundedReceiver<(Arc<str>, u64)>,
-    log_id: &Arc<str>,
-) {
-    let mut batch = Vec::new();
-    while let Ok((l, o)) = acks.try_recv() {
-        if *l == **log_id {
-            batch.push(o);
+#[async_trait]
+impl Connector for HubConnector {
+    fn describe(&self) -> &str {
+        "local"
+    }
+
+    async fn open(
+        &self,
+        hello: pb::Hello,
+        credit: u32,
+    ) -> Result<(pb::Welcome, Box<dyn Link>), LinkError> {
+        let mut session = self.hub.join(hello).await.map_err(tonic::Status::from)?;
+        session.grant(credit);
+        Ok((session.welcome(), Box::new(HubLink { session })))
+    }
+
+    async fn groups(&self) -> Result<Vec<pb::GroupStatus>, LinkError> {
+        Ok(self.hub.group_status())
+    }
+}
+
+/// One subscription on the local hub.
+struct HubLink {
+    session: Session,
+}
+
+#[async_trait]
+impl Link for HubLink {
+    async fn next(&mut self) -> Result<Option<pb::EventBatch>, LinkError> {
+        match self.session.next().await.map_err(tonic::Status::from)? {
+            Next::Batch(b) => Ok(Some(b)),
+            Next::Closing(reason) => {
+                info!(%reason, "local exporter stopped serving");
+                Ok(None)
+            }
         }
     }
-    if !batch.is_empty() {
-        let _ = session.ack(&batch);
+
+    async fn ack(&mut self, offsets: Vec<u64>) -> Result<(), LinkError> {
+        let n = u32::try_from(offsets.len()).unwrap_or(u32::MAX);
+        self.session.ack(&offsets).map_err(tonic::Status::from)?;
+        self.session.grant(n);
+        Ok(())
+    }
+
+    async fn hold(&mut self, offsets: Vec<u64>) -> Result<(), LinkError> {
+        self.session.hold(&offsets);
+        Ok(())
+    }
+
+    async fn grant(&mut self, events: u32) -> Result<(), LinkError> {
+        self.session.grant(events);
+        Ok(())
     }
 }

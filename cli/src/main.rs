@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use herald_cli::{check, combined, demo, simulate, tail};
+use herald_cli::{check, combined, demo, groups, simulate, tail};
 use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
 
 /// herald exports Kubernetes Events to where operators look, without losing or
@@ -24,6 +24,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print the exporter's event stream (the worked example of a gRPC consumer).
     Tail(tail::TailArgs),
+    /// List, move (replay to one receiver) or delete the exporter's consumer groups.
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
     /// Check a configuration file and print every problem.
     CheckConfig {
         /// The configuration file.
@@ -112,6 +115,11 @@ async fn run_async(command: Command) -> ExitCode {
                 .await
                 .map(|_| ())
                 .map_err(Into::into)
+        }
+        Command::Groups(cmd) => {
+            let _ = herald_telemetry::logging::init("warn", "");
+            let mut out = std::io::stdout();
+            groups::run(&cmd, &mut out).await.map_err(Into::into)
         }
         Command::Simulate(args) => {
             let _ = herald_telemetry::logging::init("info", "");

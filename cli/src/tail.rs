@@ -1,9 +1,10 @@
 //! `herald tail`: prints the exporter's event stream — and the worked example of a
 //! third-party `herald.v1.EventLog` consumer.
 //!
-//! The whole protocol fits in [`run`]: open `Subscribe`, send a `Hello` (group, start
-//! position, filter) and an initial `Credit`, then for every `EventBatch` print the
-//! events and — for a durable group — send an `Ack` plus one new `Credit` per event.
+//! The whole protocol fits in [`run`] (through the ruler's subscribe client): open
+//! `Subscribe`, send a `Hello` (group, start position, filter) and an initial `Credit`,
+//! then for every `EventBatch` print the events and — for a durable group — send an
+//! `Ack` plus one new `Credit` per event.
 //! An ephemeral tail (no `--group`) needs no acks: the server forgets it on
 //! disconnect. A `Closing` message means the exporter is going away.
 
@@ -11,11 +12,9 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use herald_proto::pb;
-use herald_proto::pb::event_log_client::EventLogClient;
 use herald_proto::pb::start_position::Position;
-use herald_ruler::upstream::{MAX_MESSAGE_BYTES, UpstreamConfig, endpoint};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use herald_ruler::subscription::{Connector, LinkError};
+use herald_ruler::upstream::{GrpcConnector, UpstreamConfig};
 
 /// How to print events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -112,6 +111,15 @@ pub struct TailArgs {
     pub token: Option<String>,
 }
 
+/// Accepts `host:port` as well as a URL: without a scheme, `http://` is meant.
+pub fn normalize_url(exporter: &str) -> String {
+    if exporter.contains("://") {
+        exporter.to_owned()
+    } else {
+        format!("http://{exporter}")
+    }
+}
+
 /// Errors of `herald tail`.
 #[derive(Debug, thiserror::Error)]
 pub enum TailError {
@@ -132,9 +140,6 @@ pub enum TailError {
 /// # Errors
 /// See [`TailError`].
 pub async fn run(args: &TailArgs, out: &mut (dyn Write + Send)) -> Result<u64, TailError> {
-    use pb::subscribe_request::Request as Msg;
-    use pb::subscribe_response::Response as In;
-
     // 1. connect (TLS and token handled like the ruler does)
     let ca = match &args.ca_file {
         Some(p) => Some(
@@ -144,28 +149,12 @@ pub async fn run(args: &TailArgs, out: &mut (dyn Write + Send)) -> Result<u64, T
         None => None,
     };
     let cfg = UpstreamConfig {
-        url: args.exporter.clone(),
+        url: normalize_url(&args.exporter),
         ca,
         token: args.token.clone(),
         ..UpstreamConfig::default()
     };
-    let channel = endpoint(&cfg)
-        .map_err(|e| TailError::Connect(e.to_string()))?
-        .connect()
-        .await
-        .map_err(|e| TailError::Connect(format!("cannot connect to {}: {e}", args.exporter)))?;
-    let token = args.token.clone();
-    let mut client =
-        EventLogClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-            if let Some(t) = &token {
-                let v = format!("Bearer {t}").parse().map_err(|_| {
-                    tonic::Status::invalid_argument("the token is not a valid header value")
-                })?;
-                req.metadata_mut().insert("authorization", v);
-            }
-            Ok(req)
-        })
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let connector = GrpcConnector::new(&cfg).map_err(|e| TailError::Connect(e.to_string()))?;
 
     // 2. hello + initial credit
     let start = match &args.from {
@@ -178,7 +167,6 @@ pub async fn run(args: &TailArgs, out: &mut (dyn Write + Send)) -> Result<u64, T
         }),
     };
     let window: u32 = 500;
-    let (tx, rx) = mpsc::channel(16);
     let hello = pb::Hello {
         group: args.group.clone().unwrap_or_default(),
         member_id: args
@@ -195,19 +183,13 @@ pub async fn run(args: &TailArgs, out: &mut (dyn Write + Send)) -> Result<u64, T
             kinds: args.kinds.clone(),
         }),
         max_batch_size: window,
-        ack_timeout_seconds: 0,
+        ..pb::Hello::default()
     };
-    // fresh channel with room for two messages: cannot fail
-    let _ = tx.try_send(pb::SubscribeRequest {
-        request: Some(Msg::Hello(hello)),
-    });
-    let _ = tx.try_send(pb::SubscribeRequest {
-        request: Some(Msg::Credit(pb::Credit { events: window })),
-    });
-    let mut stream = client
-        .subscribe(ReceiverStream::new(rx))
-        .await?
-        .into_inner();
+    let (welcome, mut link) = connector.open(hello, window).await.map_err(|e| match e {
+        LinkError::Status(s) => TailError::Status(s),
+        other => TailError::Connect(format!("cannot connect to {}: {other}", args.exporter)),
+    })?;
+    tracing::debug!(group = %welcome.group, member = %welcome.member_id, start = welcome.start_offset, "subscribed");
 
     // 3. batches → print → ack + credit
     if args.output == Output::Table {
@@ -218,53 +200,32 @@ pub async fn run(args: &TailArgs, out: &mut (dyn Write + Send)) -> Result<u64, T
         )?;
     }
     let mut printed = 0u64;
-    while let Some(msg) = stream.message().await? {
-        match msg.response {
-            Some(In::Batch(batch)) => {
-                let mut offsets = Vec::with_capacity(batch.events.len());
-                for ev in batch.events {
-                    offsets.push(ev.offset);
-                    print_event(out, args.output, ev)?;
-                    printed += 1;
-                    if args.limit.is_some_and(|l| printed >= l) {
-                        break;
-                    }
-                }
-                out.flush()?;
-                if args.group.is_some() {
-                    let n = u32::try_from(offsets.len()).unwrap_or(u32::MAX);
-                    let _ = tx
-                        .send(pb::SubscribeRequest {
-                            request: Some(Msg::Ack(pb::Ack { offsets })),
-                        })
-                        .await;
-                    let _ = tx
-                        .send(pb::SubscribeRequest {
-                            request: Some(Msg::Credit(pb::Credit { events: n })),
-                        })
-                        .await;
-                } else {
-                    let n = u32::try_from(offsets.len()).unwrap_or(u32::MAX);
-                    let _ = tx
-                        .send(pb::SubscribeRequest {
-                            request: Some(Msg::Credit(pb::Credit { events: n })),
-                        })
-                        .await;
-                }
-                if args.limit.is_some_and(|l| printed >= l) {
-                    // give the acks a moment to leave before the stream is dropped
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    break;
-                }
-            }
-            Some(In::Closing(c)) => {
-                tracing::info!(reason = %c.reason, "the exporter closed the stream");
+    while let Some(batch) = link.next().await.map_err(|e| match e {
+        LinkError::Status(s) => TailError::Status(s),
+        other => TailError::Connect(other.to_string()),
+    })? {
+        let mut offsets = Vec::with_capacity(batch.events.len());
+        for ev in batch.events {
+            offsets.push(ev.offset);
+            print_event(out, args.output, ev)?;
+            printed += 1;
+            if args.limit.is_some_and(|l| printed >= l) {
                 break;
             }
-            Some(In::Welcome(w)) => {
-                tracing::debug!(group = %w.group, member = %w.member_id, start = w.start_offset, "subscribed");
-            }
-            None => {}
+        }
+        out.flush()?;
+        // a failed send means the stream is gone; the next message says why
+        if args.group.is_some() {
+            let _ = link.ack(offsets).await;
+        } else {
+            let _ = link
+                .grant(u32::try_from(offsets.len()).unwrap_or(u32::MAX))
+                .await;
+        }
+        if args.limit.is_some_and(|l| printed >= l) {
+            // give the acks a moment to leave before the stream is dropped
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            break;
         }
     }
     Ok(printed)

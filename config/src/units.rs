@@ -270,6 +270,19 @@ pub(crate) fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D
     d.deserialize_any(DurationVisitor)
 }
 
+/// Deserializes an optional [`Duration`] (`null` or absent: not set).
+pub(crate) fn de_opt_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    struct Wrapped(Duration);
+    impl<'de> Deserialize<'de> for Wrapped {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            de_duration(d).map(Wrapped)
+        }
+    }
+    Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
+}
+
 struct SizeVisitor;
 
 impl Visitor<'_> for SizeVisitor {

@@ -571,6 +571,14 @@ impl Exporter {
     }
 
     async fn apply_retention(&self) {
+        let idle = self
+            .config
+            .exporter
+            .subscribers
+            .effective_group_idle_expiry(self.config.exporter.retention.max_age);
+        if !idle.is_zero() {
+            self.hub.expire_idle_groups(idle).await;
+        }
         let r = &self.config.exporter.retention;
         let max_age = chrono::Duration::from_std(r.max_age).unwrap_or(chrono::Duration::days(1));
         let max_bytes = r.max_bytes;

@@ -1,4 +1,5 @@
-//! The gRPC face of the exporter: `herald.v1.EventLog` (Subscribe, GetLogStatus) over
+//! The gRPC face of the exporter: `herald.v1.EventLog` (Subscribe, GetLogStatus,
+//! SeekGroup, DeleteGroup) over
 //! the [`Hub`], plus gRPC health and reflection, optional TLS (with optional client
 //! certificate verification) and optional bearer-token authentication.
 
@@ -120,8 +121,9 @@ impl EventLog for EventLogService {
                                     break;
                                 }
                             }
+                            Ok(Some(pb::SubscribeRequest { request: Some(Msg::Hold(h)) })) => session.hold(&h.offsets),
                             Ok(Some(_)) => {
-                                let _ = tx.send(Err(Status::invalid_argument("only credit and ack may follow the hello"))).await;
+                                let _ = tx.send(Err(Status::invalid_argument("only credit, ack and hold may follow the hello"))).await;
                                 break;
                             }
                             Ok(None) => { debug!("subscriber closed its stream"); break; }
@@ -179,6 +181,27 @@ impl EventLog for EventLogService {
             groups: self.hub.group_status(),
             leader: self.leader.load(std::sync::atomic::Ordering::Relaxed),
         }))
+    }
+
+    async fn seek_group(
+        &self,
+        request: Request<pb::SeekGroupRequest>,
+    ) -> Result<Response<pb::GroupStatus>, Status> {
+        let req = request.into_inner();
+        let status = self
+            .hub
+            .seek_group(&req.group, req.position.as_ref())
+            .await?;
+        Ok(Response::new(status))
+    }
+
+    async fn delete_group(
+        &self,
+        request: Request<pb::DeleteGroupRequest>,
+    ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
+        let req = request.into_inner();
+        let committed_offset = self.hub.delete_group(&req.group).await?;
+        Ok(Response::new(pb::DeleteGroupResponse { committed_offset }))
     }
 }
 

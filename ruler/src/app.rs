@@ -1,5 +1,10 @@
-//! The ruler process: builds the receivers, connects its inputs (gRPC exporters, or the
-//! in-process exporter in combined mode), routes until shutdown, then drains.
+//! The ruler process: builds the receivers, connects one lane per receiver to its inputs
+//! (gRPC exporters, or the in-process exporter in combined mode), routes until
+//! shutdown, then drains.
+//!
+//! Every receiver has its own lane: its own consumer group at each exporter (see
+//! [`crate::lane`]), its own subscription and its own routing task, so a receiver
+//! that is down or slow stalls only its own lane; the exporter's log is its buffer.
 //!
 //! Shutdown order keeps acknowledgements flowing: stop routing (also a batch that
 //! waits for queue space), let receivers drain within the grace period (their
@@ -13,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use herald_config::Config;
+use herald_proto::pb;
 use herald_sinks::{SinkMetrics, SinkSet};
 use herald_telemetry::{Health, KeeMetrics, Probe};
 use prometheus_client::registry::Registry;
@@ -20,9 +26,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, warn};
 
+use crate::held::Held;
+use crate::lane;
 use crate::plan::Plan;
 use crate::router::{AckOut, Router, RouterMetrics};
-use crate::upstream::{self, Incoming, LinkStatus, UpstreamConfig, UpstreamMetrics};
+use crate::subscription::{self, Connector, Incoming, LinkStatus, StartPolicy, Subscriber};
+use crate::upstream::{GrpcConnector, UpstreamConfig, UpstreamMetrics};
 
 /// Why the ruler could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +44,7 @@ pub enum RulerError {
     Files(String),
 }
 
-/// Where the router's batches come from and where acks go.
+/// Where one lane's batches come from and where its acks go.
 pub struct Inputs {
     /// Batches from every upstream.
     pub rx: mpsc::Receiver<Incoming>,
@@ -47,39 +56,109 @@ pub struct Inputs {
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Stops the upstream tasks.
     pub cancel: CancellationToken,
+    /// What the lane's receiver still holds (shared by the router and the
+    /// subscriptions).
+    pub held: Held,
 }
 
-/// Connects to gRPC exporters.
-pub fn grpc_inputs(upstreams: Vec<UpstreamConfig>, metrics: &UpstreamMetrics) -> Inputs {
-    let (tx, rx) = mpsc::channel(16);
-    let cancel = CancellationToken::new();
-    let mut outs = Vec::new();
-    let mut connected = Vec::new();
-    let mut tasks = Vec::new();
-    for (i, cfg) in upstreams.into_iter().enumerate() {
-        let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-        let flag = Arc::new(AtomicBool::new(false));
-        outs.push(ack_tx);
-        connected.push(flag.clone());
-        let status = LinkStatus {
-            connected: flag,
-            lag: metrics.lag(&cfg.url, &cfg.group),
-        };
-        tasks.push(tokio::spawn(upstream::run(
-            i,
-            cfg,
-            tx.clone(),
-            ack_rx,
-            status,
-            cancel.clone(),
-        )));
-    }
-    Inputs {
-        rx,
-        outs,
-        connected,
-        tasks,
-        cancel,
+/// One receiver's lane: the receiver's index in the plan and its inputs.
+pub struct Lane {
+    /// Index of the receiver in [`Plan::receivers`].
+    pub receiver: usize,
+    /// Its subscriptions.
+    pub inputs: Inputs,
+}
+
+/// Subscribes the lane of every receiver of `plan` to every connector (one
+/// subscription per receiver and exporter). `hello` is the template of every hello:
+/// its group is replaced by the lane's group under `hello.group`, and a lane's group
+/// that does not exist yet starts where its siblings are
+/// ([`StartPolicy::Siblings`]).
+pub fn subscribe_lanes(
+    plan: &Plan,
+    connectors: &[Arc<dyn Connector>],
+    hello: &pb::Hello,
+    window: u32,
+    metrics: &UpstreamMetrics,
+) -> Vec<Lane> {
+    let base = hello.group.clone();
+    plan.receiver_names()
+        .iter()
+        .enumerate()
+        .map(|(receiver, name)| {
+            let group = lane::group_name(&base, name);
+            let (tx, rx) = mpsc::channel(16);
+            let cancel = CancellationToken::new();
+            let mut inputs = Inputs {
+                rx,
+                outs: Vec::new(),
+                connected: Vec::new(),
+                tasks: Vec::new(),
+                cancel: cancel.clone(),
+                held: Held::default(),
+            };
+            for (i, connector) in connectors.iter().enumerate() {
+                let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+                let status = LinkStatus {
+                    connected: Arc::new(AtomicBool::new(false)),
+                    lag: metrics.lag(connector.describe(), &group, name),
+                };
+                inputs.outs.push(ack_tx);
+                inputs.connected.push(status.connected.clone());
+                let sub = Subscriber {
+                    hello: pb::Hello {
+                        group: group.clone(),
+                        ..hello.clone()
+                    },
+                    start: StartPolicy::Siblings { base: base.clone() },
+                    window,
+                    held: inputs.held.clone(),
+                };
+                inputs.tasks.push(tokio::spawn(
+                    subscription::run(
+                        i,
+                        connector.clone(),
+                        sub,
+                        tx.clone(),
+                        ack_rx,
+                        status,
+                        cancel.clone(),
+                    )
+                    .instrument(tracing::info_span!("lane", receiver = %name)),
+                ));
+            }
+            Lane { receiver, inputs }
+        })
+        .collect()
+}
+
+/// The gRPC connectors of `upstreams` (one shared HTTP/2 channel each).
+///
+/// # Errors
+/// An invalid URL, TLS material or token.
+pub fn grpc_connectors(
+    upstreams: &[UpstreamConfig],
+) -> Result<Vec<Arc<dyn Connector>>, RulerError> {
+    upstreams
+        .iter()
+        .map(|u| {
+            GrpcConnector::new(u)
+                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map_err(|e| RulerError::Files(e.to_string()))
+        })
+        .collect()
+}
+
+/// The hello every lane of the ruler starts from (group = the ruler's `group`).
+pub fn lane_hello(upstream: &UpstreamConfig) -> pb::Hello {
+    pb::Hello {
+        group: upstream.group.clone(),
+        member_id: upstream.member_id.clone(),
+        start: None,
+        filter: upstream.filter.clone(),
+        max_batch_size: upstream.window.min(500),
+        ack_timeout_seconds: upstream.ack_timeout_seconds,
+        ..pb::Hello::default()
     }
 }
 
@@ -158,54 +237,56 @@ impl Ruler {
         })
     }
 
+    /// The compiled configuration (receivers in lane order).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// The receivers (tests read in-memory sinks through it).
     pub fn sinks(&self) -> Arc<SinkSet> {
         self.sinks.clone()
     }
 
-    /// Routes batches from `inputs` until `shutdown`, then drains.
+    /// Routes the batches of every lane until `shutdown`, then drains.
     ///
     /// Every step after `shutdown` is bounded: a batch waiting for queue space is
     /// abandoned (its events are not acknowledged, the exporter redelivers them),
     /// receivers get the grace period, and the exporter connections get
     /// [`CONNECTION_CLOSE_TIMEOUT`] to flush their last acks.
-    pub async fn run(self, inputs: Inputs, shutdown: impl std::future::Future<Output = ()>) {
-        let Inputs {
-            mut rx,
-            outs,
-            connected,
-            tasks,
-            cancel,
-        } = inputs;
-        let mut router = Router::new(&self.plan, self.sinks.clone(), outs, self.metrics.clone());
+    pub async fn run(self, lanes: Vec<Lane>, shutdown: impl std::future::Future<Output = ()>) {
+        let stop = CancellationToken::new();
+        let mut routers = Vec::new();
+        let mut connected = Vec::new();
+        let mut tasks = Vec::new();
+        let mut cancels = Vec::new();
+        for lane in lanes {
+            let Inputs {
+                rx,
+                outs,
+                connected: c,
+                tasks: t,
+                cancel,
+                held,
+            } = lane.inputs;
+            connected.extend(c);
+            tasks.extend(t);
+            cancels.push(cancel);
+            let router = Router::new(
+                &self.plan,
+                self.sinks.clone(),
+                outs,
+                self.metrics.clone(),
+                lane.receiver,
+                held,
+            );
+            routers.push(tokio::spawn(route_lane(router, rx, stop.clone())));
+        }
         let mut hup = sighup();
         let mut health = tokio::time::interval(Duration::from_secs(1));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                batch = rx.recv() => match batch {
-                    Some(b) => {
-                        // a `block` receiver with a full queue holds the batch; shutdown
-                        // must still get through
-                        let span = tracing::info_span!(
-                            target: "herald_trace",
-                            parent: None,
-                            "herald.route",
-                            events = b.events.len(),
-                            upstream = b.source.upstream
-                        );
-                        let stopped = tokio::select! {
-                            () = router.route_batch(b).instrument(span) => false,
-                            () = &mut shutdown => true,
-                        };
-                        if stopped {
-                            info!("shutdown while a batch waited for queue space; its undelivered events will be redelivered");
-                            break;
-                        }
-                    }
-                    None => break,
-                },
                 _ = health.tick() => {
                     self.sinks.update_probe(&self.sink_probe);
                     let up = connected.iter().filter(|c| c.load(Ordering::Relaxed)).count();
@@ -221,7 +302,14 @@ impl Ruler {
                 }
             }
         }
-        drop(router);
+        stop.cancel();
+        let mut inputs = Vec::new();
+        for r in routers {
+            match r.await {
+                Ok(rx) => inputs.push(rx),
+                Err(e) => error!(error = %e, "a routing task failed"),
+            }
+        }
         info!(grace_secs = self.grace.as_secs_f64(), "draining receivers");
         self.input_probe.not_ready("shutting down");
         // Batches that arrive from now on are not routed (and not acknowledged, so
@@ -229,7 +317,12 @@ impl Ruler {
         // the acks of what the receivers complete while draining.
         let discard = tokio::spawn(async move {
             let mut unrouted = 0usize;
-            while let Some(b) = rx.recv().await {
+            let mut streams = futures::stream::select_all(
+                inputs
+                    .into_iter()
+                    .map(tokio_stream::wrappers::ReceiverStream::new),
+            );
+            while let Some(b) = futures::StreamExt::next(&mut streams).await {
                 unrouted += b.events.len();
             }
             unrouted
@@ -240,7 +333,9 @@ impl Ruler {
         }
         // completions become acks through the forwarders; let them reach the upstreams
         tokio::time::sleep(ACK_SETTLE).await;
-        cancel.cancel();
+        for c in &cancels {
+            c.cancel();
+        }
         let deadline = tokio::time::Instant::now() + CONNECTION_CLOSE_TIMEOUT;
         for mut t in tasks {
             match tokio::time::timeout_at(deadline, &mut t).await {
@@ -266,6 +361,42 @@ impl Ruler {
         }
         info!("ruler stopped");
     }
+}
+
+/// Routes one lane's batches until `stop`; returns the lane's input for the drain.
+async fn route_lane(
+    mut router: Router,
+    mut rx: mpsc::Receiver<Incoming>,
+    stop: CancellationToken,
+) -> mpsc::Receiver<Incoming> {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            batch = rx.recv() => match batch {
+                Some(b) => {
+                    // a `block` receiver with a full queue holds the batch; shutdown
+                    // must still get through
+                    let span = tracing::info_span!(
+                        target: "herald_trace",
+                        parent: None,
+                        "herald.route",
+                        events = b.events.len(),
+                        upstream = b.source.upstream
+                    );
+                    let stopped = tokio::select! {
+                        () = router.route_batch(b).instrument(span) => false,
+                        () = stop.cancelled() => true,
+                    };
+                    if stopped {
+                        info!("shutdown while a batch waited for queue space; its undelivered events will be redelivered");
+                        break;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    rx
 }
 
 /// How long the ack forwarders get after the receivers drained.

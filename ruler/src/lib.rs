@@ -4,9 +4,12 @@
 
 pub mod app;
 pub mod go_regex;
+pub mod held;
+pub mod lane;
 pub mod plan;
 pub mod route;
 pub mod router;
+pub mod subscription;
 pub mod upstream;
 
 #[cfg(test)]

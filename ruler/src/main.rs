@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use herald_ruler::app::{Ruler, grpc_inputs, upstream_configs};
+use herald_ruler::app::{Ruler, grpc_connectors, lane_hello, subscribe_lanes, upstream_configs};
 use herald_ruler::upstream::UpstreamMetrics;
 use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
 use herald_telemetry::{Health, KeeMetrics};
@@ -114,9 +114,21 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    ruler
-        .run(grpc_inputs(upstreams, &upstream_metrics), shutdown_signal())
-        .await;
+    let connectors = match grpc_connectors(&upstreams) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot connect to the exporters");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let lanes = subscribe_lanes(
+        ruler.plan(),
+        &connectors,
+        &lane_hello(&upstreams[0]),
+        config.ruler.credits,
+        &upstream_metrics,
+    );
+    ruler.run(lanes, shutdown_signal()).await;
     admin.stop().await;
     if let Some(t) = traces {
         t.shutdown().await;

@@ -1,19 +1,26 @@
-//! Routes incoming events to receivers and turns receiver completions into upstream
-//! acknowledgements.
+//! Routes one receiver lane's events to its receiver and turns the receiver's
+//! completions into upstream acknowledgements.
 //!
-//! For each event: evaluate the route tree once and hand one [`Delivery`] per
-//! selected receiver to the [`SinkSet`]; the deliveries share one template value,
-//! built only if a receiver renders a template. The event's offset
-//! is acknowledged to the exporter it came from only when every selected receiver has
-//! completed its handle (delivered, rejected or dropped); an event no receiver selects
-//! is acknowledged at once. A receiver whose queue is full with policy `block` makes
-//! [`Router::route_batch`] wait: the ruler then grants no new credits and the backlog
-//! stays in the exporter's durable log.
+//! A router serves the lane of one receiver (see [`crate::lane`]). For each event:
+//! evaluate the route tree; if it selects the lane's receiver, hand the receiver a
+//! [`Delivery`] (its template value is built only if the receiver renders a template).
+//! The event's offset is acknowledged to the exporter it came from when the receiver
+//! has completed its handle (delivered, rejected or dropped); an event the receiver is
+//! not selected for is acknowledged at once. A receiver whose queue is full with
+//! policy `block` makes [`Router::route_batch`] wait: its lane then grants no new
+//! credits and the backlog stays in the exporter's durable log, while the other lanes
+//! go on.
+//!
+//! An event the exporter hands out again while this ruler still holds it (the
+//! exporter restarted, or the connection dropped, while the receiver was retrying it)
+//! is not delivered a second time: the copy the receiver holds is acknowledged when it
+//! completes, which also settles the redelivery (the exporter accepts acks from an
+//! earlier connection to the same log).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use herald_sinks::driver::{AckGroup, AckNotice, AckSender, ack_channel};
+use herald_sinks::driver::{AckGroup, AckNotice, AckSender, AckStatus, ack_channel};
 use herald_sinks::{Delivery, ReceiverId, SharedValue, SinkSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -21,25 +28,30 @@ use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use crate::held::Held;
 use crate::plan::Plan;
 use crate::route::{RouteTree, Selection};
-use crate::upstream::{Incoming, Source};
+use crate::subscription::{Incoming, Source};
 
 /// Where acknowledgements for an upstream go: `(log id, offset)`.
 pub type AckOut = mpsc::UnboundedSender<(Arc<str>, u64)>;
 
-/// Ruler metrics.
+type ByReceiver = Family<Vec<(String, String)>, Counter>;
+
+/// Ruler metrics, by receiver (each receiver reads the log through its own lane).
 #[derive(Debug, Clone, Default)]
 pub struct RouterMetrics {
     /// Events received from exporters.
-    pub received: Counter,
-    /// Events no receiver selected (acknowledged at once).
-    pub unrouted: Counter,
+    pub received: ByReceiver,
+    /// Events the receiver was not selected for (acknowledged at once).
+    pub unrouted: ByReceiver,
     /// Events acknowledged upstream.
-    pub acknowledged: Counter,
-    /// Receiver selections by receiver.
-    pub matches: Family<Vec<(String, String)>, Counter>,
-    /// Completed events by outcome (`delivered`, `partial`, `rejected`, `dropped`).
+    pub acknowledged: ByReceiver,
+    /// Events routed to the receiver.
+    pub matches: ByReceiver,
+    /// Redelivered events not delivered again because the receiver still held them.
+    pub held: ByReceiver,
+    /// Completed events by outcome (`delivered`, `rejected`, `dropped`).
     pub completed: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
 
@@ -50,77 +62,106 @@ impl RouterMetrics {
         let r = registry.sub_registry_with_prefix("herald_ruler");
         r.register(
             "events_received",
-            "Events received from exporters.",
+            "Events received from exporters, by receiver lane",
             m.received.clone(),
         );
         r.register(
             "events_unrouted",
-            "Events that no route selected a receiver for.",
+            "Events no route selected the receiver for (acknowledged at once)",
             m.unrouted.clone(),
         );
         r.register(
             "events_acknowledged",
-            "Events acknowledged to their exporter.",
+            "Events acknowledged to their exporter, by receiver lane",
             m.acknowledged.clone(),
         );
         r.register(
             "route_matches",
-            "Events routed to a receiver.",
+            "Events routed to a receiver",
             m.matches.clone(),
         );
         r.register(
+            "redeliveries_held",
+            "Redelivered events not delivered again because the receiver still held them",
+            m.held.clone(),
+        );
+        r.register(
             "events_completed",
-            "Routed events by how their receivers finished with them.",
+            "Routed events by how their receiver finished with them",
             m.completed.clone(),
         );
         m
     }
 }
 
-/// Routes events to receivers.
+/// The counters of one lane, resolved once.
+#[derive(Debug, Clone)]
+struct LaneCounters {
+    received: Counter,
+    unrouted: Counter,
+    acknowledged: Counter,
+    matched: Counter,
+    held: Counter,
+}
+
+impl LaneCounters {
+    fn new(m: &RouterMetrics, receiver: &str) -> LaneCounters {
+        let label = vec![("receiver".to_owned(), receiver.to_owned())];
+        LaneCounters {
+            received: m.received.get_or_create(&label).clone(),
+            unrouted: m.unrouted.get_or_create(&label).clone(),
+            acknowledged: m.acknowledged.get_or_create(&label).clone(),
+            matched: m.matches.get_or_create(&label).clone(),
+            held: m.held.get_or_create(&label).clone(),
+        }
+    }
+}
+
+/// Routes one lane's events.
 pub struct Router {
     tree: RouteTree,
     sinks: Arc<SinkSet>,
-    ids: Vec<Option<ReceiverId>>,
-    names: Vec<String>,
-    /// `matches` counter of each receiver, resolved once (not per event).
-    matched: Vec<Counter>,
+    lane: usize,
+    name: String,
+    id: Option<ReceiverId>,
+    counters: LaneCounters,
+    completed: Family<Vec<(&'static str, &'static str)>, Counter>,
     acks: HashMap<Source, AckSender>,
     outs: Vec<AckOut>,
-    metrics: RouterMetrics,
     selection: Selection,
+    /// Events the receiver still holds.
+    held: Held,
 }
 
 impl Router {
-    /// Creates a router over `sinks` (built from `plan.receivers`). `outs[i]` takes the
-    /// acknowledgements of upstream `i`.
+    /// Creates the router of the receiver at index `lane` of `plan`, over `sinks`
+    /// (built from `plan.receivers`). `outs[i]` takes the acknowledgements of
+    /// upstream `i`.
     pub fn new(
         plan: &Plan,
         sinks: Arc<SinkSet>,
         outs: Vec<AckOut>,
         metrics: RouterMetrics,
+        lane: usize,
+        held: Held,
     ) -> Router {
-        let names = plan.receiver_names();
-        let ids = names.iter().map(|n| sinks.id(n)).collect();
-        let matched = names
-            .iter()
-            .map(|n| {
-                metrics
-                    .matches
-                    .get_or_create(&vec![("receiver".to_owned(), n.clone())])
-                    .clone()
-            })
-            .collect();
+        let name = plan
+            .receivers
+            .get(lane)
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
         Router {
-            matched,
             selection: Selection::new(plan.tree.receivers()),
             tree: plan.tree.clone(),
+            id: sinks.id(&name),
             sinks,
-            ids,
-            names,
+            lane,
+            counters: LaneCounters::new(&metrics, &name),
+            completed: metrics.completed.clone(),
+            name,
             acks: HashMap::new(),
             outs,
-            metrics,
+            held,
         }
     }
 
@@ -131,10 +172,14 @@ impl Router {
         let (tx, mut rx) = ack_channel();
         let out = self.outs.get(source.upstream).cloned();
         let log = source.log_id.clone();
-        let metrics = self.metrics.clone();
+        let acknowledged = self.counters.acknowledged.clone();
+        let completed = self.completed.clone();
         tokio::spawn(async move {
             while let Some(n) = rx.recv().await {
-                record(&metrics, n);
+                acknowledged.inc();
+                completed
+                    .get_or_create(&vec![("outcome", outcome(n))])
+                    .inc();
                 if let Some(out) = &out {
                     // the upstream task is gone only at shutdown; the exporter redelivers
                     let _ = out.send((log.clone(), n.offset));
@@ -145,52 +190,62 @@ impl Router {
         tx
     }
 
-    /// Routes one batch; waits while a `block` receiver's queue is full.
+    /// Routes one batch; waits while the receiver's queue is full (policy `block`).
     pub async fn route_batch(&mut self, batch: Incoming) {
         let ack = self.ack_sender(&batch.source);
         let out = self.outs.get(batch.source.upstream).cloned();
+        let log = batch.source.log_id.clone();
         for ev in batch.events {
-            self.metrics.received.inc();
+            self.counters.received.inc();
             let ev = Arc::new(ev);
             let mut sel = std::mem::take(&mut self.selection);
             self.tree.route(&ev, &mut sel);
-            if sel.is_empty() {
-                self.metrics.unrouted.inc();
-                self.metrics.acknowledged.inc();
+            let selected = sel.receivers().contains(&self.lane);
+            self.selection = sel;
+            if !selected {
+                self.counters.unrouted.inc();
+                self.counters.acknowledged.inc();
                 if let Some(out) = &out {
-                    let _ = out.send((batch.source.log_id.clone(), ev.offset));
+                    let _ = out.send((log.clone(), ev.offset));
                 }
-                self.selection = sel;
                 continue;
             }
-            let value = SharedValue::new();
-            let handles = AckGroup::new(ev.offset, sel.receivers().len(), &ack);
-            for (&i, handle) in sel.receivers().iter().zip(handles) {
-                self.matched[i].inc();
-                let Some(id) = self.ids[i] else {
-                    // the plan and the sink set come from the same config
-                    warn!(receiver = %self.names[i], "receiver is not running; event not delivered to it");
-                    handle.complete(herald_sinks::driver::AckStatus::Rejected);
-                    continue;
-                };
-                let outcome = self
-                    .sinks
-                    .deliver(id, Delivery::shared(ev.clone(), value.clone(), handle))
-                    .await;
-                debug!(receiver = %self.names[i], offset = ev.offset, ?outcome, "routed");
+            if self.held.contains(&log, ev.offset) {
+                // the receiver still has it: its completion acknowledges this offset
+                self.counters.held.inc();
+                debug!(receiver = %self.name, offset = ev.offset, "redelivery of an event still held");
+                continue;
             }
-            self.selection = sel;
+            self.counters.matched.inc();
+            let mut handles = AckGroup::new(ev.offset, 1, &ack);
+            let Some(handle) = handles.pop() else {
+                continue;
+            };
+            self.held.insert(&log, ev.offset, handle.watch());
+            let Some(id) = self.id else {
+                // the plan and the sink set come from the same config
+                warn!(receiver = %self.name, "receiver is not running; event not delivered to it");
+                handle.complete(AckStatus::Rejected);
+                continue;
+            };
+            let offset = ev.offset;
+            let outcome = self
+                .sinks
+                .deliver(id, Delivery::shared(ev, SharedValue::new(), handle))
+                .await;
+            debug!(receiver = %self.name, offset, ?outcome, "routed");
         }
     }
 }
 
-fn record(m: &RouterMetrics, n: AckNotice) {
-    m.acknowledged.inc();
-    let outcome = match (n.delivered, n.rejected, n.dropped) {
+fn outcome(n: AckNotice) -> &'static str {
+    match (n.delivered, n.rejected, n.dropped) {
         (_, 0, 0) => "delivered",
         (0, _, 0) => "rejected",
         (0, 0, _) => "dropped",
         _ => "partial",
-    };
-    m.completed.get_or_create(&vec![("outcome", outcome)]).inc();
+    }
 }
+
+#[cfg(test)]
+mod tests;

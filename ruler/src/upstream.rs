@@ -1,16 +1,11 @@
-//! The ruler's connection to one exporter: joins the consumer group, keeps a credit
-//! window open, turns batches into domain events and sends acknowledgements back.
-//!
-//! Flow control: the ruler grants `window` credits when it connects and one more
-//! credit for every event it acknowledges, so at most `window` events are in flight
-//! per exporter. Reconnects use exponential backoff with full jitter (0.5 s doubling
-//! to 30 s). Acks of a previous connection to the same log are still sent (the
-//! exporter accepts late acks); acks for a different log (the exporter's data was
-//! replaced) are discarded.
+//! The gRPC side of the subscribe protocol: how to reach one exporter (URL, TLS,
+//! client certificate, bearer token) and a [`GrpcConnector`] that opens subscriptions
+//! over one shared HTTP/2 connection, used by the ruler (one stream per receiver) and
+//! by `herald tail`. The protocol loop itself is in [`crate::subscription`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use herald_proto::pb;
 use herald_proto::pb::event_log_client::EventLogClient;
 use prometheus_client::metrics::family::Family;
@@ -18,10 +13,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
-use tonic::metadata::MetadataValue;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tracing::{debug, info, warn};
+use tracing::info;
+
+use crate::subscription::{Connector, Link, LinkError};
 
 /// Largest gRPC message the ruler accepts (the exporter bounds batches well below).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -65,12 +62,9 @@ impl std::fmt::Debug for UpstreamConfig {
     }
 }
 
-/// How often a connected ruler asks its exporter for the group's lag.
-const LAG_POLL: Duration = Duration::from_secs(10);
-
-/// `herald_ruler_consumer_lag{exporter, group}`: events the exporter holds that the
-/// ruler's consumer group has not acknowledged yet (from `GetLogStatus`). The chart's
-/// optional HPA custom metric scales rulers on it.
+/// `herald_ruler_consumer_lag{exporter, group, receiver}`: events the exporter holds
+/// that a receiver's consumer group has not acknowledged yet (from `GetLogStatus`). The
+/// chart's optional HPA custom metric scales rulers on it.
 #[derive(Clone, Debug, Default)]
 pub struct UpstreamMetrics {
     lag: Family<Vec<(String, String)>, Gauge>,
@@ -86,62 +80,27 @@ impl UpstreamMetrics {
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "herald_ruler_consumer_lag",
-            "Events in the exporter's log not yet acknowledged by this ruler's consumer group",
+            "Events in the exporter's log not yet acknowledged by a receiver's consumer group (one group per receiver)",
             self.lag.clone(),
         );
     }
 
-    /// The gauge of one exporter and group.
-    pub fn lag(&self, exporter: &str, group: &str) -> Gauge {
+    /// The gauge of one exporter, group and receiver.
+    pub fn lag(&self, exporter: &str, group: &str, receiver: &str) -> Gauge {
         self.lag
             .get_or_create(&vec![
                 ("exporter".to_owned(), exporter.to_owned()),
                 ("group".to_owned(), group.to_owned()),
+                ("receiver".to_owned(), receiver.to_owned()),
             ])
             .clone()
     }
 }
 
-/// What a connection reports about itself: connected (readiness) and the group's lag.
-#[derive(Clone, Debug)]
-pub struct LinkStatus {
-    /// True while subscribed.
-    pub connected: Arc<std::sync::atomic::AtomicBool>,
-    /// The group's lag, refreshed every [`LAG_POLL`] while connected.
-    pub lag: Gauge,
-}
-
-/// Aborts a background task when dropped (the lag poller lives as long as a session).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Identifies the log a batch came from, so acks go back to the right place.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Source {
-    /// Index of the exporter in the ruler's list.
-    pub upstream: usize,
-    /// The exporter's log id.
-    pub log_id: Arc<str>,
-}
-
-/// A batch received from an exporter.
-#[derive(Debug)]
-pub struct Incoming {
-    /// Where it came from.
-    pub source: Source,
-    /// The events (domain form), in the order received.
-    pub events: Vec<herald_proto::Event>,
-}
-
-/// Errors of one connection attempt.
+/// The settings of an upstream cannot work.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    /// The URL or TLS settings are invalid (permanent).
+    /// The URL, TLS material or token is invalid.
     #[error("exporter {url}: {message}")]
     Config {
         /// The URL.
@@ -149,23 +108,12 @@ pub enum UpstreamError {
         /// What is wrong.
         message: String,
     },
-    /// Connecting or streaming failed (retried).
-    #[error("exporter {url}: {source}")]
-    Transport {
-        /// The URL.
-        url: String,
-        /// The cause.
-        #[source]
-        source: tonic::transport::Error,
-    },
-    /// The exporter refused or ended the subscription (retried).
-    #[error("exporter {url}: {status}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// The gRPC status.
-        status: tonic::Status,
-    },
+}
+
+impl From<UpstreamError> for LinkError {
+    fn from(e: UpstreamError) -> Self {
+        LinkError::Config(e.to_string())
+    }
 }
 
 /// Builds the gRPC channel for an upstream.
@@ -201,259 +149,215 @@ pub fn endpoint(cfg: &UpstreamConfig) -> Result<Endpoint, UpstreamError> {
     Ok(ep)
 }
 
-/// Runs the connection loop to one exporter until `cancel`: delivers batches to `out`
-/// and sends the acks received on `acks` (offsets of events fully handled).
-pub async fn run(
-    index: usize,
-    cfg: UpstreamConfig,
-    out: mpsc::Sender<Incoming>,
-    mut acks: mpsc::UnboundedReceiver<(Arc<str>, u64)>,
-    status: LinkStatus,
-    cancel: CancellationToken,
-) {
-    let mut attempt: u32 = 0;
-    let mut current_log: Option<Arc<str>> = None;
-    loop {
-        if cancel.is_cancelled() {
-            return;
-        }
-        let started = std::time::Instant::now();
-        let result = session(
-            index,
-            &cfg,
-            &out,
-            &mut acks,
-            &mut current_log,
-            &status,
-            &cancel,
-        )
-        .await;
-        status
-            .connected
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-        match result {
-            Ok(()) => {
-                info!(exporter = %cfg.url, "exporter closed the subscription, reconnecting");
-            }
-            Err(UpstreamError::Config { .. }) => {
-                if let Err(e) = result {
-                    warn!(error = %e, "cannot connect to exporter; fix the configuration");
-                }
-            }
-            Err(e) => warn!(error = %e, "exporter connection failed, reconnecting"),
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            attempt = 0;
-        }
-        let cap = Duration::from_millis(500)
-            .saturating_mul(1u32 << attempt.min(6))
-            .min(Duration::from_secs(30));
-        let delay = cap
-            .mul_f64(rand::random::<f64>())
-            .max(Duration::from_millis(100));
-        attempt = attempt.saturating_add(1);
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(delay) => {}
-        }
+/// Opens subscriptions to one exporter over gRPC. Every subscription shares one
+/// lazily connected HTTP/2 channel, which reconnects by itself.
+#[derive(Clone)]
+pub struct GrpcConnector {
+    url: String,
+    channel: Channel,
+    token: Option<MetadataValue<Ascii>>,
+}
+
+impl std::fmt::Debug for GrpcConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcConnector")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
     }
 }
 
-async fn session(
-    index: usize,
-    cfg: &UpstreamConfig,
-    out: &mpsc::Sender<Incoming>,
-    acks: &mut mpsc::UnboundedReceiver<(Arc<str>, u64)>,
-    current_log: &mut Option<Arc<str>>,
-    link: &LinkStatus,
-    cancel: &CancellationToken,
-) -> Result<(), UpstreamError> {
-    use pb::subscribe_request::Request as Msg;
-    use pb::subscribe_response::Response as In;
-    let url = cfg.url.clone();
-    let channel: Channel =
-        endpoint(cfg)?
-            .connect()
-            .await
-            .map_err(|source| UpstreamError::Transport {
-                url: url.clone(),
-                source,
-            })?;
-    let token: Option<MetadataValue<_>> = match &cfg.token {
-        Some(t) => Some(
-            format!("Bearer {t}")
-                .parse()
-                .map_err(|_| UpstreamError::Config {
-                    url: url.clone(),
-                    message: "the auth token contains characters not allowed in a header".into(),
-                })?,
-        ),
-        None => None,
-    };
-    let status_channel = channel.clone();
-    let status_token = token.clone();
-    let mut client =
-        EventLogClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-            if let Some(t) = &token {
-                req.metadata_mut().insert("authorization", t.clone());
-            }
-            Ok(req)
+impl GrpcConnector {
+    /// Prepares the channel (nothing is connected until the first request).
+    ///
+    /// # Errors
+    /// Invalid URL, TLS material, or a token that is not a valid header value.
+    pub fn new(cfg: &UpstreamConfig) -> Result<GrpcConnector, UpstreamError> {
+        let channel = endpoint(cfg)?.connect_lazy();
+        let token = match &cfg.token {
+            Some(t) => Some(
+                format!("Bearer {t}")
+                    .parse()
+                    .map_err(|_| UpstreamError::Config {
+                        url: cfg.url.clone(),
+                        message: "the auth token contains characters not allowed in a header"
+                            .into(),
+                    })?,
+            ),
+            None => None,
+        };
+        Ok(GrpcConnector {
+            url: cfg.url.clone(),
+            channel,
+            token,
         })
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let (req_tx, req_rx) = mpsc::channel::<pb::SubscribeRequest>(64);
-    let hello = pb::SubscribeRequest {
-        request: Some(Msg::Hello(pb::Hello {
-            group: cfg.group.clone(),
-            member_id: cfg.member_id.clone(),
-            start: None,
-            filter: cfg.filter.clone(),
-            max_batch_size: cfg.window.min(500),
-            ack_timeout_seconds: cfg.ack_timeout_seconds,
-        })),
-    };
-    // the channel is fresh: these sends cannot fail
-    let _ = req_tx.try_send(hello);
-    let _ = req_tx.try_send(pb::SubscribeRequest {
-        request: Some(Msg::Credit(pb::Credit { events: cfg.window })),
-    });
-    let status = |status| UpstreamError::Status {
-        url: url.clone(),
-        status,
-    };
-    let mut inbound = client
-        .subscribe(ReceiverStream::new(req_rx))
-        .await
-        .map_err(status)?
-        .into_inner();
-    let log_id: Arc<str> = match inbound.message().await.map_err(status)? {
-        Some(pb::SubscribeResponse {
-            response: Some(In::Welcome(w)),
-        }) => {
-            info!(exporter = %url, group = %w.group, member = %w.member_id, committed = w.committed_offset, log = %w.log_id, "subscribed");
-            Arc::from(w.log_id.as_str())
-        }
-        other => {
-            return Err(status(tonic::Status::internal(format!(
-                "expected a welcome, got {other:?}"
-            ))));
-        }
-    };
-    if current_log.as_deref().is_some_and(|l| l != &*log_id) {
-        warn!(exporter = %url, "the exporter's log changed; acknowledgements for the old log are dropped");
     }
-    *current_log = Some(log_id.clone());
-    // polled from the welcome on: the group exists by then, so the first value is real
-    let _lag_poller = AbortOnDrop(tokio::spawn(poll_lag(
-        status_channel,
-        status_token,
-        cfg.group.clone(),
-        link.lag.clone(),
-    )));
-    link.connected
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    let source = Source {
-        upstream: index,
-        log_id: log_id.clone(),
-    };
-    let mut pending: Vec<u64> = Vec::new();
-    let mut flush_tick = tokio::time::interval(Duration::from_millis(5));
-    flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => {
-                flush_acks(&req_tx, &mut pending).await;
-                return Ok(());
-            }
-            msg = inbound.message() => match msg.map_err(status)? {
-                Some(pb::SubscribeResponse { response: Some(In::Batch(b)) }) => {
-                    debug!(events = b.events.len(), redelivery = b.redelivery, "batch received");
-                    let events = b.events.into_iter().map(herald_proto::Event::from).collect();
-                    if out.send(Incoming { source: source.clone(), events }).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                Some(pb::SubscribeResponse { response: Some(In::Closing(c)) }) => {
-                    info!(exporter = %url, reason = %c.reason, "exporter is closing the subscription");
-                    flush_acks(&req_tx, &mut pending).await;
-                    return Ok(());
+
+    fn client(&self) -> EventLogClient<InterceptedService<Channel, BearerToken>> {
+        EventLogClient::with_interceptor(self.channel.clone(), BearerToken(self.token.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// The exporter's log status (`GetLogStatus`).
+    ///
+    /// # Errors
+    /// The call failed.
+    pub async fn log_status(&self) -> Result<pb::LogStatus, tonic::Status> {
+        Ok(self
+            .client()
+            .get_log_status(pb::GetLogStatusRequest {})
+            .await?
+            .into_inner())
+    }
+
+    /// Moves a consumer group (`SeekGroup`).
+    ///
+    /// # Errors
+    /// The call failed.
+    pub async fn seek_group(
+        &self,
+        group: &str,
+        position: pb::StartPosition,
+    ) -> Result<pb::GroupStatus, tonic::Status> {
+        Ok(self
+            .client()
+            .seek_group(pb::SeekGroupRequest {
+                group: group.to_owned(),
+                position: Some(position),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Deletes a consumer group (`DeleteGroup`); returns its committed offset.
+    ///
+    /// # Errors
+    /// The call failed.
+    pub async fn delete_group(&self, group: &str) -> Result<u64, tonic::Status> {
+        Ok(self
+            .client()
+            .delete_group(pb::DeleteGroupRequest {
+                group: group.to_owned(),
+            })
+            .await?
+            .into_inner()
+            .committed_offset)
+    }
+
+    fn transport(&self, e: &tonic::Status) -> LinkError {
+        // a connection failure surfaces as UNAVAILABLE with the transport error inside
+        LinkError::Transport(format!("exporter {}: {}", self.url, e.message()))
+    }
+}
+
+#[async_trait]
+impl Connector for GrpcConnector {
+    fn describe(&self) -> &str {
+        &self.url
+    }
+
+    async fn open(
+        &self,
+        hello: pb::Hello,
+        credit: u32,
+    ) -> Result<(pb::Welcome, Box<dyn Link>), LinkError> {
+        use pb::subscribe_request::Request as Msg;
+        use pb::subscribe_response::Response as In;
+        let (req_tx, req_rx) = mpsc::channel::<pb::SubscribeRequest>(64);
+        // the channel is fresh: these sends cannot fail
+        let _ = req_tx.try_send(pb::SubscribeRequest {
+            request: Some(Msg::Hello(hello)),
+        });
+        let _ = req_tx.try_send(pb::SubscribeRequest {
+            request: Some(Msg::Credit(pb::Credit { events: credit })),
+        });
+        let mut inbound = match self.client().subscribe(ReceiverStream::new(req_rx)).await {
+            Ok(r) => r.into_inner(),
+            Err(s) if s.code() == tonic::Code::Unavailable => return Err(self.transport(&s)),
+            Err(s) => return Err(LinkError::Status(s)),
+        };
+        match inbound.message().await? {
+            Some(pb::SubscribeResponse {
+                response: Some(In::Welcome(w)),
+            }) => Ok((w, Box::new(GrpcLink { req_tx, inbound }))),
+            other => Err(LinkError::Status(tonic::Status::internal(format!(
+                "expected a welcome, got {other:?}"
+            )))),
+        }
+    }
+
+    async fn groups(&self) -> Result<Vec<pb::GroupStatus>, LinkError> {
+        Ok(self.log_status().await?.groups)
+    }
+}
+
+/// Adds the bearer token, if any, to every request.
+#[derive(Clone)]
+pub struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(t) = &self.0 {
+            req.metadata_mut().insert("authorization", t.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// One open gRPC subscription.
+struct GrpcLink {
+    req_tx: mpsc::Sender<pb::SubscribeRequest>,
+    inbound: tonic::Streaming<pb::SubscribeResponse>,
+}
+
+impl GrpcLink {
+    async fn send(&self, request: pb::subscribe_request::Request) -> Result<(), LinkError> {
+        self.req_tx
+            .send(pb::SubscribeRequest {
+                request: Some(request),
+            })
+            .await
+            .map_err(|_| LinkError::Transport("the subscription stream is closed".into()))
+    }
+}
+
+#[async_trait]
+impl Link for GrpcLink {
+    async fn next(&mut self) -> Result<Option<pb::EventBatch>, LinkError> {
+        use pb::subscribe_response::Response as In;
+        loop {
+            match self.inbound.message().await? {
+                Some(pb::SubscribeResponse {
+                    response: Some(In::Batch(b)),
+                }) => return Ok(Some(b)),
+                Some(pb::SubscribeResponse {
+                    response: Some(In::Closing(c)),
+                }) => {
+                    info!(reason = %c.reason, "exporter is closing the subscription");
+                    return Ok(None);
                 }
                 Some(_) => {}
-                None => return Ok(()),
-            },
-            ack = acks.recv() => match ack {
-                Some((log, offset)) => {
-                    if *log == *log_id {
-                        pending.push(offset);
-                        if pending.len() >= 500 {
-                            flush_acks(&req_tx, &mut pending).await;
-                        }
-                    }
-                }
-                None => {
-                    // the router is gone (shutdown): send what it completed, then
-                    // hold the subscription until told to close, so that nothing
-                    // reconnects in between
-                    flush_acks(&req_tx, &mut pending).await;
-                    cancel.cancelled().await;
-                    return Ok(());
-                }
-            },
-            _ = flush_tick.tick() => {
-                if !pending.is_empty() {
-                    flush_acks(&req_tx, &mut pending).await;
-                }
+                None => return Ok(None),
             }
         }
     }
-}
 
-/// Keeps `lag` at the group's lag as the exporter reports it, every [`LAG_POLL`], over
-/// the session's connection.
-async fn poll_lag(
-    channel: Channel,
-    token: Option<MetadataValue<tonic::metadata::Ascii>>,
-    group: String,
-    lag: Gauge,
-) {
-    let mut client =
-        EventLogClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-            if let Some(t) = &token {
-                req.metadata_mut().insert("authorization", t.clone());
-            }
-            Ok(req)
-        });
-    let mut tick = tokio::time::interval(LAG_POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match client.get_log_status(pb::GetLogStatusRequest {}).await {
-            Ok(status) => {
-                // the group appears once this member's hello was processed
-                if let Some(g) = status.into_inner().groups.iter().find(|g| g.name == group) {
-                    lag.set(i64::try_from(g.lag).unwrap_or(i64::MAX));
-                }
-            }
-            Err(e) => debug!(error = %e, "log status request failed"),
-        }
+    async fn ack(&mut self, offsets: Vec<u64>) -> Result<(), LinkError> {
+        use pb::subscribe_request::Request as Msg;
+        let n = u32::try_from(offsets.len()).unwrap_or(u32::MAX);
+        self.send(Msg::Ack(pb::Ack { offsets })).await?;
+        self.send(Msg::Credit(pb::Credit { events: n })).await
     }
-}
 
-async fn flush_acks(tx: &mpsc::Sender<pb::SubscribeRequest>, pending: &mut Vec<u64>) {
-    use pb::subscribe_request::Request as Msg;
-    if pending.is_empty() {
-        return;
+    async fn hold(&mut self, offsets: Vec<u64>) -> Result<(), LinkError> {
+        self.send(pb::subscribe_request::Request::Hold(pb::Hold { offsets }))
+            .await
     }
-    let offsets = std::mem::take(pending);
-    let n = u32::try_from(offsets.len()).unwrap_or(u32::MAX);
-    // a closed stream means the connection is gone; the exporter redelivers
-    let _ = tx
-        .send(pb::SubscribeRequest {
-            request: Some(Msg::Ack(pb::Ack { offsets })),
-        })
-        .await;
-    let _ = tx
-        .send(pb::SubscribeRequest {
-            request: Some(Msg::Credit(pb::Credit { events: n })),
-        })
-        .await;
+
+    async fn grant(&mut self, events: u32) -> Result<(), LinkError> {
+        self.send(pb::subscribe_request::Request::Credit(pb::Credit {
+            events,
+        }))
+        .await
+    }
 }

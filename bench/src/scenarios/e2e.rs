@@ -233,8 +233,15 @@ impl Pipeline {
                 .exporter
                 .status()
                 .await?
-                .and_then(|s| s.groups.into_iter().find(|g| g.name == "ruler"))
-                .map_or(0, |g| g.members.len());
+                // every receiver has its own group `ruler.<receiver>`; each ruler joins all
+                .map_or(0, |s| {
+                    s.groups
+                        .iter()
+                        .filter(|g| g.name.starts_with("ruler."))
+                        .map(|g| g.members.len())
+                        .min()
+                        .unwrap_or(0)
+                });
             if members >= n {
                 return Ok(());
             }

@@ -10,6 +10,8 @@ mod support;
 mod check_config;
 mod combined;
 mod demo;
+mod groups;
+mod isolation;
 mod pipeline;
 mod receiver_faults;
 mod route;

@@ -120,7 +120,11 @@ receivers:
         0.0
     );
     assert_eq!(
-        metric(&m, "herald_ruler_events_received_total", &[]),
+        metric(
+            &m,
+            "herald_ruler_events_received_total",
+            &[("receiver", "fragile")]
+        ),
         EVENTS as f64,
         "events were redelivered"
     );
@@ -300,7 +304,11 @@ receivers:
     })
     .await;
     let ruler = Ruler::start(&cluster, &config, &grpc, "ruler-0", &[]).await;
-    let labels = [("exporter", grpc.as_str()), ("group", "ruler")];
+    let labels = [
+        ("exporter", grpc.as_str()),
+        ("group", "ruler.down"),
+        ("receiver", "down"),
+    ];
     eventually("the lag of the group", Duration::from_secs(15), || async {
         let m = scrape(&ruler.metrics_url()).await;
         let lag = metric(&m, "herald_ruler_consumer_lag", &labels);

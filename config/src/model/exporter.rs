@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::secret::Secret;
-use crate::units::{de_duration, de_listen, de_opt_path, de_size};
+use crate::units::{de_duration, de_listen, de_opt_duration, de_opt_path, de_size};
 
 /// Settings of the exporter.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -298,6 +298,11 @@ pub struct SubscribersConfig {
     pub ack_timeout: Duration,
     /// Most events per batch sent to a subscriber.
     pub max_batch_size: u32,
+    /// A consumer group with no member and no acknowledgement for this long is deleted
+    /// (a receiver removed from the config, a tool that subscribed once). `None`: the
+    /// log's retention age (past it, the group's position means nothing); `0s`: never.
+    #[serde(deserialize_with = "de_opt_duration")]
+    pub group_idle_expiry: Option<Duration>,
 }
 
 impl Default for SubscribersConfig {
@@ -305,6 +310,15 @@ impl Default for SubscribersConfig {
         SubscribersConfig {
             ack_timeout: Duration::from_secs(60),
             max_batch_size: 500,
+            group_idle_expiry: None,
         }
+    }
+}
+
+impl SubscribersConfig {
+    /// The idle time after which a group is deleted (zero: never), given the log's
+    /// retention age.
+    pub fn effective_group_idle_expiry(&self, retention: Duration) -> Duration {
+        self.group_idle_expiry.unwrap_or(retention)
     }
 }

@@ -54,6 +54,15 @@ pub struct GroupState {
     acked: BTreeSet<u64>,
     inflight: HashMap<u64, Lease>,
     redeliver: BTreeSet<u64>,
+    /// The highest dispatch horizon this state has had: after a seek backwards, acks of
+    /// offsets handed out before the seek (between `next` and this) are ignored rather
+    /// than refused.
+    horizon: u64,
+    /// Offsets taken back from a member that went away are not redelivered before
+    /// this, so that a member which only lost its connection (or an exporter restart)
+    /// can claim what it still holds (see [`GroupState::hold`]) before anyone else
+    /// gets a second copy.
+    parked_until: Option<Instant>,
     /// True when the persisted state (committed offset, dispatch horizon,
     /// out-of-order acks) changed since the last persist.
     pub dirty: bool,
@@ -68,6 +77,8 @@ impl GroupState {
             acked: BTreeSet::new(),
             inflight: HashMap::new(),
             redeliver: BTreeSet::new(),
+            horizon: committed + 1,
+            parked_until: None,
             dirty: false,
         }
     }
@@ -81,6 +92,7 @@ impl GroupState {
         let committed = committed.min(last);
         let mut g = GroupState::new(committed);
         g.next = next.clamp(committed + 1, last + 1);
+        g.horizon = g.next;
         for pair in acked_ranges.chunks_exact(2) {
             g.acked
                 .extend(pair[0].max(committed + 1)..=pair[1].min(g.next - 1));
@@ -122,7 +134,22 @@ impl GroupState {
 
     /// True when there is something to hand out, given the newest logged offset.
     pub fn has_work(&self, last: u64) -> bool {
-        !self.redeliver.is_empty() || self.next <= last
+        (!self.redeliver.is_empty() && !self.parked(Instant::now())) || self.next <= last
+    }
+
+    /// Holds redeliveries back until `until` (members that reconnect claim theirs).
+    pub fn park_redeliveries(&mut self, until: Instant) {
+        self.parked_until = Some(self.parked_until.map_or(until, |p| p.max(until)));
+    }
+
+    /// When parked redeliveries become available, if they are parked now.
+    pub fn parked_until(&self, now: Instant) -> Option<Instant> {
+        self.parked_until
+            .filter(|t| *t > now && !self.redeliver.is_empty())
+    }
+
+    fn parked(&self, now: Instant) -> bool {
+        self.parked_until.is_some_and(|t| t > now)
     }
 
     /// Skips the group forward past offsets that no longer exist (retention removed
@@ -159,7 +186,7 @@ impl GroupState {
             session,
             deadline: now + ack_timeout,
         };
-        while r.redelivered.len() < credits {
+        while r.redelivered.len() < credits && !self.parked(now) {
             let Some(o) = self.redeliver.pop_first() else {
                 break;
             };
@@ -178,6 +205,7 @@ impl GroupState {
         r.fresh = self.next..end;
         self.dirty |= end > self.next;
         self.next = end;
+        self.horizon = self.horizon.max(end);
         r
     }
 
@@ -194,6 +222,10 @@ impl GroupState {
                 continue;
             }
             if o >= self.next {
+                if o < self.horizon {
+                    // handed out before a seek moved the group back: nothing to do
+                    continue;
+                }
                 self.advance();
                 return Err(AckError::NeverDelivered(o));
             }
@@ -239,6 +271,54 @@ impl GroupState {
         back.len()
     }
 
+    /// Renews the leases of `offsets` for `session` (a member still working on them),
+    /// and hands back to it those that were taken back and not yet handed out again.
+    /// Offsets acknowledged, never handed out, or leased to another session are left
+    /// alone. Returns how many offsets the session now holds from `offsets`.
+    ///
+    /// An offset at or beyond the dispatch horizon but logged (≤ `last`) was handed out
+    /// before a crash lost the record of it: the horizon moves past it, and the
+    /// offsets it skips become redeliveries (they may have been handed out too).
+    pub fn hold(
+        &mut self,
+        session: SessionId,
+        offsets: impl IntoIterator<Item = u64>,
+        now: Instant,
+        ack_timeout: Duration,
+        last: u64,
+    ) -> usize {
+        let lease = Lease {
+            session,
+            deadline: now + ack_timeout,
+        };
+        let mut held = 0;
+        for o in offsets {
+            if o <= self.committed || o > last {
+                continue;
+            }
+            if o >= self.next {
+                self.redeliver.extend(self.next..=o);
+                self.next = o + 1;
+                self.horizon = self.horizon.max(self.next);
+                self.dirty = true;
+            }
+            match self.inflight.get_mut(&o) {
+                Some(l) if l.session == session => {
+                    l.deadline = lease.deadline;
+                    held += 1;
+                }
+                Some(_) => {}
+                None => {
+                    if self.redeliver.remove(&o) {
+                        self.inflight.insert(o, lease);
+                        held += 1;
+                    }
+                }
+            }
+        }
+        held
+    }
+
     /// Takes back offsets whose ack deadline passed. Returns how many.
     pub fn expire(&mut self, now: Instant) -> usize {
         let late: Vec<u64> = self
@@ -254,6 +334,21 @@ impl GroupState {
         late.len()
     }
 
+    /// Moves the group so that `position` is the next offset delivered (a replay when it
+    /// lies behind, a skip when ahead): everything before it counts as acknowledged,
+    /// everything from it on is delivered again. Offsets in flight are taken back; their
+    /// late acks are accepted and ignored.
+    pub fn seek(&mut self, position: u64) {
+        let position = position.max(1);
+        self.acked.clear();
+        self.inflight.clear();
+        self.redeliver.clear();
+        self.committed = position - 1;
+        self.next = position;
+        self.horizon = self.horizon.max(position);
+        self.dirty = true;
+    }
+
     /// Moves the group to the end of the log: everything up to `last` counts as
     /// acknowledged (used when another exporter's log took over delivery).
     pub fn fast_forward(&mut self, last: u64) {
@@ -265,6 +360,7 @@ impl GroupState {
         self.redeliver.clear();
         self.committed = last;
         self.next = last + 1;
+        self.horizon = self.horizon.max(self.next);
         self.dirty = true;
     }
 }
@@ -374,6 +470,83 @@ mod tests {
         assert!(g.has_work(7));
         assert_eq!(g.reserve(1, 10, 7, now, T).fresh, 6..8);
         assert_eq!(g.reserve(1, 0, 100, now, T).len(), 0);
+    }
+
+    #[test]
+    fn seek_back_replays_and_ignores_acks_from_before_the_seek() {
+        let now = Instant::now();
+        let mut g = GroupState::new(0);
+        g.reserve(1, 10, 20, now, T); // 1..11 in flight
+        g.ack([1, 2, 3]).unwrap();
+        g.seek(2);
+        assert_eq!((g.committed(), g.next(), g.in_flight()), (1, 2, 0));
+        // late acks of what was handed out before the seek change nothing
+        assert_eq!(g.ack([9, 10]), Ok(false));
+        assert_eq!(g.committed(), 1);
+        // everything from 2 on is delivered again, in order
+        assert_eq!(g.reserve(1, 5, 20, now, T).fresh, 2..7);
+        // beyond what was ever handed out, an ack is still refused
+        assert_eq!(g.ack([30]), Err(AckError::NeverDelivered(30)));
+    }
+
+    #[test]
+    fn hold_renews_leases_and_reclaims_what_was_taken_back() {
+        let now = Instant::now();
+        let mut g = GroupState::new(0);
+        g.reserve(1, 4, 10, now, T); // 1..5 to member 1
+        g.reserve(2, 2, 10, now, T); // 5..7 to member 2
+        // member 1 still works on 1 and 2: their deadlines move
+        assert_eq!(g.hold(1, [1, 2], now + T / 2, T, 10), 2);
+        assert_eq!(g.expire(now + T), 4, "3, 4, 5 and 6 expire; 1 and 2 do not");
+        // after a restart of its connection, member 3 (member 1 again) reclaims 3 and 4;
+        // offsets of another live lease, acknowledged or never handed out are ignored
+        g.ack([5]).unwrap();
+        assert_eq!(g.hold(3, [3, 4, 5, 1, 99], now + T, T, 10), 2);
+        let r = g.reserve(4, 10, 10, now + T, T);
+        assert_eq!(r.redelivered, vec![6], "only 6 is left to redeliver");
+        // a released session's offsets go back to the pool as before
+        assert_eq!(g.release(3), 2);
+        // a claim beyond the horizon (handed out before a crash lost the record of it)
+        // moves the horizon; what it skips is redelivered, not handed out as fresh
+        let mut g = GroupState::new(0);
+        assert_eq!(g.hold(1, [4], now, T, 10), 1);
+        assert_eq!(g.next(), 5);
+        let r = g.reserve(2, 10, 10, now, T);
+        assert_eq!(r.redelivered, vec![1, 2, 3]);
+        assert_eq!(g.reserve(2, 10, 10, now, T).fresh, 5..11);
+    }
+
+    #[test]
+    fn parked_redeliveries_wait_and_fresh_events_flow() {
+        let now = Instant::now();
+        let mut g = GroupState::new(0);
+        g.reserve(1, 3, 10, now, T);
+        g.release(1);
+        g.park_redeliveries(now + T);
+        assert_eq!(g.parked_until(now), Some(now + T));
+        let r = g.reserve(2, 10, 10, now, T);
+        assert!(r.redelivered.is_empty());
+        assert_eq!(r.fresh, 4..11, "fresh events are not held back");
+        // the member that held 1..4 claims 2 within the window
+        assert_eq!(g.hold(3, [2], now, T, 10), 1);
+        let r = g.reserve(2, 10, 10, now + T, T);
+        assert_eq!(
+            r.redelivered,
+            vec![1, 3],
+            "after the window the rest is redelivered"
+        );
+    }
+
+    #[test]
+    fn seek_forward_skips() {
+        let now = Instant::now();
+        let mut g = GroupState::new(0);
+        g.reserve(1, 3, 20, now, T);
+        g.seek(15);
+        assert_eq!(g.committed(), 14);
+        assert_eq!(g.ack([1, 2]), Ok(false));
+        assert_eq!(g.reserve(1, 10, 20, now, T).fresh, 15..21);
+        assert!(g.dirty);
     }
 
     #[test]

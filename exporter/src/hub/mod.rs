@@ -23,6 +23,12 @@ use tracing::{debug, info, warn};
 use crate::store::{GroupRecord, Store, StoreError};
 use group::{GroupState, Reservation, SessionId};
 
+/// How long offsets taken back from a member that went away (or that were in flight
+/// when the exporter stopped) wait before they are redelivered to another member: the
+/// member, if it only lost its connection, reconnects and claims what it still holds,
+/// so no second ruler delivers them again.
+pub const RECLAIM_WINDOW: Duration = Duration::from_secs(5);
+
 /// Hub settings.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -64,6 +70,17 @@ pub enum HubError {
     /// The exporter is not serving (standby, or shutting down).
     #[error("exporter is not serving: {0}")]
     NotServing(String),
+    /// A group operation named a group that does not exist.
+    #[error("no consumer group named {0}")]
+    NoSuchGroup(String),
+    /// A group with live members cannot be deleted.
+    #[error("group {group} has {members} live member(s); stop them before deleting it")]
+    GroupInUse {
+        /// The group.
+        group: String,
+        /// How many members are connected.
+        members: usize,
+    },
     /// The log could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -78,6 +95,8 @@ impl From<HubError> for tonic::Status {
             }
             HubError::FilterMismatch { .. } => tonic::Status::failed_precondition(msg),
             HubError::NotServing(_) => tonic::Status::unavailable(msg),
+            HubError::NoSuchGroup(_) => tonic::Status::not_found(msg),
+            HubError::GroupInUse { .. } => tonic::Status::failed_precondition(msg),
             HubError::Store(_) => tonic::Status::internal(msg),
         }
     }
@@ -105,6 +124,18 @@ impl Group {
 
     fn touch(&self) {
         self.last_active_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    fn member_count(&self) -> usize {
+        self.members
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Time since the last join, leave or committed ack.
+    fn idle_for(&self, now_ms: u64) -> Duration {
+        Duration::from_millis(now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)))
     }
 }
 
@@ -190,8 +221,15 @@ impl Hub {
     }
 
     /// Starts or stops accepting subscribers. Stopping closes every session with the
-    /// given reason.
+    /// given reason. Starting gives the members that come back [`RECLAIM_WINDOW`] to
+    /// claim what they still hold before it is redelivered to others.
     pub fn set_serving(&self, serving: Serving) {
+        if serving == Serving::Yes {
+            let until = Instant::now() + RECLAIM_WINDOW;
+            for g in self.groups().values() {
+                g.state().park_redeliveries(until);
+            }
+        }
         self.inner.serving.send_replace(serving);
     }
 
@@ -216,6 +254,7 @@ impl Hub {
     /// Status of every group: (name, committed, members, in flight).
     pub fn group_status(&self) -> Vec<pb::GroupStatus> {
         let last = *self.inner.tail.borrow();
+        let now = now_ms();
         let mut out: Vec<pb::GroupStatus> = self
             .groups()
             .values()
@@ -229,17 +268,125 @@ impl Hub {
                     .cloned()
                     .collect();
                 members.sort();
+                let idle_seconds = if members.is_empty() {
+                    g.idle_for(now).as_secs()
+                } else {
+                    0
+                };
                 pb::GroupStatus {
                     name: g.name.clone(),
                     committed_offset: st.committed(),
                     lag: last.saturating_sub(st.committed()),
                     members,
                     in_flight: st.in_flight() as u64,
+                    idle_seconds,
                 }
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// Moves group `name` so that the event at `position` is delivered next (see
+    /// [`GroupState::seek`]), creating the group there if it does not exist, and
+    /// persists the move at once. Returns the group's new status.
+    ///
+    /// # Errors
+    /// Not serving, a malformed name or position, or the log cannot be read or written.
+    pub async fn seek_group(
+        &self,
+        name: &str,
+        position: Option<&pb::StartPosition>,
+    ) -> Result<pb::GroupStatus, HubError> {
+        if let Serving::No(reason) = self.serving() {
+            return Err(HubError::NotServing(reason));
+        }
+        if name.is_empty() {
+            return Err(HubError::InvalidHello("a group name is required".into()));
+        }
+        validate_group_name(name)?;
+        let start = self.resolve_start(position).await?;
+        let group = {
+            let mut groups = self.groups();
+            groups
+                .entry(name.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(new_group(
+                        name.to_owned(),
+                        GroupState::new(start.saturating_sub(1)),
+                        None,
+                        now_ms(),
+                    ))
+                })
+                .clone()
+        };
+        group.state().seek(start);
+        group.touch();
+        // the status as of the move (members start reading again at once)
+        let status = self
+            .group_status()
+            .into_iter()
+            .find(|g| g.name == name)
+            .unwrap_or_default();
+        info!(group = %name, position = start, "consumer group moved");
+        self.flush().await?;
+        group.poke();
+        Ok(status)
+    }
+
+    /// Deletes group `name` and its persisted record. Returns its committed offset.
+    ///
+    /// # Errors
+    /// No such group, the group has live members, or the record cannot be removed.
+    pub async fn delete_group(&self, name: &str) -> Result<u64, HubError> {
+        let committed = {
+            let mut groups = self.groups();
+            let Some(group) = groups.get(name) else {
+                return Err(HubError::NoSuchGroup(name.to_owned()));
+            };
+            let members = group.member_count();
+            if members > 0 {
+                return Err(HubError::GroupInUse {
+                    group: name.to_owned(),
+                    members,
+                });
+            }
+            let committed = group.state().committed();
+            groups.remove(name);
+            committed
+        };
+        let owned = name.to_owned();
+        self.inner
+            .store
+            .run(move |s| s.delete_group(&owned))
+            .await?;
+        info!(group = %name, committed, "consumer group deleted");
+        Ok(committed)
+    }
+
+    /// Deletes groups that had no member and no acknowledgement for longer than
+    /// `idle` (a receiver removed from every ruler's config, a tool that subscribed
+    /// once). Returns the names deleted.
+    pub async fn expire_idle_groups(&self, idle: Duration) -> Vec<String> {
+        let now = now_ms();
+        let stale: Vec<String> = self
+            .groups()
+            .values()
+            .filter(|g| g.member_count() == 0 && g.idle_for(now) > idle)
+            .map(|g| g.name.clone())
+            .collect();
+        let mut deleted = Vec::new();
+        for name in stale {
+            match self.delete_group(&name).await {
+                Ok(committed) => {
+                    info!(group = %name, committed, idle_secs = idle.as_secs(), "deleted an idle consumer group");
+                    deleted.push(name);
+                }
+                // a member joined in between, or the store failed: try again next time
+                Err(e) => debug!(group = %name, error = %e, "idle group not deleted"),
+            }
+        }
+        deleted
     }
 
     /// Takes back un-acked offsets whose deadline passed, in every group.
@@ -352,7 +499,22 @@ impl Hub {
             SessionKind::Member(_) => committed + 1,
             SessionKind::Tail { next } => *next,
         };
-        info!(group = %hello.group, member = %member_id, start_offset, "subscriber joined");
+        let held = match &kind {
+            SessionKind::Member(g)
+                if !hello.held_offsets.is_empty()
+                    && hello.held_log_id == self.inner.store.log_id() =>
+            {
+                g.state().hold(
+                    session_id,
+                    hello.held_offsets.iter().copied(),
+                    Instant::now(),
+                    ack_timeout,
+                    *self.inner.tail.borrow(),
+                )
+            }
+            _ => 0,
+        };
+        info!(group = %hello.group, member = %member_id, start_offset, held, "subscriber joined");
         Ok(Session {
             hub: self.clone(),
             id: session_id,
@@ -536,6 +698,21 @@ impl Session {
         Ok(())
     }
 
+    /// Renews the leases of offsets this member still works on (see
+    /// [`GroupState::hold`]); ignored for ephemeral tails.
+    pub fn hold(&mut self, offsets: &[u64]) {
+        if let SessionKind::Member(g) = &self.kind {
+            let last = *self.tail_rx.borrow();
+            g.state().hold(
+                self.id,
+                offsets.iter().copied(),
+                Instant::now(),
+                self.ack_timeout,
+                last,
+            );
+        }
+    }
+
     /// Waits until there are credits and events to send (or the hub stops serving) and
     /// returns them. Cancel-safe: nothing is reserved before the final, non-awaiting
     /// step.
@@ -558,7 +735,13 @@ impl Session {
                 }
                 continue;
             }
+            // parked redeliveries become available by themselves: wake up for them
+            let unpark = match &self.kind {
+                SessionKind::Member(g) => g.state().parked_until(Instant::now()),
+                SessionKind::Tail { .. } => None,
+            };
             tokio::select! {
+                () = async { match unpark { Some(t) => tokio::time::sleep_until(t.into()).await, None => std::future::pending().await } } => {}
                 r = self.tail_rx.changed() => if r.is_err() { return Ok(Next::Closing("exporter stopped".into())) },
                 r = self.serving_rx.changed() => if r.is_err() { return Ok(Next::Closing("exporter stopped".into())) },
                 r = async { match group_rx.as_mut() { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
@@ -670,7 +853,14 @@ impl Drop for Session {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&self.id);
-            let back = g.state().release(self.id);
+            let back = {
+                let mut st = g.state();
+                let back = st.release(self.id);
+                if back > 0 {
+                    st.park_redeliveries(Instant::now() + RECLAIM_WINDOW);
+                }
+                back
+            };
             g.touch();
             if back > 0 {
                 info!(group = %g.name, member = %self.member_id, events = back, "member left, its unacknowledged events will be redelivered");

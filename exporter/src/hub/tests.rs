@@ -50,7 +50,7 @@ fn hello(group: &str, member: &str) -> pb::Hello {
 }
 
 async fn batch(s: &mut Session) -> pb::EventBatch {
-    match tokio::time::timeout(Duration::from_secs(5), s.next())
+    match tokio::time::timeout(RECLAIM_WINDOW * 2, s.next())
         .await
         .unwrap()
         .unwrap()
@@ -92,12 +92,16 @@ async fn a_departed_members_events_go_to_the_other() {
     a.ack(&[2]).unwrap();
     drop(a);
     b.grant(100);
-    let redelivered = batch(&mut b).await;
-    assert!(redelivered.redelivery);
-    assert_eq!(offsets(&redelivered), vec![1, 3]);
+    // fresh events flow at once; what `a` held waits for the reclaim window (in case
+    // `a` only lost its connection and comes back to claim it), then goes to `b`
+    let started = Instant::now();
     let fresh = batch(&mut b).await;
     assert!(!fresh.redelivery);
     assert_eq!(offsets(&fresh), vec![4, 5, 6]);
+    let redelivered = batch(&mut b).await;
+    assert!(redelivered.redelivery);
+    assert_eq!(offsets(&redelivered), vec![1, 3]);
+    assert!(started.elapsed() >= RECLAIM_WINDOW - Duration::from_millis(100));
     assert_eq!(offsets(&ba), vec![1, 2, 3]);
 }
 
@@ -242,4 +246,142 @@ async fn ack_timeout_redelivers_to_another_member() {
     let b = batch(&mut fast).await;
     assert!(b.redelivery);
     assert_eq!(offsets(&b), vec![1, 2]);
+}
+
+fn at(offset: u64) -> pb::StartPosition {
+    pb::StartPosition {
+        position: Some(pb::start_position::Position::Offset(offset)),
+    }
+}
+
+#[tokio::test]
+async fn seek_replays_to_a_connected_member_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::new(Store::open(dir.path()).unwrap(), HubConfig::default()).unwrap();
+    append(&hub, 1, 10);
+    hub.set_serving(Serving::Yes);
+    let mut a = hub.join(hello("ruler.es", "a")).await.unwrap();
+    a.grant(100);
+    let b = batch(&mut a).await;
+    assert_eq!(offsets(&b), (1..=10).collect::<Vec<_>>());
+    a.ack(&[1, 2, 3]).unwrap();
+    // move back to 2 while 4..=10 are still in flight
+    let st = hub.seek_group("ruler.es", Some(&at(2))).await.unwrap();
+    assert_eq!((st.committed_offset, st.lag), (1, 9));
+    // the late acks of what was in flight are accepted and change nothing
+    a.ack(&[4, 5, 6, 7, 8, 9, 10]).unwrap();
+    let again = batch(&mut a).await;
+    assert_eq!(offsets(&again), (2..=10).collect::<Vec<_>>());
+    drop(a);
+    hub.flush().await.unwrap();
+    drop(hub);
+    // the position was persisted at once: a restart replays from it as well
+    let hub = Hub::new(Store::open(dir.path()).unwrap(), HubConfig::default()).unwrap();
+    hub.set_serving(Serving::Yes);
+    let st = hub.group_status();
+    assert_eq!(st[0].committed_offset, 1);
+    // seeking a group that does not exist creates it there; a bad name is refused
+    let st = hub.seek_group("audit", Some(&at(8))).await.unwrap();
+    assert_eq!(st.committed_offset, 7);
+    assert!(matches!(
+        hub.seek_group("bad name", None).await,
+        Err(HubError::InvalidHello(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_member_that_reconnects_claims_what_it_still_holds() {
+    let (_d, hub) = setup(6);
+    let mut a = hub.join(hello("ruler.hook", "a")).await.unwrap();
+    a.grant(4);
+    assert_eq!(offsets(&batch(&mut a).await), vec![1, 2, 3, 4]);
+    // the connection drops while the receiver still retries 1..=4
+    drop(a);
+    let mut other = hub.join(hello("ruler.hook", "b")).await.unwrap();
+    other.grant(100);
+    // `a` comes back within the window and claims 2 and 3 (1 and 4 were finished)
+    let log = hub.store().log_id().to_owned();
+    let mut again = hub
+        .join(pb::Hello {
+            held_offsets: vec![2, 3],
+            held_log_id: log,
+            ..hello("ruler.hook", "a")
+        })
+        .await
+        .unwrap();
+    again.ack(&[1, 4]).unwrap();
+    // `b` gets the fresh events, and nothing `a` holds
+    assert_eq!(offsets(&batch(&mut other).await), vec![5, 6]);
+    assert!(
+        tokio::time::timeout(RECLAIM_WINDOW + Duration::from_secs(1), other.next())
+            .await
+            .is_err(),
+        "nothing is left to redeliver"
+    );
+    again.ack(&[2, 3]).unwrap();
+    assert_eq!(hub.group_status()[0].committed_offset, 4);
+    assert_eq!(hub.group_status()[0].in_flight, 2, "5 and 6 are with b");
+}
+
+#[tokio::test]
+async fn delete_refuses_live_groups_and_idle_groups_expire() {
+    let (_d, hub) = setup(5);
+    let member = hub.join(hello("ruler.gone", "a")).await.unwrap();
+    assert!(matches!(
+        hub.delete_group("ruler.gone").await,
+        Err(HubError::GroupInUse { members: 1, .. })
+    ));
+    assert!(matches!(
+        hub.delete_group("nope").await,
+        Err(HubError::NoSuchGroup(_))
+    ));
+    drop(member);
+    // idle only a moment: kept
+    assert!(
+        hub.expire_idle_groups(Duration::from_secs(60))
+            .await
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let live = hub.join(hello("ruler.live", "b")).await.unwrap();
+    let deleted = hub.expire_idle_groups(Duration::from_millis(5)).await;
+    assert_eq!(deleted, vec!["ruler.gone".to_owned()]);
+    let names: Vec<String> = hub.group_status().into_iter().map(|g| g.name).collect();
+    assert_eq!(names, vec!["ruler.live".to_owned()]);
+    assert_eq!(hub.min_committed(), Some(0));
+    drop(live);
+}
+
+#[tokio::test]
+async fn after_a_restart_a_member_claims_what_it_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = {
+        let hub = Hub::new(Store::open(dir.path()).unwrap(), HubConfig::default()).unwrap();
+        append(&hub, 1, 6);
+        hub.set_serving(Serving::Yes);
+        let mut a = hub.join(hello("ruler.hook", "a")).await.unwrap();
+        a.grant(4);
+        assert_eq!(offsets(&batch(&mut a).await), vec![1, 2, 3, 4]);
+        hub.flush().await.unwrap();
+        // killed: nothing after the last flush reaches the disk
+        drop(a);
+        hub.store().log_id().to_owned()
+    };
+    let hub = Hub::new(Store::open(dir.path()).unwrap(), HubConfig::default()).unwrap();
+    hub.set_serving(Serving::Yes);
+    let mut other = hub.join(hello("ruler.hook", "b")).await.unwrap();
+    other.grant(100);
+    let mut again = hub
+        .join(pb::Hello {
+            held_offsets: vec![1, 2, 3, 4],
+            held_log_id: log,
+            ..hello("ruler.hook", "a")
+        })
+        .await
+        .unwrap();
+    again.grant(10);
+    assert_eq!(offsets(&batch(&mut other).await), vec![5, 6]);
+    assert_eq!(hub.group_status()[0].in_flight, 6);
+    again.ack(&[1, 2, 3, 4]).unwrap();
+    assert_eq!(hub.group_status()[0].committed_offset, 4);
 }

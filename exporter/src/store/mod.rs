@@ -579,6 +579,21 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a consumer group's record durably.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn delete_group(&self, name: &str) -> Result<(), StoreError> {
+        let mut txn = db_err!(self.inner.db.begin_write())?;
+        db_err!(txn.set_durability(Durability::Immediate))?;
+        {
+            let mut groups = db_err!(txn.open_table(GROUPS))?;
+            db_err!(groups.remove(name))?;
+        }
+        db_err!(txn.commit())?;
+        Ok(())
+    }
+
     /// Removes events from the front of the log while they are older than `max_age`
     /// (by observed time) or the log is larger than `max_bytes`. Events above
     /// `protected` (the lowest committed offset over durable groups) that are removed

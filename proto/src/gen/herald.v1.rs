@@ -330,7 +330,7 @@ impl Lookup {
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SubscribeRequest {
     /// Exactly one of these is set.
-    #[prost(oneof = "subscribe_request::Request", tags = "1, 2, 3")]
+    #[prost(oneof = "subscribe_request::Request", tags = "1, 2, 3, 4")]
     pub request: ::core::option::Option<subscribe_request::Request>,
 }
 /// Nested message and enum types in `SubscribeRequest`.
@@ -347,6 +347,9 @@ pub mod subscribe_request {
         /// Acknowledges events that were processed.
         #[prost(message, tag = "3")]
         Ack(super::Ack),
+        /// Keeps events this member still works on from being taken back.
+        #[prost(message, tag = "4")]
+        Hold(super::Hold),
     }
 }
 /// Identifies the subscriber and where it starts.
@@ -375,6 +378,16 @@ pub struct Hello {
     /// back and redelivered (default 60, minimum 1). Ignored for ephemeral tails.
     #[prost(uint32, tag = "6")]
     pub ack_timeout_seconds: u32,
+    /// Offsets of this group that the member still holds from an earlier connection
+    /// (for example its receiver was retrying them when the exporter restarted). When
+    /// `held_log_id` is this exporter's log id, those offsets are handed to this member
+    /// instead of being redelivered to another one, so the member finishes them and acks
+    /// them once. Ignored for ephemeral tails and for another log.
+    #[prost(uint64, repeated, tag = "7")]
+    pub held_offsets: ::prost::alloc::vec::Vec<u64>,
+    /// The log id `held_offsets` belong to (`Welcome.log_id` of the earlier connection).
+    #[prost(string, tag = "8")]
+    pub held_log_id: ::prost::alloc::string::String,
 }
 /// Where to start reading.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -424,6 +437,17 @@ pub struct Filter {
     /// `involvedObject.kind` values to keep.
     #[prost(string, repeated, tag = "4")]
     pub kinds: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// Renews the ack deadline of offsets delivered to this member that it still works on
+/// (a receiver that retries for a long time), so they are not taken back and
+/// redelivered to another member meanwhile. An offset that was already taken back and
+/// not yet handed out again returns to this member. Offsets not delivered to the group
+/// are ignored. Send it well within the ack timeout (every third of it, say).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Hold {
+    /// The offsets still held.
+    #[prost(uint64, repeated, tag = "1")]
+    pub offsets: ::prost::alloc::vec::Vec<u64>,
 }
 /// Grants the server permission to send `events` more events. Credits accumulate; an
 /// acknowledged or redelivered event does not give credit back by itself.
@@ -507,6 +531,32 @@ pub struct Closing {
     #[prost(string, tag = "1")]
     pub reason: ::prost::alloc::string::String,
 }
+/// Request to move a consumer group.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SeekGroupRequest {
+    /// The group.
+    #[prost(string, tag = "1")]
+    pub group: ::prost::alloc::string::String,
+    /// The first event to deliver again: earliest, latest (skip everything logged so
+    /// far), an offset (clamped to the retained range) or a time (the first event observed
+    /// at or after it).
+    #[prost(message, optional, tag = "2")]
+    pub position: ::core::option::Option<StartPosition>,
+}
+/// Request to delete a consumer group.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeleteGroupRequest {
+    /// The group.
+    #[prost(string, tag = "1")]
+    pub group: ::prost::alloc::string::String,
+}
+/// Answer to `DeleteGroup`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeleteGroupResponse {
+    /// The committed offset the group had when it was deleted.
+    #[prost(uint64, tag = "1")]
+    pub committed_offset: u64,
+}
 /// Request for the log status.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetLogStatusRequest {}
@@ -560,6 +610,10 @@ pub struct GroupStatus {
     /// Events delivered to a member and not yet acknowledged.
     #[prost(uint64, tag = "5")]
     pub in_flight: u64,
+    /// Seconds since the group last had a member or an acknowledgement (0 while a member
+    /// is connected). Groups idle longer than the exporter's `groupIdleExpiry` are deleted.
+    #[prost(uint64, tag = "6")]
+    pub idle_seconds: u64,
 }
 /// Generated client implementations.
 pub mod event_log_client {
@@ -707,6 +761,64 @@ pub mod event_log_client {
                 .insert(GrpcMethod::new("herald.v1.EventLog", "GetLogStatus"));
             self.inner.unary(req, path, codec).await
         }
+        /// Moves a consumer group's position, for example to replay what a receiver's target
+        /// lost: every event from the new position on is delivered again (at-least-once, with
+        /// the same idempotency keys). Members stay connected; events in flight to them are
+        /// taken back and acks for them are accepted but change nothing beyond the new
+        /// position. A group that does not exist yet is created at that position.
+        ///
+        /// Errors: INVALID_ARGUMENT (malformed group name or position), UNAVAILABLE (the
+        /// exporter is not the leader).
+        pub async fn seek_group(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SeekGroupRequest>,
+        ) -> std::result::Result<tonic::Response<super::GroupStatus>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/herald.v1.EventLog/SeekGroup",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("herald.v1.EventLog", "SeekGroup"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Deletes a consumer group and its committed offset, so it stops counting towards lag
+        /// and retention loss (for example a receiver removed from the ruler's config). A
+        /// group with live members is not deleted.
+        ///
+        /// Errors: NOT_FOUND (no such group), FAILED_PRECONDITION (the group has live members).
+        pub async fn delete_group(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DeleteGroupRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DeleteGroupResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/herald.v1.EventLog/DeleteGroup",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("herald.v1.EventLog", "DeleteGroup"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -745,6 +857,30 @@ pub mod event_log_server {
             &self,
             request: tonic::Request<super::GetLogStatusRequest>,
         ) -> std::result::Result<tonic::Response<super::LogStatus>, tonic::Status>;
+        /// Moves a consumer group's position, for example to replay what a receiver's target
+        /// lost: every event from the new position on is delivered again (at-least-once, with
+        /// the same idempotency keys). Members stay connected; events in flight to them are
+        /// taken back and acks for them are accepted but change nothing beyond the new
+        /// position. A group that does not exist yet is created at that position.
+        ///
+        /// Errors: INVALID_ARGUMENT (malformed group name or position), UNAVAILABLE (the
+        /// exporter is not the leader).
+        async fn seek_group(
+            &self,
+            request: tonic::Request<super::SeekGroupRequest>,
+        ) -> std::result::Result<tonic::Response<super::GroupStatus>, tonic::Status>;
+        /// Deletes a consumer group and its committed offset, so it stops counting towards lag
+        /// and retention loss (for example a receiver removed from the ruler's config). A
+        /// group with live members is not deleted.
+        ///
+        /// Errors: NOT_FOUND (no such group), FAILED_PRECONDITION (the group has live members).
+        async fn delete_group(
+            &self,
+            request: tonic::Request<super::DeleteGroupRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DeleteGroupResponse>,
+            tonic::Status,
+        >;
     }
     /// The exporter's log, served to consumers.
     #[derive(Debug)]
@@ -901,6 +1037,96 @@ pub mod event_log_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetLogStatusSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/herald.v1.EventLog/SeekGroup" => {
+                    #[allow(non_camel_case_types)]
+                    struct SeekGroupSvc<T: EventLog>(pub Arc<T>);
+                    impl<
+                        T: EventLog,
+                    > tonic::server::UnaryService<super::SeekGroupRequest>
+                    for SeekGroupSvc<T> {
+                        type Response = super::GroupStatus;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SeekGroupRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as EventLog>::seek_group(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SeekGroupSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/herald.v1.EventLog/DeleteGroup" => {
+                    #[allow(non_camel_case_types)]
+                    struct DeleteGroupSvc<T: EventLog>(pub Arc<T>);
+                    impl<
+                        T: EventLog,
+                    > tonic::server::UnaryService<super::DeleteGroupRequest>
+                    for DeleteGroupSvc<T> {
+                        type Response = super::DeleteGroupResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DeleteGroupRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as EventLog>::delete_group(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DeleteGroupSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

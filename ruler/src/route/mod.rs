@@ -176,6 +176,15 @@ impl Selection {
         &self.order
     }
 
+    /// Keeps only receiver `index` (if it was selected).
+    pub fn retain_only(&mut self, index: usize) {
+        let selected = self.hit.get(index).copied().unwrap_or(false);
+        self.clear();
+        if selected {
+            self.add(index);
+        }
+    }
+
     /// True when no receiver was selected.
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()

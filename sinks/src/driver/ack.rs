@@ -8,8 +8,8 @@
 //! aborted at shutdown, a queue was closed) never acknowledges its event: the
 //! exporter redelivers it after its ack timeout.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 use tokio::sync::mpsc;
 use tracing::debug;
@@ -135,6 +135,12 @@ impl AckRef {
         self.group.as_ref().map(|g| g.offset)
     }
 
+    /// Returns a watch that tells whether this handle, or another handle of its
+    /// event, is still uncompleted (held by a receiver, waiting or being retried).
+    pub fn watch(&self) -> AckWatch {
+        AckWatch(self.group.as_ref().map_or_else(Weak::new, Arc::downgrade))
+    }
+
     /// Completes the handle; the last completion of a group reports its
     /// offset.
     pub fn complete(mut self, status: AckStatus) {
@@ -162,6 +168,17 @@ impl AckRef {
     }
 }
 
+/// Whether an event's handles are still out (see [`AckRef::watch`]).
+#[derive(Debug, Clone)]
+pub struct AckWatch(Weak<Group>);
+
+impl AckWatch {
+    /// True while at least one handle of the event is neither completed nor dropped.
+    pub fn is_pending(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 impl Drop for AckRef {
     fn drop(&mut self) {
         if let Some(group) = self.group.take() {
@@ -176,6 +193,18 @@ impl Drop for AckRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_watch_is_pending_until_every_handle_is_completed_or_dropped() {
+        let (tx, _rx) = ack_channel();
+        let mut refs = AckGroup::new(7, 2, &tx);
+        let watch = refs[0].watch();
+        refs.pop().unwrap().complete(AckStatus::Delivered);
+        assert!(watch.is_pending(), "one handle is still out");
+        drop(refs.pop());
+        assert!(!watch.is_pending(), "a dropped handle is not pending");
+        assert!(!AckRef::detached().watch().is_pending());
+    }
 
     #[test]
     fn reports_once_when_every_receiver_completed() {

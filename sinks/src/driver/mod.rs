@@ -35,7 +35,9 @@ use async_trait::async_trait;
 use herald_proto::Event;
 use herald_template::Value;
 
-pub use ack::{AckGroup, AckNotice, AckReceiver, AckRef, AckSender, AckStatus, ack_channel};
+pub use ack::{
+    AckGroup, AckNotice, AckReceiver, AckRef, AckSender, AckStatus, AckWatch, ack_channel,
+};
 pub use metrics::SinkMetrics;
 pub use receiver::{DeliverOutcome, DrainOutcome, Receiver};
 pub use settings::{BatchSettings, DeliverySettings, OnFull, RetrySettings};

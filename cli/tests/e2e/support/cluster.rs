@@ -270,6 +270,20 @@ impl Exporter {
         self.wait_ready().await;
     }
 
+    /// SIGKILL, then a new process on the same ports and data directory.
+    pub async fn kill9_and_restart(&mut self) {
+        self.proc.kill9();
+        self.proc = Self::spawn(
+            &self.config,
+            &self.kubeconfig,
+            &self.data_dir,
+            &self.log_dir,
+            self.grpc_port,
+            self.metrics_port,
+        );
+        self.wait_ready().await;
+    }
+
     /// The gRPC URL.
     pub fn grpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.grpc_port)

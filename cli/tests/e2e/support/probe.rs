@@ -74,21 +74,36 @@ pub async fn log_status(grpc: &str) -> Result<pb::LogStatus, String> {
         .map_err(|e| format!("log status: {e}"))
 }
 
-/// `Ok` once consumer group `group` has acknowledged the whole log (at least `min`
-/// events) and has nothing in flight.
+/// `Ok` once consumer group `group` — for rulers, every receiver's group
+/// `group.<receiver>` — has acknowledged the whole log (at least `min` events) and has
+/// nothing in flight.
 pub async fn fully_acknowledged(grpc: &str, group: &str, min: u64) -> Result<(), String> {
     let s = log_status(grpc).await?;
-    let g = s
+    let prefix = format!("{group}.");
+    let groups: Vec<&pb::GroupStatus> = s
         .groups
         .iter()
-        .find(|g| g.name == group)
-        .ok_or_else(|| format!("no group {group} yet: {s:?}"))?;
-    if s.last_offset >= min && g.committed_offset == s.last_offset && g.in_flight == 0 {
+        .filter(|g| g.name == group || g.name.starts_with(&prefix))
+        .collect();
+    if groups.is_empty() {
+        return Err(format!("no group {group} yet: {s:?}"));
+    }
+    let behind: Vec<String> = groups
+        .iter()
+        .filter(|g| g.committed_offset != s.last_offset || g.in_flight > 0)
+        .map(|g| {
+            format!(
+                "{} committed {} with {} in flight",
+                g.name, g.committed_offset, g.in_flight
+            )
+        })
+        .collect();
+    if s.last_offset >= min && behind.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "last offset {} (want ≥ {min}), group {group} committed {} with {} in flight",
-            s.last_offset, g.committed_offset, g.in_flight
+            "last offset {} (want ≥ {min}); behind: {behind:?}",
+            s.last_offset
         ))
     }
 }

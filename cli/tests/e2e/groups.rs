@@ -1,0 +1,141 @@
+//! `herald groups`: every receiver's own group is listed; `seek --receiver` replays the
+//! log to that receiver only; a group with live members is not deleted, an idle one is.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::support::cluster::{Cluster, Combined, archive_config};
+use crate::support::probe::{counts, eventually, fully_acknowledged, json_lines, log_status};
+use crate::support::procs::{bin, run_to_end_async};
+
+async fn herald(args: &[&str]) -> Output {
+    let mut cmd = Command::new(bin("herald"));
+    cmd.args(args);
+    run_to_end_async(cmd, Duration::from_secs(30)).await
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn keys(path: &std::path::Path) -> BTreeMap<String, usize> {
+    counts(
+        json_lines(path)
+            .iter()
+            .map(|l| l["key"].as_str().expect("key").to_owned()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seek_replays_to_one_receiver_and_delete_refuses_a_live_group() {
+    let cluster = Cluster::start().await;
+    let archive = cluster.path("archive.log");
+    let config = cluster.write(
+        "config.yaml",
+        &archive_config(
+            &archive,
+            "      layout:
+        key: \"{{ .IdempotencyKey }}\"
+",
+        ),
+    );
+    let mut run = Combined::start(&cluster, &config).await;
+    let grpc = run.grpc_url();
+    // host:port without a scheme is accepted
+    let addr = grpc.trim_start_matches("http://").to_owned();
+    cluster.create_numbered("grp", 0..20, |_| true);
+    eventually("20 acknowledged", Duration::from_secs(20), || {
+        fully_acknowledged(&grpc, "ruler", 20)
+    })
+    .await;
+    assert!(keys(&archive).values().all(|n| *n == 1));
+
+    let out = herald(&["groups", "list", "--exporter", &addr]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = listing
+        .lines()
+        .find(|l| l.starts_with("ruler.archive "))
+        .unwrap_or_else(|| panic!("no row for the receiver's group:\n{listing}"));
+    assert!(row.contains("combined"), "the member is listed: {row}");
+
+    // replay from offset 11: events 11..=20 are delivered once more, to this receiver
+    let out = herald(&[
+        "groups",
+        "seek",
+        "--exporter",
+        &grpc,
+        "--receiver",
+        "archive",
+        "--to",
+        "11",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("group ruler.archive moved: next event 11"),
+        "{}",
+        text(&out)
+    );
+    eventually("the replay delivered", Duration::from_secs(20), || async {
+        let n: usize = keys(&archive).values().sum();
+        (n == 30).then_some(()).ok_or(format!("{n} lines, want 30"))
+    })
+    .await;
+    let k = keys(&archive);
+    assert_eq!(k.values().filter(|n| **n == 2).count(), 10, "{k:?}");
+    assert_eq!(k.len(), 20);
+
+    // a group with a live member is not deleted
+    let out = herald(&[
+        "groups",
+        "delete",
+        "--exporter",
+        &grpc,
+        "--receiver",
+        "archive",
+    ])
+    .await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("live member"), "{}", text(&out));
+
+    // a durable tail's group, once the tail is gone, is
+    let out = herald(&[
+        "tail",
+        "--exporter",
+        &grpc,
+        "--group",
+        "audit",
+        "--from",
+        "earliest",
+        "--limit",
+        "3",
+        "-o",
+        "json",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = herald(&["groups", "delete", "--exporter", &grpc, "--group", "audit"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let status = log_status(&grpc).await.expect("status");
+    assert!(
+        status.groups.iter().all(|g| g.name != "audit"),
+        "{:?}",
+        status.groups
+    );
+    let out = herald(&["groups", "delete", "--exporter", &grpc, "--group", "audit"]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no consumer group named audit"),
+        "{}",
+        text(&out)
+    );
+
+    let status = run.proc.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}; log:\n{}", run.proc.log());
+}

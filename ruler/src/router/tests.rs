@@ -1,0 +1,163 @@
+use std::time::Duration;
+
+use herald_proto::{Event, ObjectMeta};
+use herald_sinks::SinkMetrics;
+
+use super::*;
+
+/// A plan with an `inMemory` receiver `all` (every event) and a webhook `warnings`
+/// (Warning events) pointing at `hook`.
+fn plan(hook: &str) -> Plan {
+    let text = format!(
+        "route:\n  routes:\n    - match:\n        - receiver: all\n    - match:\n        - type: Warning\n          receiver: warnings\nreceivers:\n  - name: all\n    inMemory: {{}}\n  - name: warnings\n    webhook:\n      endpoint: {hook}\n    delivery:\n      timeout: 60s\n"
+    );
+    let mut loaded = herald_config::load_str("c.yaml", &text, |_| None).unwrap();
+    crate::plan::plan(&loaded.config, &mut loaded.diagnostics).expect("the plan compiles")
+}
+
+fn ev(offset: u64, ty: &str) -> Event {
+    Event {
+        offset,
+        occurrence: 1,
+        event_type: ty.into(),
+        metadata: ObjectMeta {
+            uid: format!("u{offset}"),
+            namespace: "shop".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn batch(log: &str, events: Vec<Event>) -> Incoming {
+    Incoming {
+        source: Source {
+            upstream: 0,
+            log_id: Arc::from(log),
+        },
+        events,
+    }
+}
+
+async fn acks(rx: &mut mpsc::UnboundedReceiver<(Arc<str>, u64)>, n: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let (_, o) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("an ack in time")
+            .expect("the ack channel is open");
+        out.push(o);
+    }
+    out.sort_unstable();
+    out
+}
+
+/// A TCP endpoint that accepts connections and never answers: a webhook request to
+/// it stays in flight.
+async fn silent_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_lane_delivers_only_its_receivers_events_and_acks_the_rest_at_once() {
+    let (url, _silent) = silent_endpoint().await;
+    let plan = plan(&url);
+    let sinks = Arc::new(
+        SinkSet::build(&plan.receivers, &SinkMetrics::new())
+            .await
+            .unwrap(),
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let metrics = RouterMetrics::default();
+    let mut all = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx.clone()],
+        metrics.clone(),
+        0,
+        Held::default(),
+    );
+    let mut warnings = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx],
+        metrics.clone(),
+        1,
+        Held::default(),
+    );
+    let events = || vec![ev(1, "Normal"), ev(2, "Warning"), ev(3, "Normal")];
+    all.route_batch(batch("log", events())).await;
+    assert_eq!(acks(&mut rx, 3).await, vec![1, 2, 3]);
+    assert_eq!(sinks.in_memory("all").unwrap().len(), 3);
+    // the webhook lane acknowledges the Normal events at once and holds the Warning
+    warnings.route_batch(batch("log", events())).await;
+    assert_eq!(acks(&mut rx, 2).await, vec![1, 3]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .is_err(),
+        "the held Warning is not acknowledged"
+    );
+    let label = vec![("receiver".to_owned(), "warnings".to_owned())];
+    assert_eq!(metrics.received.get_or_create(&label).get(), 3);
+    assert_eq!(metrics.unrouted.get_or_create(&label).get(), 2);
+    assert_eq!(metrics.matches.get_or_create(&label).get(), 1);
+}
+
+#[tokio::test]
+async fn a_redelivery_of_an_event_still_held_is_not_delivered_twice() {
+    let (url, _silent) = silent_endpoint().await;
+    let plan = plan(&url);
+    let sinks = Arc::new(
+        SinkSet::build(&plan.receivers, &SinkMetrics::new())
+            .await
+            .unwrap(),
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let metrics = RouterMetrics::default();
+    let mut all = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx.clone()],
+        metrics.clone(),
+        0,
+        Held::default(),
+    );
+    let mut warnings = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx],
+        metrics.clone(),
+        1,
+        Held::default(),
+    );
+    warnings
+        .route_batch(batch("log", vec![ev(5, "Warning")]))
+        .await;
+    // the exporter restarted and hands the same offset out again: still held, skipped
+    warnings
+        .route_batch(batch("log", vec![ev(5, "Warning")]))
+        .await;
+    let label = vec![("receiver".to_owned(), "warnings".to_owned())];
+    assert_eq!(metrics.held.get_or_create(&label).get(), 1);
+    assert_eq!(metrics.matches.get_or_create(&label).get(), 1);
+    // the same offset of another log is a different event
+    warnings
+        .route_batch(batch("other-log", vec![ev(5, "Warning")]))
+        .await;
+    assert_eq!(metrics.matches.get_or_create(&label).get(), 2);
+    // the in-memory receiver completes at once: a later redelivery is delivered again
+    all.route_batch(batch("log", vec![ev(9, "Normal")])).await;
+    assert_eq!(acks(&mut rx, 1).await, vec![9]);
+    all.route_batch(batch("log", vec![ev(9, "Normal")])).await;
+    assert_eq!(acks(&mut rx, 1).await, vec![9]);
+    assert_eq!(sinks.in_memory("all").unwrap().len(), 2);
+}
