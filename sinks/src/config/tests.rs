@@ -63,15 +63,17 @@ receivers:
     assert_eq!(kinds, ["stdout", "file", "pipe", "webhook", "inMemory"]);
     assert_eq!(r[0].name, "dump");
     assert_eq!(r[1].location.line, 5);
-    let SinkConfig::File(f) = &r[1].sink else {
-        panic!()
-    };
+    let f = r[1]
+        .sink
+        .downcast_ref::<crate::file::FileConfig>()
+        .expect("wrong sink type");
     assert_eq!(f.max_size_bytes, 10 * 1024 * 1024);
     assert_eq!(f.max_backups, 3);
     assert!(f.de_dot);
-    let SinkConfig::Webhook(w) = &r[3].sink else {
-        panic!()
-    };
+    let w = r[3]
+        .sink
+        .downcast_ref::<crate::webhook::WebhookConfig>()
+        .expect("wrong sink type");
     assert_eq!(w.headers[0].name.as_str(), "x-api-key");
     assert!(w.layout.is_some());
 }
@@ -319,9 +321,10 @@ fn header_values_never_appear_in_debug_output() {
     assert!(!diags.has_errors(), "{diags}");
     let debug = format!("{r:?}");
     assert!(!debug.contains("s3cr3t"), "{debug}");
-    let SinkConfig::Webhook(w) = &r[0].sink else {
-        panic!()
-    };
+    let w = r[0]
+        .sink
+        .downcast_ref::<crate::webhook::WebhookConfig>()
+        .expect("wrong sink type");
     assert!(w.headers[0].sensitive);
 }
 

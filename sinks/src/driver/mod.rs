@@ -1,8 +1,8 @@
-//! The delivery driver, written once and used by every sink (STYLE.md §7).
+//! The delivery driver, written once and used by every sink.
 //!
-//! A sink implements [`Sink`]: encode one event, build a request from a batch
-//! of encoded events, send a request. Everything else happens here, per
-//! receiver:
+//! A sink implements [`Sink`] and its [`RequestBuilder`]: encode one event,
+//! build a request from a batch of encoded events, send a request. Everything
+//! else happens here, per receiver:
 //!
 //! * a bounded queue with an `onFull` policy ([`OnFull`]): `block` waits for
 //!   space, which stops the ruler from granting credits upstream
@@ -40,28 +40,21 @@ pub use metrics::SinkMetrics;
 pub use receiver::{DeliverOutcome, DrainOutcome, Receiver};
 pub use settings::{BatchSettings, DeliverySettings, OnFull, RetrySettings};
 
-/// A destination for events.
+/// The part of a sink that turns events into requests: pure code, no I/O.
 ///
-/// Implementors turn one event into an [`Item`](Sink::Item), a batch of items
-/// into a [`Request`](Sink::Request), and send requests. Batching, retries,
-/// timeouts, concurrency, buffering, acks and metrics are applied by the driver.
+/// The driver calls it for every event and batch; `herald route` calls the
+/// very same code to show what a receiver would send
+/// ([`RequestBuilder::describe`]), so a preview cannot drift from the real
+/// request.
 ///
 /// Encoding is per event (not per batch) so that an event whose template fails
 /// is rejected alone, and so the driver knows each event's size before it
 /// closes a batch by `maxBytes`.
-#[async_trait]
-pub trait Sink: Send + Sync + 'static {
+pub trait RequestBuilder: Send + Sync + 'static {
     /// One encoded event.
     type Item: Send + 'static;
-    /// What one [`send`](Sink::send) carries; kept across retries.
+    /// What one [`Sink::send`] carries; kept across retries.
     type Request: Send + Sync + 'static;
-
-    /// Returns the receiver type as written in the config (`webhook`), used in
-    /// metrics and logs.
-    fn kind(&self) -> &'static str;
-
-    /// Returns this sink's batching defaults (overridden by `delivery.batch`).
-    fn batch_defaults(&self) -> BatchSettings;
 
     /// Encodes one event.
     ///
@@ -74,14 +67,57 @@ pub trait Sink: Send + Sync + 'static {
     fn item_size(&self, item: &Self::Item) -> usize;
 
     /// Builds one request from a non-empty batch of items, in queue order.
-    fn build_request(&self, items: Vec<Self::Item>) -> Self::Request;
+    /// The driver keeps the items, so that it can build a smaller request
+    /// from the ones a target asked to retry.
+    fn build_request(&self, items: &[Self::Item]) -> Self::Request;
+
+    /// Shows a request as `herald route` prints it: what goes over the wire,
+    /// with credentials (header values, URL userinfo and secret-looking query
+    /// parameters) replaced by `***`.
+    fn describe(&self, request: &Self::Request) -> String;
+
+    /// Encodes `deliveries` and builds their request (previews and tests).
+    ///
+    /// # Errors
+    /// The first event that cannot be encoded.
+    fn request_for(&self, deliveries: &[&Delivery]) -> Result<Self::Request, EncodeError> {
+        let items = deliveries
+            .iter()
+            .map(|d| self.encode(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.build_request(&items))
+    }
+}
+
+/// The request type of a sink.
+pub type Request<S> = <<S as Sink>::Builder as RequestBuilder>::Request;
+
+/// The item type of a sink.
+pub type Item<S> = <<S as Sink>::Builder as RequestBuilder>::Item;
+
+/// A destination for events.
+///
+/// A sink has a [`RequestBuilder`] (encode events, build requests) and sends
+/// requests. Batching, retries, timeouts, concurrency, buffering, acks and
+/// metrics are applied by the driver.
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// Turns events into this sink's requests.
+    type Builder: RequestBuilder;
+
+    /// Returns the receiver type as written in the config (`webhook`), used in
+    /// metrics and logs.
+    fn kind(&self) -> &'static str;
+
+    /// Returns the sink's request builder.
+    fn builder(&self) -> &Self::Builder;
 
     /// Sends one request. Called again with the same request on retries.
     ///
     /// # Errors
     /// Classify failures: [`SendError::Retriable`] (the driver backs off and
     /// retries) or [`SendError::Permanent`] (the batch is rejected).
-    async fn send(&self, request: &Self::Request) -> Result<(), SendError>;
+    async fn send(&self, request: &Request<Self>) -> Result<(), SendError>;
 
     /// Reopens files after log rotation (SIGHUP); a no-op by default.
     async fn reopen(&self) {}

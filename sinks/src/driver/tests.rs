@@ -56,18 +56,9 @@ struct ScriptedSink {
     gate: watch::Receiver<bool>,
 }
 
-#[async_trait]
-impl Sink for ScriptedSink {
+impl RequestBuilder for ScriptedSink {
     type Item = String;
     type Request = Vec<String>;
-
-    fn kind(&self) -> &'static str {
-        "scripted"
-    }
-
-    fn batch_defaults(&self) -> BatchSettings {
-        BatchSettings::SINGLE
-    }
 
     fn encode(&self, d: &Delivery) -> Result<String, EncodeError> {
         if d.event.message == "bad" {
@@ -80,8 +71,25 @@ impl Sink for ScriptedSink {
         item.len()
     }
 
-    fn build_request(&self, items: Vec<String>) -> Vec<String> {
-        items
+    fn build_request(&self, items: &[String]) -> Vec<String> {
+        items.to_vec()
+    }
+
+    fn describe(&self, request: &Vec<String>) -> String {
+        request.join("\n")
+    }
+}
+
+#[async_trait]
+impl Sink for ScriptedSink {
+    type Builder = Self;
+
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+
+    fn builder(&self) -> &Self {
+        self
     }
 
     async fn send(&self, request: &Vec<String>) -> Result<(), SendError> {

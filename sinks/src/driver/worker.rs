@@ -17,7 +17,7 @@ use super::ack::{AckRef, AckStatus};
 use super::health::HealthState;
 use super::metrics::{DropReason, ReceiverMetrics};
 use super::settings::DeliverySettings;
-use super::{Delivery, SendError, Sink};
+use super::{Delivery, Item, RequestBuilder as _, SendError, Sink};
 
 /// What the worker and its send tasks share.
 pub(crate) struct Shared<S: Sink> {
@@ -92,7 +92,7 @@ struct Worker<S: Sink> {
     shared: Arc<Shared<S>>,
     semaphore: Arc<Semaphore>,
     in_flight: JoinSet<()>,
-    batch: Batch<S::Item>,
+    batch: Batch<Item<S>>,
     rx: mpsc::Receiver<Delivery>,
     closing: CancellationToken,
     /// The queue takes no more deliveries (shutdown); what it holds is drained.
@@ -171,9 +171,9 @@ impl<S: Sink> Worker<S> {
     async fn add(&mut self, d: Delivery) {
         let shared = self.shared.clone();
         shared.metrics.dequeued();
-        match shared.sink.encode(&d) {
+        match shared.sink.builder().encode(&d) {
             Ok(item) => {
-                let size = shared.sink.item_size(&item);
+                let size = shared.sink.builder().item_size(&item);
                 if !self.batch.is_empty()
                     && self.batch.bytes.saturating_add(size) > shared.settings.batch.max_bytes
                 {
@@ -273,7 +273,7 @@ impl fmt::Display for Failure {
 
 /// Sends one batch until it is delivered, permanently refused or out of
 /// attempts, then completes its handles.
-async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<S::Item>) {
+async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<Item<S>>) {
     let span = info_span!(
         target: "herald_trace",
         parent: None,
@@ -291,13 +291,13 @@ async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<S::Item>) {
 
 async fn send_batch_attempts<S: Sink>(
     shared: &Shared<S>,
-    batch: Batch<S::Item>,
+    batch: Batch<Item<S>>,
     span: &tracing::Span,
 ) {
     let Batch { items, acks, bytes } = batch;
     let events = acks.len();
     let settings = &shared.settings;
-    let request = shared.sink.build_request(items);
+    let request = shared.sink.builder().build_request(&items);
     let mut attempt: u32 = 0;
     loop {
         attempt = attempt.saturating_add(1);

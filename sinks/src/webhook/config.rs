@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use async_trait::async_trait;
 use herald_config::{
     DecodeOptions, Diagnostics, Located, Node, Secret, child_path, decode_with, is_secret_key,
 };
@@ -10,7 +11,10 @@ use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use super::{WebhookBuilder, WebhookError, WebhookSink};
 use crate::config::TlsConfig;
+use crate::driver::BatchSettings;
+use crate::registry::{BuildContext, SinkType};
 use crate::util::LayoutSpec;
 use crate::util::http::canonical_header_name;
 
@@ -95,6 +99,27 @@ impl WebhookConfig {
             layout,
             headers,
         })
+    }
+}
+
+#[async_trait]
+impl SinkType for WebhookConfig {
+    const NAME: &'static str = "webhook";
+    /// One event per request, as kubernetes-event-exporter sent them.
+    const BATCH_DEFAULTS: BatchSettings = BatchSettings::SINGLE;
+    type Sink = WebhookSink;
+    type BuildError = WebhookError;
+
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        WebhookConfig::from_node(node, path, diags)
+    }
+
+    fn request_builder(&self, name: &str) -> WebhookBuilder {
+        WebhookBuilder::new(name, self)
+    }
+
+    async fn build(&self, cx: &mut BuildContext<'_>) -> Result<WebhookSink, WebhookError> {
+        WebhookSink::new(cx.name, self, cx.settings.timeout)
     }
 }
 

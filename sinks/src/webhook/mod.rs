@@ -24,7 +24,7 @@ mod sink;
 mod tests;
 
 pub use config::{HeaderTemplate, WebhookConfig};
-pub use sink::WebhookSink;
+pub use sink::{WebhookBuilder, WebhookItem, WebhookRequest, WebhookSink};
 
 use crate::util::tls::TlsError;
 

@@ -12,8 +12,10 @@ use tokio::net::TcpListener;
 
 use super::*;
 use crate::config::tests::parse;
-use crate::config::{ReceiverConfig, SinkConfig};
-use crate::driver::{AckGroup, AckRef, Delivery, Sink, SinkMetrics, ack_channel};
+use crate::config::ReceiverConfig;
+use crate::driver::{
+    AckGroup, AckRef, Delivery, RequestBuilder as _, Sink, SinkMetrics, ack_channel,
+};
 use crate::model::tests::compat_example;
 use crate::set::SinkSet;
 
@@ -131,10 +133,10 @@ fn webhook_config(yaml_tail: &str, endpoint: &str) -> WebhookConfig {
         "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{endpoint}\"\n{yaml_tail}"
     ));
     assert!(!diags.has_errors(), "{diags}");
-    match &r[0].sink {
-        SinkConfig::Webhook(c) => (**c).clone(),
-        _ => panic!("not a webhook"),
-    }
+    r[0].sink
+        .downcast_ref::<WebhookConfig>()
+        .expect("not a webhook")
+        .clone()
 }
 
 fn sink(config: &WebhookConfig) -> WebhookSink {
@@ -146,7 +148,7 @@ fn delivery() -> Delivery {
 }
 
 async fn send_one(sink: &WebhookSink) -> Result<(), crate::driver::SendError> {
-    let request = sink.build_request(vec![sink.encode(&delivery()).unwrap()]);
+    let request = sink.builder().build_request(&[sink.builder().encode(&delivery()).unwrap()]);
     sink.send(&request).await
 }
 
@@ -154,9 +156,7 @@ async fn send_one(sink: &WebhookSink) -> Result<(), crate::driver::SendError> {
 fn the_example_parses() {
     let (r, diags) = parse(include_str!("../../examples/webhook.yaml"));
     assert!(!diags.has_errors(), "{diags}");
-    let SinkConfig::Webhook(c) = &r[0].sink else {
-        panic!("not webhook")
-    };
+    let c = r[0].sink.downcast_ref::<crate::webhook::WebhookConfig>().expect("not webhook");
     assert_eq!(
         c.endpoint.as_str(),
         "https://alerts.example.com/hooks/kubernetes"
@@ -294,10 +294,10 @@ async fn batches_are_sent_as_a_json_array() {
     let (fake, url) = Fake::start([]).await;
     let s = sink(&webhook_config("", &url));
     let items = vec![
-        s.encode(&delivery()).unwrap(),
-        s.encode(&delivery()).unwrap(),
+        s.builder().encode(&delivery()).unwrap(),
+        s.builder().encode(&delivery()).unwrap(),
     ];
-    s.send(&s.build_request(items)).await.unwrap();
+    s.send(&s.builder().build_request(&items)).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&fake.requests()[0].body).unwrap();
     assert_eq!(body.as_array().unwrap().len(), 2);
 }
