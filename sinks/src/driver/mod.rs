@@ -13,9 +13,12 @@
 //! * a per-request timeout (a hung endpoint is a retriable timeout) and a
 //!   concurrency limit;
 //! * retries with exponential backoff and full jitter, honouring the target's
-//!   `Retry-After` ([`retry`]);
+//!   `Retry-After` ([`retry`]); when a target answers item by item
+//!   ([`SendOutcome::Partial`]), only the items it asked to retry are sent
+//!   again;
 //! * acknowledgements ([`ack`]): each event carries an [`AckRef`] that is
-//!   completed as delivered, rejected or dropped — never silently;
+//!   completed once, item by item, as delivered, rejected or dropped — never
+//!   silently;
 //! * metrics ([`SinkMetrics`]) and health (a receiver failing for longer than
 //!   its window is unhealthy);
 //! * graceful drain on shutdown.
@@ -25,6 +28,7 @@ mod health;
 mod metrics;
 mod receiver;
 pub mod retry;
+mod send;
 mod settings;
 mod worker;
 
@@ -112,12 +116,19 @@ pub trait Sink: Send + Sync + 'static {
     /// Returns the sink's request builder.
     fn builder(&self) -> &Self::Builder;
 
-    /// Sends one request. Called again with the same request on retries.
+    /// Sends one request. Called again with the same request when the whole
+    /// request failed retriably.
+    ///
+    /// Returns [`SendOutcome::Delivered`] when the target took every item, or
+    /// [`SendOutcome::Partial`] when it answered item by item: the driver then
+    /// acknowledges the delivered items, rejects the refused ones and retries
+    /// only the rest, in a request built from just those items.
     ///
     /// # Errors
-    /// Classify failures: [`SendError::Retriable`] (the driver backs off and
-    /// retries) or [`SendError::Permanent`] (the batch is rejected).
-    async fn send(&self, request: &Request<Self>) -> Result<(), SendError>;
+    /// The whole request failed: [`SendError::Retriable`] (the driver backs
+    /// off and sends it again) or [`SendError::Permanent`] (every item of the
+    /// request is rejected).
+    async fn send(&self, request: &Request<Self>) -> Result<SendOutcome, SendError>;
 
     /// Reopens files after log rotation (SIGHUP); a no-op by default.
     async fn reopen(&self) {}
@@ -199,6 +210,74 @@ pub enum EncodeError {
     /// Anything else that makes this event unencodable for this sink.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// What a target did with a request it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Every item of the request was accepted.
+    Delivered,
+    /// The target answered item by item (Elasticsearch `_bulk`, Kinesis
+    /// `PutRecords`, SQS `SendMessageBatch`, …).
+    Partial(PartialOutcome),
+}
+
+impl SendOutcome {
+    /// An item-by-item outcome without a retry hint.
+    pub fn partial(items: Vec<ItemOutcome>) -> SendOutcome {
+        SendOutcome::Partial(PartialOutcome {
+            items,
+            retry_after: None,
+        })
+    }
+}
+
+/// The item-by-item answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartialOutcome {
+    /// One outcome per item of the request, in the order the items were
+    /// given to [`RequestBuilder::build_request`]. A missing outcome counts
+    /// as [`ItemOutcome::Retry`] (and is logged as a sink bug); extra ones are
+    /// ignored.
+    pub items: Vec<ItemOutcome>,
+    /// How long the target asked to wait before the items to retry are sent
+    /// again (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+/// What became of one item of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Accepted.
+    Delivered,
+    /// Refused for now (throttled, the target's shard unavailable): sent
+    /// again, in a smaller request, after the backoff.
+    Retry {
+        /// Why, as the target said it (no secrets).
+        reason: String,
+    },
+    /// Refused for good (a mapping conflict, an invalid document): the event
+    /// is rejected for this receiver, logged with the reason and counted.
+    Rejected {
+        /// Why, as the target said it (no secrets).
+        reason: String,
+    },
+}
+
+impl ItemOutcome {
+    /// An item to send again.
+    pub fn retry(reason: impl Into<String>) -> ItemOutcome {
+        ItemOutcome::Retry {
+            reason: reason.into(),
+        }
+    }
+
+    /// An item refused for good.
+    pub fn rejected(reason: impl Into<String>) -> ItemOutcome {
+        ItemOutcome::Rejected {
+            reason: reason.into(),
+        }
+    }
 }
 
 /// A request failed.

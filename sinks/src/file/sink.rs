@@ -8,7 +8,7 @@ use tracing::warn;
 
 use super::rotate::{Limits, RotatingFile};
 use super::{FileConfig, FileError};
-use crate::driver::{SendError, Sink};
+use crate::driver::{SendError, SendOutcome, Sink};
 use crate::registry::SinkType as _;
 use crate::util::{JsonLines, Lines};
 
@@ -80,7 +80,7 @@ impl Sink for FileSink {
         &self.builder
     }
 
-    async fn send(&self, request: &Lines) -> Result<(), SendError> {
+    async fn send(&self, request: &Lines) -> Result<SendOutcome, SendError> {
         let lines = request.clone();
         match self
             .with_file(move |f| {
@@ -94,7 +94,7 @@ impl Sink for FileSink {
             })
             .await
         {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => Ok(SendOutcome::Delivered),
             Ok(Err(message)) => Err(SendError::retriable(message)),
             Err(e) => Err(SendError::retriable(format!("file write task failed: {e}"))),
         }

@@ -9,7 +9,7 @@ use herald_proto::Event;
 use tokio::sync::Notify;
 
 use super::InMemoryConfig;
-use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, Sink};
+use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, SendOutcome, Sink};
 use crate::model::kee_json;
 use crate::registry::SinkType as _;
 
@@ -167,8 +167,8 @@ impl Sink for InMemorySink {
         &InMemoryBuilder
     }
 
-    async fn send(&self, request: &Vec<Arc<Event>>) -> Result<(), SendError> {
+    async fn send(&self, request: &Vec<Arc<Event>>) -> Result<SendOutcome, SendError> {
         self.store.push(request);
-        Ok(())
+        Ok(SendOutcome::Delivered)
     }
 }

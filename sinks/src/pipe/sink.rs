@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use tracing::info;
 
 use super::{PipeConfig, PipeError};
-use crate::driver::{SendError, Sink};
+use crate::driver::{SendError, SendOutcome, Sink};
 use crate::registry::SinkType as _;
 use crate::util::{JsonLines, Lines};
 
@@ -140,7 +140,7 @@ impl Sink for PipeSink {
         &self.builder
     }
 
-    async fn send(&self, request: &Lines) -> Result<(), SendError> {
+    async fn send(&self, request: &Lines) -> Result<SendOutcome, SendError> {
         let mut state = self.state.lock().await;
         if state.writer.is_none() {
             let writer = reopen(&self.path).map_err(|e| {
@@ -170,7 +170,7 @@ impl Sink for PipeSink {
         match result {
             Ok(()) => {
                 guard.state.torn = false;
-                Ok(())
+                Ok(SendOutcome::Delivered)
             }
             Err(e) => {
                 // A reader that went away leaves the pipe broken: reopen next

@@ -5,7 +5,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::StdoutConfig;
-use crate::driver::{SendError, Sink};
+use crate::driver::{SendError, SendOutcome, Sink};
 use crate::registry::SinkType as _;
 use crate::util::{JsonLines, Lines};
 
@@ -45,13 +45,14 @@ impl Sink for StdoutSink {
         &self.builder
     }
 
-    async fn send(&self, request: &Lines) -> Result<(), SendError> {
+    async fn send(&self, request: &Lines) -> Result<SendOutcome, SendError> {
         let mut out = self.out.lock().await;
         out.write_all(request.as_bytes())
             .await
             .map_err(|e| SendError::retriable(format!("cannot write to stdout: {e}")))?;
         out.flush()
             .await
-            .map_err(|e| SendError::retriable(format!("cannot flush stdout: {e}")))
+            .map_err(|e| SendError::retriable(format!("cannot flush stdout: {e}")))?;
+        Ok(SendOutcome::Delivered)
     }
 }

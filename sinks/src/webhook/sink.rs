@@ -12,7 +12,7 @@ use reqwest::{Client, Url};
 use tracing::warn;
 
 use super::{HeaderTemplate, WebhookConfig, WebhookError};
-use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, Sink};
+use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, SendOutcome, Sink};
 use crate::registry::SinkType as _;
 use crate::util::PayloadEncoder;
 use crate::util::http::{BODY_SNIPPET, classify_status, parse_retry_after};
@@ -251,7 +251,7 @@ impl Sink for WebhookSink {
         &self.builder
     }
 
-    async fn send(&self, request: &WebhookRequest) -> Result<(), SendError> {
+    async fn send(&self, request: &WebhookRequest) -> Result<SendOutcome, SendError> {
         let response = self
             .client
             .post(self.builder.endpoint.clone())
@@ -262,7 +262,7 @@ impl Sink for WebhookSink {
             .map_err(|e| SendError::retriable(describe(&e)))?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(SendOutcome::Delivered);
         }
         let retry_after = response
             .headers()

@@ -14,7 +14,7 @@ use super::*;
 use crate::config::tests::parse;
 use crate::config::ReceiverConfig;
 use crate::driver::{
-    AckGroup, AckRef, Delivery, RequestBuilder as _, Sink, SinkMetrics, ack_channel,
+    AckGroup, AckRef, Delivery, RequestBuilder as _, SendOutcome, Sink, SinkMetrics, ack_channel,
 };
 use crate::model::tests::compat_example;
 use crate::set::SinkSet;
@@ -147,7 +147,7 @@ fn delivery() -> Delivery {
     Delivery::from_event(compat_example(), AckRef::detached())
 }
 
-async fn send_one(sink: &WebhookSink) -> Result<(), crate::driver::SendError> {
+async fn send_one(sink: &WebhookSink) -> Result<SendOutcome, crate::driver::SendError> {
     let request = sink.builder().build_request(&[sink.builder().encode(&delivery()).unwrap()]);
     sink.send(&request).await
 }
