@@ -61,6 +61,14 @@ mod tests {
     }
 
     #[test]
+    fn url_credentials_are_masked_in_the_request_line() {
+        let r = receivers("- name: hook\n  webhook:\n    endpoint: http://bob:x@host/?token=x\n");
+        let p = preview(&r[0], &event()).unwrap();
+        assert!(p.starts_with("POST http://***@host/?token=***\n"), "{p}");
+        assert!(!p.contains("bob"), "{p}");
+    }
+
+    #[test]
     fn stdout_preview_is_the_kee_json() {
         let r = receivers("- name: dump\n  stdout: {}\n");
         let p = preview(&r[0], &event()).unwrap();

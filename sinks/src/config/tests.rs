@@ -314,13 +314,18 @@ fn an_unknown_on_full_policy_is_a_located_error() {
 }
 
 #[test]
-fn header_values_never_appear_in_debug_output() {
+fn header_values_and_url_credentials_never_appear_in_debug_output() {
     let (r, diags) = parse(
-        "receivers:\n  - name: hook\n    webhook:\n      endpoint: http://h\n      headers:\n        Authorization: \"Bearer s3cr3t\"\n",
+        "receivers:\n  - name: hook\n    webhook:\n      endpoint: http://bob:pw1@h/in?token=tk1&team=a\n      headers:\n        Authorization: \"Bearer s3cr3t\"\n",
     );
     assert!(!diags.has_errors(), "{diags}");
     let debug = format!("{r:?}");
     assert!(!debug.contains("s3cr3t"), "{debug}");
+    assert!(!debug.contains("pw1") && !debug.contains("tk1"), "{debug}");
+    assert!(
+        debug.contains("http://***@h/in?token=***&team=a"),
+        "{debug}"
+    );
     let w = r[0]
         .sink
         .downcast_ref::<crate::webhook::WebhookConfig>()

@@ -16,7 +16,7 @@ use crate::config::TlsConfig;
 use crate::driver::BatchSettings;
 use crate::registry::{BuildContext, SinkType};
 use crate::util::LayoutSpec;
-use crate::util::http::canonical_header_name;
+use crate::util::http::{canonical_header_name, redact_url};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,7 +32,7 @@ struct RawWebhookConfig {
 }
 
 /// A `webhook:` receiver.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookConfig {
     /// The URL events are posted to.
     pub endpoint: Url,
@@ -56,6 +56,18 @@ pub struct HeaderTemplate {
     pub template: Option<Template>,
     /// Whether the name marks a credential (the value is flagged sensitive).
     pub sensitive: bool,
+}
+
+impl fmt::Debug for WebhookConfig {
+    /// The endpoint is [redacted](redact_url): it may carry credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("endpoint", &redact_url(&self.endpoint))
+            .field("tls", &self.tls)
+            .field("layout", &self.layout)
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 impl fmt::Debug for HeaderTemplate {

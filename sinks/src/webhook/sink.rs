@@ -1,25 +1,19 @@
 //! The `webhook` sink and its request builder.
 
-use std::error::Error as _;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
-use reqwest::{Client, Url};
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use tracing::warn;
 
 use super::{HeaderTemplate, WebhookConfig, WebhookError};
 use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, SendOutcome, Sink};
 use crate::registry::SinkType as _;
 use crate::util::PayloadEncoder;
-use crate::util::http::{BODY_SNIPPET, classify_status, parse_retry_after};
-use crate::util::tls::client_config;
-
-/// `User-Agent` of every request.
-const DEFAULT_USER_AGENT: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
+use crate::util::http::{HttpRequest, HttpSender};
 
 /// One encoded event: its body and the headers rendered for it.
 #[derive(Debug)]
@@ -28,21 +22,14 @@ pub struct WebhookItem {
     headers: HeaderMap,
 }
 
-/// One request, reused across retries.
-#[derive(Debug)]
-pub struct WebhookRequest {
-    body: Bytes,
-    headers: HeaderMap,
-}
-
 /// Turns events into webhook requests.
 #[derive(Debug, Clone)]
 pub struct WebhookBuilder {
     name: Arc<str>,
-    endpoint: Url,
     encoder: PayloadEncoder,
-    /// Defaults plus headers without template actions.
-    static_headers: HeaderMap,
+    /// The request without body and per-event headers: method, endpoint,
+    /// defaults and headers without template actions.
+    base: HttpRequest,
     /// Headers rendered per event.
     dynamic_headers: Vec<HeaderTemplate>,
 }
@@ -50,27 +37,26 @@ pub struct WebhookBuilder {
 impl WebhookBuilder {
     /// Creates the request builder of receiver `name`.
     pub fn new(name: &str, config: &WebhookConfig) -> WebhookBuilder {
-        let mut static_headers = HeaderMap::new();
-        static_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        static_headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
+        let mut base = HttpRequest::new(Method::POST, config.endpoint.clone());
+        base.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let mut dynamic_headers = Vec::new();
         // A configured header replaces the default of the same name; several
         // configured values of one name (differing only in case) are all sent.
         for h in &config.headers {
-            static_headers.remove(&h.name);
+            base.headers.remove(&h.name);
         }
         for h in &config.headers {
             if h.template.is_some() {
                 dynamic_headers.push(h.clone());
             } else if let Some(v) = header_value(h, h.raw.expose()) {
-                static_headers.append(h.name.clone(), v);
+                base.headers.append(h.name.clone(), v);
             }
         }
         WebhookBuilder {
             name: Arc::from(name),
-            endpoint: config.endpoint.clone(),
             encoder: PayloadEncoder::new(config.layout.clone(), false),
-            static_headers,
+            base,
             dynamic_headers,
         }
     }
@@ -114,7 +100,7 @@ fn header_value(h: &HeaderTemplate, text: &str) -> Option<HeaderValue> {
 
 impl RequestBuilder for WebhookBuilder {
     type Item = WebhookItem;
-    type Request = WebhookRequest;
+    type Request = HttpRequest;
 
     fn encode(&self, delivery: &Delivery) -> Result<WebhookItem, EncodeError> {
         let mut body = Vec::with_capacity(1024);
@@ -132,12 +118,13 @@ impl RequestBuilder for WebhookBuilder {
         item.body.len()
     }
 
-    fn build_request(&self, items: &[WebhookItem]) -> WebhookRequest {
-        let mut headers = self.static_headers.clone();
-        // Dynamic headers of a batch are rendered from its first event.
+    /// One event is posted as its document; a batch as a JSON array of them,
+    /// with the per-event headers of its first event.
+    fn build_request(&self, items: &[WebhookItem]) -> HttpRequest {
+        let mut request = self.base.clone();
         if let Some(first) = items.first() {
             for (name, value) in &first.headers {
-                headers.append(name.clone(), value.clone());
+                request.headers.append(name.clone(), value.clone());
             }
         }
         let body = match items {
@@ -156,38 +143,20 @@ impl RequestBuilder for WebhookBuilder {
                 body
             }
         };
-        WebhookRequest {
-            body: Bytes::from(body),
-            headers,
-        }
+        request.body = Bytes::from(body);
+        request
     }
 
-    fn describe(&self, request: &WebhookRequest) -> String {
-        let mut out = format!("POST {}\n", self.endpoint);
-        for (name, value) in &request.headers {
-            let value = if value.is_sensitive() {
-                "***".into()
-            } else {
-                String::from_utf8_lossy(value.as_bytes())
-            };
-            let name = crate::util::http::canonical_header_name(name.as_str());
-            // Writing to a String cannot fail.
-            let _ = writeln!(out, "{name}: {value}");
-        }
-        out.push('\n');
-        out.push_str(&String::from_utf8_lossy(&request.body));
-        out
+    fn describe(&self, request: &HttpRequest) -> String {
+        request.describe()
     }
 }
 
 /// Posts events to an HTTP endpoint.
 pub struct WebhookSink {
     builder: WebhookBuilder,
-    client: Client,
+    sender: HttpSender,
 }
-
-/// How much later than the driver's timeout the HTTP client gives up by itself.
-const CLIENT_TIMEOUT_MARGIN: Duration = Duration::from_secs(1);
 
 impl WebhookSink {
     /// Creates the sink of receiver `name` with its own HTTP client.
@@ -199,44 +168,11 @@ impl WebhookSink {
         config: &WebhookConfig,
         timeout: Duration,
     ) -> Result<Self, WebhookError> {
-        // The driver enforces `timeout` around every send and reports it as a
-        // timeout; the client's own limit is only a backstop a little later, so
-        // the two never race and a hung endpoint is always counted as `timeout`.
-        let backstop = timeout.saturating_add(CLIENT_TIMEOUT_MARGIN);
-        let mut builder = Client::builder()
-            .timeout(backstop)
-            .connect_timeout(backstop)
-            .http1_title_case_headers();
-        if let Some(tls) = config.tls.as_ref().filter(|t| !t.is_default()) {
-            builder = builder.tls_backend_preconfigured(client_config(tls)?);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| WebhookError::Client(describe(&e)))?;
         Ok(WebhookSink {
             builder: WebhookBuilder::new(name, config),
-            client,
+            sender: HttpSender::new(config.tls.as_ref(), timeout)?,
         })
     }
-}
-
-/// Describes a client error with its causes, without the URL (it may carry
-/// credentials).
-fn describe(e: &reqwest::Error) -> String {
-    let mut message = if e.is_timeout() {
-        "request timed out".to_owned()
-    } else if e.is_connect() {
-        "cannot connect".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
 }
 
 #[async_trait]
@@ -251,32 +187,9 @@ impl Sink for WebhookSink {
         &self.builder
     }
 
-    async fn send(&self, request: &WebhookRequest) -> Result<SendOutcome, SendError> {
-        let response = self
-            .client
-            .post(self.builder.endpoint.clone())
-            .headers(request.headers.clone())
-            .body(request.body.clone())
-            .send()
-            .await
-            .map_err(|e| SendError::retriable(describe(&e)))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(SendOutcome::Delivered);
-        }
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        let mut response = response;
-        let mut body = Vec::new();
-        while body.len() < BODY_SNIPPET {
-            match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                _ => break,
-            }
-        }
-        Err(classify_status(status.as_u16(), retry_after, &body))
+    /// Any 2xx answer delivers the request; its body is not read.
+    async fn send(&self, request: &HttpRequest) -> Result<SendOutcome, SendError> {
+        self.sender.send(request).await?;
+        Ok(SendOutcome::Delivered)
     }
 }
