@@ -444,3 +444,61 @@ mod tls {
         assert_eq!(fake.requests().len(), 1);
     }
 }
+
+/// `herald route`'s preview is built by the receiver's own request builder:
+/// it equals, header for header and byte for byte, what the target receives
+/// (credentials aside, which the preview masks).
+#[tokio::test]
+async fn the_preview_is_the_request_the_target_receives() {
+    let fake = herald_testkit::FakeHttp::start().await;
+    let (r, diags) = parse(&format!(
+        "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{}/hooks/k8s?team=a\"\n      headers:\n        Authorization: \"Bearer s3cr3t\"\n        x-api-key: \"k3y\"\n        X-Reason: \"{{{{ .Reason }}}}\"\n      layout:\n        reason: \"{{{{ .Reason }}}}\"\n        object: \"{{{{ .InvolvedObject.Name }}}}\"\n",
+        fake.url()
+    ));
+    assert!(!diags.has_errors(), "{diags}");
+    let preview = crate::preview(&r[0], &compat_example()).unwrap();
+    let set = SinkSet::build(&r, &SinkMetrics::new()).await.unwrap();
+    let (tx, mut rx) = ack_channel();
+    let ack = AckGroup::new(1, 1, &tx).remove(0);
+    set.deliver_to("hook", Delivery::from_event(compat_example(), ack))
+        .await;
+    assert_eq!(rx.recv().await.unwrap().delivered, 1);
+    let got = fake.requests().remove(0);
+
+    let (head, body) = preview.split_once("\n\n").unwrap();
+    let mut lines = head.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("{} {}{}", got.method, fake.url(), got.target)
+    );
+    let mut shown: Vec<(String, String)> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(": ").unwrap();
+            (n.to_owned(), v.to_owned())
+        })
+        .collect();
+    let mut sent: Vec<(String, String)> = got
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            let masked = matches!(n.as_str(), "Authorization" | "X-Api-Key");
+            (n.clone(), if masked { "***".to_owned() } else { v.clone() })
+        })
+        .collect();
+    shown.sort();
+    sent.sort();
+    assert_eq!(shown, sent, "{preview}");
+    assert_eq!(got.header_exact("Authorization"), ["Bearer s3cr3t"]);
+    assert_eq!(got.header_exact("Content-Type"), ["application/json"]);
+    assert_eq!(
+        got.header_exact("User-Agent"),
+        [concat!("herald/", env!("CARGO_PKG_VERSION"))]
+    );
+    assert_eq!(body.as_bytes(), got.body.as_ref());
+    assert!(!preview.contains("s3cr3t") && !preview.contains("k3y"), "{preview}");
+    assert!(
+        set.close_and_drain(Duration::from_secs(5))
+            .await
+            .is_complete()
+    );
+}
