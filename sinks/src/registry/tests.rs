@@ -6,7 +6,7 @@ use std::sync::Arc;
 use herald_config::{Diagnostics, Location, SourceFile};
 
 use super::*;
-use crate::config::{KEE_SINK_TYPES, ReceiverConfig, parse_receivers_in};
+use crate::config::{ReceiverConfig, parse_receivers_in};
 use crate::driver::BatchSettings;
 use crate::stdout;
 
@@ -20,12 +20,30 @@ fn parse_with(yaml: &str, registry: &[Registration]) -> (Vec<ReceiverConfig>, Di
 }
 
 #[test]
-fn every_line_registers_a_kee_type_with_its_folder_defaults() {
+fn the_registry_has_each_type_once_with_its_folder_defaults() {
     let names: Vec<&str> = registry().iter().map(Registration::name).collect();
-    assert_eq!(names, ["stdout", "file", "pipe", "webhook", "inMemory"]);
-    assert!(names.iter().all(|n| KEE_SINK_TYPES.contains(n)));
-    assert_eq!(available_sink_types(), names);
-    assert!(registry().iter().all(|r| r.feature().is_none()));
+    for builtin in ["stdout", "file", "pipe", "webhook", "inMemory"] {
+        assert!(names.contains(&builtin), "{builtin} is not registered");
+    }
+    let mut unique = names.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        names.len(),
+        "a type is registered twice: {names:?}"
+    );
+    let available: Vec<&str> = registry()
+        .iter()
+        .filter(|r| r.is_available())
+        .map(Registration::name)
+        .collect();
+    assert_eq!(available_sink_types(), available);
+    assert!(
+        registry()
+            .iter()
+            .all(|r| r.feature().is_some() || r.is_available())
+    );
     assert_eq!(
         <crate::webhook::WebhookConfig as SinkType>::BATCH_DEFAULTS,
         BatchSettings::SINGLE

@@ -88,12 +88,14 @@ async fn a_user_content_type_replaces_the_default() {
     let fake = FakeHttp::start().await;
     let url = fake.url();
     let config = webhook_config(
-        "      headers:\n        content-type: application/cloudevents+json\n",
+        "      headers:\n        content-type: application/cloudevents+json\n        user-agent: custom/1\n",
         &url,
     );
     send_one(&sink(&config)).await.unwrap();
     let r = &fake.requests()[0];
     assert_eq!(r.header_exact("Content-Type"), ["application/cloudevents+json"]);
+    assert_eq!(r.header_exact("User-Agent"), ["custom/1"]);
+    assert_eq!(r.header_exact("Accept"), ["*/*"]);
 }
 
 #[tokio::test]

@@ -181,38 +181,41 @@ async fn errors_never_quote_the_url() {
 }
 
 /// Environment of the child process of [`proxy_variables_are_honoured`]:
-/// the URL of a target that `NO_PROXY` exempts.
-const CHILD_DIRECT: &str = "HERALD_TEST_PROXY_CHILD_DIRECT";
+/// which case it runs, and the URL of a target it must reach directly.
+const CHILD_CASE: &str = "HERALD_TEST_PROXY_CASE";
+const CHILD_DIRECT: &str = "HERALD_TEST_PROXY_DIRECT";
 
-/// The proxy variables are read from the environment when the client is
-/// built, so they are set on a child process (this test binary, running
-/// [`proxy_child`]) rather than in this multi-threaded one.
-#[tokio::test]
-async fn proxy_variables_are_honoured() {
-    let proxy = FakeHttp::with_replies([Reply::ok(), Reply::status(502)]).await;
-    let direct = FakeHttp::start().await;
+/// Every proxy-related variable, cleared in the child before a case sets its
+/// own.
+const PROXY_VARIABLES: [&str; 9] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUEST_METHOD",
+];
+
+/// Runs [`proxy_child`] for `case` in a child process (this test binary)
+/// with `vars` as its only proxy variables.
+async fn run_child(case: &str, vars: &[(&str, String)], direct: &FakeHttp) {
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap());
-    child
-        .args([
-            "util::http::sender::tests::proxy_child",
-            "--exact",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .env("HTTP_PROXY", proxy.url())
-        .env("HTTPS_PROXY", format!("http://user:pw@{}", proxy.addr()))
-        .env("NO_PROXY", "127.0.0.1")
-        .env(CHILD_DIRECT, direct.url());
-    for name in [
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "REQUEST_METHOD",
-    ] {
+    child.args([
+        "util::http::sender::tests::proxy_child",
+        "--exact",
+        "--ignored",
+        "--test-threads=1",
+    ]);
+    for name in PROXY_VARIABLES {
         child.env_remove(name);
     }
+    child
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .env(CHILD_CASE, case)
+        .env(CHILD_DIRECT, direct.url());
     let out = tokio::time::timeout(WAIT, child.output())
         .await
         .expect("the child finished")
@@ -220,9 +223,28 @@ async fn proxy_variables_are_honoured() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("1 passed"),
-        "{stdout}{}",
+        "case {case}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The proxy variables are read from the environment when the client is
+/// built, so they are set on child processes (this test binary, running
+/// [`proxy_child`]) rather than in this multi-threaded one.
+#[tokio::test]
+async fn proxy_variables_are_honoured() {
+    let proxy = FakeHttp::with_replies([Reply::ok(), Reply::status(502)]).await;
+    let direct = FakeHttp::start().await;
+    run_child(
+        "variables",
+        &[
+            ("HTTP_PROXY", proxy.url()),
+            ("HTTPS_PROXY", format!("http://user:pw@{}", proxy.addr())),
+            ("NO_PROXY", "127.0.0.1".to_owned()),
+        ],
+        &direct,
+    )
+    .await;
     let through_proxy = proxy.requests();
     assert_eq!(through_proxy.len(), 2, "{through_proxy:?}");
     // http:// through HTTP_PROXY: the absolute URL as the request target
@@ -237,27 +259,63 @@ async fn proxy_variables_are_honoured() {
         ["Basic dXNlcjpwdw=="]
     );
     // NO_PROXY: straight to the target
-    let straight = direct.requests();
-    assert_eq!(straight.len(), 1);
-    assert_eq!(straight[0].target, "/direct");
+    assert_eq!(direct.requests().len(), 1);
+    assert_eq!(direct.requests()[0].target, "/direct");
+
+    // ALL_PROXY, and the lower-case spelling of HTTP_PROXY
+    let all = FakeHttp::start().await;
+    let lower = FakeHttp::start().await;
+    run_child("all", &[("ALL_PROXY", all.url())], &direct).await;
+    run_child("lower", &[("http_proxy", lower.url())], &direct).await;
+    assert_eq!(all.requests()[0].target, "http://hooks.invalid/all");
+    assert_eq!(lower.requests()[0].target, "http://hooks.invalid/lower");
+
+    // a CGI environment: every proxy variable is ignored
+    let ignored = FakeHttp::start().await;
+    run_child(
+        "cgi",
+        &[
+            ("REQUEST_METHOD", "GET".to_owned()),
+            ("HTTP_PROXY", ignored.url()),
+        ],
+        &direct,
+    )
+    .await;
+    assert!(ignored.requests().is_empty());
+    assert_eq!(direct.requests().len(), 2);
+    assert_eq!(direct.requests()[1].target, "/cgi");
 }
 
 #[tokio::test]
 #[ignore = "run by proxy_variables_are_honoured, in a child process with proxy variables set"]
 async fn proxy_child() {
-    let direct = std::env::var(CHILD_DIRECT)
+    let case = std::env::var(CHILD_CASE)
         .expect("this is the child half of proxy_variables_are_honoured; run that test");
+    let direct = std::env::var(CHILD_DIRECT).unwrap();
     let s = sender();
-    s.send(&post("http://hooks.invalid/in?team=a", "{\"n\":1}"))
-        .await
-        .unwrap();
-    // the fake proxy refuses the tunnel
-    let e = s
-        .send(&post("https://secure.invalid/x", "{}"))
-        .await
-        .unwrap_err();
-    assert!(e.is_retriable(), "{e}");
-    s.send(&post(&format!("{direct}/direct"), "{}"))
-        .await
-        .unwrap();
+    match case.as_str() {
+        "variables" => {
+            s.send(&post("http://hooks.invalid/in?team=a", "{\"n\":1}"))
+                .await
+                .unwrap();
+            // the fake proxy refuses the tunnel
+            let e = s
+                .send(&post("https://secure.invalid/x", "{}"))
+                .await
+                .unwrap_err();
+            assert!(e.is_retriable(), "{e}");
+            s.send(&post(&format!("{direct}/direct"), "{}"))
+                .await
+                .unwrap();
+        }
+        "all" | "lower" => {
+            s.send(&post(&format!("http://hooks.invalid/{case}"), "{}"))
+                .await
+                .unwrap();
+        }
+        "cgi" => {
+            s.send(&post(&format!("{direct}/cgi"), "{}")).await.unwrap();
+        }
+        other => panic!("unknown case {other}"),
+    }
 }
