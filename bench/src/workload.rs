@@ -249,7 +249,7 @@ mod tests {
     fn every_layout_renders_every_sample() {
         let plan = plan().unwrap();
         for rc in &plan.receivers {
-            let herald_sinks::SinkConfig::File(c) = &rc.sink else {
+            let Some(c) = rc.sink.downcast_ref::<herald_sinks::file::FileConfig>() else {
                 panic!("{} is not a file receiver", rc.name);
             };
             let enc = herald_sinks::util::PayloadEncoder::new(c.layout.clone(), c.de_dot);

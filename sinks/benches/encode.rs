@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use divan::{Bencher, black_box};
 use herald_proto::Event;
+use herald_sinks::file::FileConfig;
 use herald_sinks::util::PayloadEncoder;
-use herald_sinks::{AckRef, Delivery, SinkConfig, dedot_event, event_value, kee_json};
+use herald_sinks::{AckRef, Delivery, dedot_event, event_value, kee_json};
 
 #[path = "../../bench/fixtures/samples.rs"]
 #[allow(dead_code)]
@@ -51,7 +52,7 @@ fn encoder(name: &str) -> PayloadEncoder {
     let node = loaded.config.receivers.take().unwrap();
     let receivers = herald_sinks::parse_receivers(&node, &mut loaded.diagnostics);
     let rc = receivers.iter().find(|r| r.name == name).unwrap();
-    let SinkConfig::File(c) = &rc.sink else {
+    let Some(c) = rc.sink.downcast_ref::<FileConfig>() else {
         panic!("{name} is not a file receiver")
     };
     PayloadEncoder::new(c.layout.clone(), c.de_dot)

@@ -3,30 +3,39 @@
 //! * [`model`]: the event as templates see it (kubernetes-event-exporter's
 //!   `EnhancedEvent`) and its default JSON;
 //! * [`config`]: the `receivers:` list, decoded with located errors;
+//! * [`registry`]: the receiver types of this build and the shape each has
+//!   ([`SinkType`]);
 //! * [`driver`]: the [`Sink`] trait and everything around it —
 //!   queues, batching, retries, timeouts, acknowledgements, metrics, health;
 //! * [`SinkSet`]: every configured receiver, running;
-//! * one module per sink: [`stdout`], [`file`](mod@file), [`pipe`], [`webhook`],
-//!   [`in_memory`];
-//! * [`util`]: payload encoding, layouts, HTTP and TLS helpers.
+//! * one folder per receiver type, registered below: [`stdout`],
+//!   [`file`](mod@file), [`pipe`], [`webhook`], [`in_memory`];
+//! * [`util`]: payload encoding, layouts, JSON lines, HTTP and TLS helpers.
 
 pub mod config;
 pub mod driver;
-pub mod file;
-pub mod in_memory;
 pub mod model;
-pub mod pipe;
 pub mod preview;
+pub mod registry;
 mod set;
-pub mod stdout;
 pub mod util;
-pub mod webhook;
+
+// The receiver types: one line per type (its folder's module and its config
+// struct); see `registry` for the syntax of a type behind a cargo feature.
+registry::receivers! {
+    stdout::StdoutConfig,
+    file::FileConfig,
+    pipe::PipeConfig,
+    webhook::WebhookConfig,
+    in_memory::InMemoryConfig,
+}
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
 pub use driver::{
     AckGroup, AckNotice, AckReceiver, AckRef, AckSender, AckStatus, DeliverOutcome, Delivery,
-    SharedValue, Sink, SinkMetrics, ack_channel,
+    RequestBuilder, SharedValue, Sink, SinkMetrics, ack_channel,
 };
 pub use model::{dedot_event, event_value, kee_json};
 pub use preview::preview;
-pub use set::{BuildError, DrainReport, ReceiverId, SinkBuildError, SinkSet};
+pub use registry::{SinkBuildError, SinkType};
+pub use set::{BuildError, DrainReport, ReceiverId, SinkSet};

@@ -2,49 +2,19 @@
 
 use herald_proto::Event;
 
-use crate::config::{ReceiverConfig, SinkConfig};
-use crate::driver::{AckRef, Delivery, EncodeError};
-use crate::util::payload::PayloadEncoder;
+use crate::config::ReceiverConfig;
+use crate::driver::EncodeError;
 
-/// Renders the request a receiver would make for `ev`: the payload (layout or
-/// kubernetes-event-exporter JSON) and, for webhooks, the method, URL and headers.
-/// Credential headers are shown as `***`.
+/// Renders the request a receiver would make for `ev`, built by the
+/// receiver's own request builder (the code its sink runs) and shown by its
+/// [`describe`](crate::driver::RequestBuilder::describe): for HTTP receivers the
+/// method, URL, headers and body; for line receivers the line. Credentials are
+/// shown as `***`.
 ///
 /// # Errors
-/// The receiver's layout or a header template fails for this event.
+/// The receiver's layout fails for this event.
 pub fn preview(rc: &ReceiverConfig, ev: &Event) -> Result<String, EncodeError> {
-    let d = Delivery::from_event(ev.clone(), AckRef::detached());
-    let (layout, dedot) = match &rc.sink {
-        SinkConfig::Stdout(c) => (c.layout.clone(), c.de_dot),
-        SinkConfig::File(c) => (c.layout.clone(), c.de_dot),
-        SinkConfig::Pipe(c) => (c.layout.clone(), c.de_dot),
-        SinkConfig::Webhook(c) => (c.layout.clone(), false),
-        SinkConfig::InMemory(_) => (None, false),
-    };
-    let mut body = Vec::new();
-    PayloadEncoder::new(layout, dedot).encode(&d, &mut body)?;
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let SinkConfig::Webhook(w) = &rc.sink else {
-        return Ok(body);
-    };
-    let mut out = format!("POST {}\nContent-Type: application/json\n", w.endpoint);
-    for h in &w.headers {
-        let value = if h.sensitive {
-            "***".to_owned()
-        } else {
-            match &h.template {
-                Some(t) => t
-                    .render(d.value())
-                    .map_err(|e| EncodeError::Template(e.to_string()))?,
-                None => h.raw.expose().clone(),
-            }
-        };
-        let name = crate::util::http::canonical_header_name(h.name.as_str());
-        out.push_str(&format!("{name}: {value}\n"));
-    }
-    out.push('\n');
-    out.push_str(&body);
-    Ok(out)
+    rc.sink.preview(&rc.name, ev)
 }
 
 #[cfg(test)]
@@ -91,10 +61,25 @@ mod tests {
     }
 
     #[test]
+    fn url_credentials_are_masked_in_the_request_line() {
+        let r = receivers("- name: hook\n  webhook:\n    endpoint: http://bob:x@host/?token=x\n");
+        let p = preview(&r[0], &event()).unwrap();
+        assert!(p.starts_with("POST http://***@host/?token=***\n"), "{p}");
+        assert!(!p.contains("bob"), "{p}");
+    }
+
+    #[test]
     fn stdout_preview_is_the_kee_json() {
         let r = receivers("- name: dump\n  stdout: {}\n");
         let p = preview(&r[0], &event()).unwrap();
         assert!(p.starts_with("{\"metadata\":"), "{p}");
         assert!(p.contains("\"message\":\"a \\u003cb\\u003e\""), "{p}");
+        assert!(!p.ends_with('\n'), "{p}");
+    }
+
+    #[test]
+    fn a_layout_that_fails_for_the_event_is_an_error() {
+        let r = receivers("- name: f\n  stdout:\n    layout:\n      x: \"{{ .Name.Missing }}\"\n");
+        assert!(preview(&r[0], &event()).is_err());
     }
 }

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use herald_proto::{Event, pb};
 use herald_ruler::route::Selection;
+use herald_sinks::file::FileConfig;
 use herald_sinks::util::PayloadEncoder;
-use herald_sinks::{AckRef, Delivery, SinkConfig, event_value};
+use herald_sinks::{AckRef, Delivery, event_value};
 use tracing::info;
 
 use super::{Ctx, timeout_for};
@@ -50,9 +51,9 @@ pub async fn in_process(ctx: &Ctx) -> Result<Vec<Row>> {
     let encoders = plan
         .receivers
         .iter()
-        .map(|rc| match &rc.sink {
-            SinkConfig::File(c) => Ok(PayloadEncoder::new(c.layout.clone(), c.de_dot)),
-            _ => Err(BenchError::Fixture {
+        .map(|rc| match rc.sink.downcast_ref::<FileConfig>() {
+            Some(c) => Ok(PayloadEncoder::new(c.layout.clone(), c.de_dot)),
+            None => Err(BenchError::Fixture {
                 name: "receivers.yaml",
                 message: format!("receiver `{}` is not a file receiver", rc.name),
             }),

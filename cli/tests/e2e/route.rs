@@ -39,7 +39,7 @@ receivers:
         page: false
   - name: alerts
     webhook:
-      endpoint: https://hooks.example.com/alerts
+      endpoint: https://bot:hunter2@hooks.example.com/alerts?token=s3cr3t-query&team=a
       headers:
         Authorization: "Bearer s3cr3t-route-token"
         X-Event-Key: "{{ .IdempotencyKey }}"
@@ -105,8 +105,28 @@ fn route_shows_receivers_and_rendered_payloads_of_captured_events() {
         })
     );
     let alerts = section(&out, "--- alerts (webhook)");
-    assert_eq!(alerts[0], "POST https://hooks.example.com/alerts", "{out}");
-    assert!(alerts.contains(&"Content-Type: application/json"), "{out}");
+    // the receiver's own request, credentials masked in the URL and headers
+    assert_eq!(
+        alerts[0], "POST https://***@hooks.example.com/alerts?token=***&team=a",
+        "{out}"
+    );
+    assert!(
+        !out.contains("hunter2") && !out.contains("s3cr3t-query"),
+        "{out}"
+    );
+    assert_eq!(alerts[1], "Host: hooks.example.com", "{out}");
+    let content_types = alerts
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("Content-Type:"));
+    assert_eq!(
+        content_types.collect::<Vec<_>>(),
+        ["Content-Type: application/json"]
+    );
+    assert!(
+        alerts.contains(&concat!("User-Agent: herald/", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
     assert!(
         alerts.contains(&"X-Event-Key: b1d0d906-f1aa-420b-a295-c03058ec90eb-5"),
         "{out}"

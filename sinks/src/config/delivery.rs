@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Every key is optional; absent keys take the sink's defaults
-//! ([`crate::driver::Sink::batch_defaults`]) and the driver's
+//! ([`SinkType::BATCH_DEFAULTS`](crate::registry::SinkType::BATCH_DEFAULTS)) and the driver's
 //! ([`DeliverySettings::with_batch`]).
 
 use herald_config::{DecodeOptions, Diagnostics, Located, Node, decode_with};

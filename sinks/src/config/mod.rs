@@ -14,19 +14,15 @@ mod units;
 use std::collections::HashMap;
 
 use herald_config::{
-    DecodeOptions, Diagnostics, Located, Location, Node, child_path, decode_with, index_path,
+    DecodeOptions, Diagnostics, Key, Located, Location, Node, child_path, decode_with, index_path,
 };
-use serde::Deserialize;
 
 pub use delivery::{BatchConfig, DeliveryConfig, OnFullConfig, RetryConfig};
 pub use tls::TlsConfig;
 pub use units::{ByteSize, GoDuration};
 
-use crate::file::FileConfig;
-use crate::in_memory::InMemoryConfig;
-use crate::pipe::PipeConfig;
-use crate::stdout::StdoutConfig;
-use crate::webhook::WebhookConfig;
+pub use crate::registry::SinkConfig;
+use crate::registry::{Registration, registry};
 
 /// Every sink key kubernetes-event-exporter knows, in its precedence order
 /// (the one it used when several were given).
@@ -54,9 +50,6 @@ pub const KEE_SINK_TYPES: [&str; 21] = [
     "loki",
 ];
 
-/// The sink types this build implements.
-pub const AVAILABLE_SINK_TYPES: [&str; 5] = ["stdout", "file", "pipe", "webhook", "inMemory"];
-
 /// One receiver.
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -70,86 +63,19 @@ pub struct ReceiverConfig {
     pub delivery: DeliveryConfig,
 }
 
-/// The sink of a receiver.
-#[derive(Debug, Clone)]
-pub enum SinkConfig {
-    /// `stdout`.
-    Stdout(StdoutConfig),
-    /// `file`.
-    File(FileConfig),
-    /// `pipe`.
-    Pipe(PipeConfig),
-    /// `webhook`.
-    Webhook(Box<WebhookConfig>),
-    /// `inMemory`.
-    InMemory(InMemoryConfig),
-}
+/// Keys of a receiver entry besides its sink key.
+const RECEIVER_KEYS: [&str; 2] = ["name", "delivery"];
 
-impl SinkConfig {
-    /// Returns the config key of the sink type (`webhook`).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            SinkConfig::Stdout(_) => "stdout",
-            SinkConfig::File(_) => "file",
-            SinkConfig::Pipe(_) => "pipe",
-            SinkConfig::Webhook(_) => "webhook",
-            SinkConfig::InMemory(_) => "inMemory",
+/// Every sink key a receiver entry may have: kubernetes-event-exporter's, in
+/// its precedence order, then registered types it did not have.
+fn sink_keys(registry: &[Registration]) -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = KEE_SINK_TYPES.to_vec();
+    for r in registry {
+        if !keys.contains(&r.name()) {
+            keys.push(r.name());
         }
     }
-}
-
-/// The keys of a receiver entry, for unknown-key warnings and the name.
-/// Sink values are inspected from the node itself.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct RawReceiver {
-    #[serde(default)]
-    name: Option<Located<String>>,
-    #[serde(default)]
-    delivery: Option<Node>,
-    #[serde(default)]
-    in_memory: Option<Node>,
-    #[serde(default)]
-    pipe: Option<Node>,
-    #[serde(default)]
-    webhook: Option<Node>,
-    #[serde(default)]
-    file: Option<Node>,
-    #[serde(default)]
-    syslog: Option<Node>,
-    #[serde(default)]
-    stdout: Option<Node>,
-    #[serde(default)]
-    elasticsearch: Option<Node>,
-    #[serde(default)]
-    kinesis: Option<Node>,
-    #[serde(default)]
-    firehose: Option<Node>,
-    #[serde(default)]
-    opensearch: Option<Node>,
-    #[serde(default)]
-    opsgenie: Option<Node>,
-    #[serde(default)]
-    sqs: Option<Node>,
-    #[serde(default)]
-    sns: Option<Node>,
-    #[serde(default)]
-    slack: Option<Node>,
-    #[serde(default)]
-    kafka: Option<Node>,
-    #[serde(default)]
-    pubsub: Option<Node>,
-    #[serde(default)]
-    opscenter: Option<Node>,
-    #[serde(default)]
-    teams: Option<Node>,
-    #[serde(default)]
-    bigquery: Option<Node>,
-    #[serde(default)]
-    eventbridge: Option<Node>,
-    #[serde(default)]
-    loki: Option<Node>,
+    keys
 }
 
 /// Decodes the `receivers:` list, recording every problem in `diags`.
@@ -160,6 +86,15 @@ struct RawReceiver {
 /// (templates parse, TLS files are readable, …) and the `delivery:` block.
 /// Unknown keys are warnings.
 pub fn parse_receivers(node: &Node, diags: &mut Diagnostics) -> Vec<ReceiverConfig> {
+    parse_receivers_in(node, diags, registry())
+}
+
+/// [`parse_receivers`] against a given registry.
+pub(crate) fn parse_receivers_in(
+    node: &Node,
+    diags: &mut Diagnostics,
+    registry: &[Registration],
+) -> Vec<ReceiverConfig> {
     if node.is_null() {
         return Vec::new();
     }
@@ -177,7 +112,7 @@ pub fn parse_receivers(node: &Node, diags: &mut Diagnostics) -> Vec<ReceiverConf
     let mut seen: HashMap<String, Location> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let path = index_path("receivers", i);
-        let Some((name, receiver)) = parse_receiver(item, &path, diags) else {
+        let Some((name, receiver)) = parse_receiver(item, &path, diags, registry) else {
             continue;
         };
         if let Some(first) = seen.get(&name.value) {
@@ -202,6 +137,7 @@ fn parse_receiver(
     item: &Node,
     path: &str,
     diags: &mut Diagnostics,
+    registry: &[Registration],
 ) -> Option<(Located<String>, Option<ReceiverConfig>)> {
     let Some(entries) = item.as_map() else {
         diags
@@ -213,29 +149,12 @@ fn parse_receiver(
             .with_hint("write `- name: <name>` followed by one sink, e.g. `stdout: {}`");
         return None;
     };
-    let options = DecodeOptions {
-        path,
-        strict_types: &[],
-    };
-    let raw: RawReceiver = decode_with(item, &options, diags)?;
-    let name = match raw.name {
-        Some(n) if !n.value.trim().is_empty() => n,
-        Some(n) => {
-            n.error(diags, "receiver name is empty")
-                .with_hint("routes refer to receivers by name; give this one a name");
-            return None;
-        }
-        None => {
-            diags
-                .error(item.loc, "receiver has no name")
-                .with_path(path)
-                .with_hint("add `name: <name>`; routes refer to receivers by name");
-            return None;
-        }
-    };
-    let sinks: Vec<(&herald_config::Key, &Node)> = entries
+    let sink_keys = sink_keys(registry);
+    warn_unknown_keys(entries, &sink_keys, path, diags);
+    let name = parse_name(item, path, diags)?;
+    let sinks: Vec<(&Key, &Node)> = entries
         .iter()
-        .filter(|(k, _)| KEE_SINK_TYPES.contains(&k.name.as_str()))
+        .filter(|(k, _)| sink_keys.contains(&k.name.as_str()))
         .map(|(k, v)| (k, v))
         .collect();
     let (key, sink_node) = match sinks.as_slice() {
@@ -243,19 +162,12 @@ fn parse_receiver(
             diags
                 .error(item.loc, format!("receiver `{}` has no sink", name.value))
                 .with_path(path)
-                .with_hint(format!(
-                    "add one of {}",
-                    AVAILABLE_SINK_TYPES
-                        .iter()
-                        .map(|t| format!("`{t}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                .with_hint(format!("add one of {}", quoted(&available(registry))));
             return Some((name, None));
         }
         [one] => *one,
         [_, second, ..] => {
-            let used = KEE_SINK_TYPES
+            let used = sink_keys
                 .iter()
                 .find(|t| sinks.iter().any(|(k, _)| k.name == **t))
                 .copied()
@@ -277,31 +189,8 @@ fn parse_receiver(
             return Some((name, None));
         }
     };
-    let sink_path = child_path(path, &key.name);
-    let sink = match key.name.as_str() {
-        "stdout" => StdoutConfig::from_node(sink_node, &sink_path, diags).map(SinkConfig::Stdout),
-        "file" => FileConfig::from_node(sink_node, &sink_path, diags).map(SinkConfig::File),
-        "pipe" => PipeConfig::from_node(sink_node, &sink_path, diags).map(SinkConfig::Pipe),
-        "webhook" => WebhookConfig::from_node(sink_node, &sink_path, diags)
-            .map(|c| SinkConfig::Webhook(Box::new(c))),
-        "inMemory" => {
-            InMemoryConfig::from_node(sink_node, &sink_path, diags).map(SinkConfig::InMemory)
-        }
-        other => {
-            diags
-                .error(
-                    key.loc,
-                    format!("receiver type `{other}` is not available in this build yet"),
-                )
-                .with_path(path)
-                .with_hint(format!(
-                    "available types: {}",
-                    AVAILABLE_SINK_TYPES.join(", ")
-                ));
-            None
-        }
-    };
-    let delivery = match &raw.delivery {
+    let sink = parse_sink(key, sink_node, path, diags, registry);
+    let delivery = match item.get("delivery") {
         Some(node) if !node.is_null() => {
             DeliveryConfig::from_node(node, &child_path(path, "delivery"), diags)
         }
@@ -317,6 +206,112 @@ fn parse_receiver(
         _ => None,
     };
     Some((name, receiver))
+}
+
+/// Decodes the sink block with its registered type, or explains why this
+/// build cannot run it.
+fn parse_sink(
+    key: &Key,
+    node: &Node,
+    path: &str,
+    diags: &mut Diagnostics,
+    registry: &[Registration],
+) -> Option<SinkConfig> {
+    let kind = key.name.as_str();
+    match registry.iter().find(|r| r.name() == kind) {
+        Some(r) if r.is_available() => r.decode(node, &child_path(path, kind), diags),
+        Some(r) => {
+            let feature = r.feature().unwrap_or_default();
+            diags
+                .error(
+                    key.loc,
+                    format!(
+                        "receiver type `{kind}` needs the `{feature}` feature; this build was made without it"
+                    ),
+                )
+                .with_path(path)
+                .with_hint(format!(
+                    "use a herald build with the `{feature}` feature (default builds have it: `cargo build --features {feature}`); this build runs {}",
+                    quoted(&available(registry))
+                ));
+            None
+        }
+        None => {
+            diags
+                .error(
+                    key.loc,
+                    format!("receiver type `{kind}` is not available in this build yet"),
+                )
+                .with_path(path)
+                .with_hint(format!(
+                    "available types: {}",
+                    available(registry).join(", ")
+                ));
+            None
+        }
+    }
+}
+
+/// Decodes and checks `name`.
+fn parse_name(item: &Node, path: &str, diags: &mut Diagnostics) -> Option<Located<String>> {
+    let Some(node) = item.get("name") else {
+        diags
+            .error(item.loc, "receiver has no name")
+            .with_path(path)
+            .with_hint("add `name: <name>`; routes refer to receivers by name");
+        return None;
+    };
+    let name_path = child_path(path, "name");
+    let options = DecodeOptions {
+        path: &name_path,
+        strict_types: &[],
+    };
+    let name: Located<String> = decode_with(node, &options, diags)?;
+    if name.value.trim().is_empty() {
+        name.error(diags, "receiver name is empty")
+            .with_hint("routes refer to receivers by name; give this one a name");
+        return None;
+    }
+    Some(name)
+}
+
+/// Warns about keys that are neither `name`, `delivery` nor a sink key.
+fn warn_unknown_keys(
+    entries: &[(Key, Node)],
+    sink_keys: &[&'static str],
+    path: &str,
+    diags: &mut Diagnostics,
+) {
+    let known = || RECEIVER_KEYS.iter().chain(sink_keys).copied();
+    for (key, _) in entries {
+        if known().any(|k| k == key.name) {
+            continue;
+        }
+        let warning = diags
+            .warning(key.loc, format!("unknown key `{}` is ignored", key.name))
+            .with_path(path);
+        if let Some(near) = herald_config::suggest::closest(&key.name, known()) {
+            warning.with_hint(format!("did you mean `{near}`?"));
+        }
+    }
+}
+
+/// The types `registry` can run.
+fn available(registry: &[Registration]) -> Vec<&'static str> {
+    registry
+        .iter()
+        .filter(|r| r.is_available())
+        .map(Registration::name)
+        .collect()
+}
+
+/// `` `a`, `b`, `c` ``.
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -63,15 +63,17 @@ receivers:
     assert_eq!(kinds, ["stdout", "file", "pipe", "webhook", "inMemory"]);
     assert_eq!(r[0].name, "dump");
     assert_eq!(r[1].location.line, 5);
-    let SinkConfig::File(f) = &r[1].sink else {
-        panic!()
-    };
+    let f = r[1]
+        .sink
+        .downcast_ref::<crate::file::FileConfig>()
+        .expect("wrong sink type");
     assert_eq!(f.max_size_bytes, 10 * 1024 * 1024);
     assert_eq!(f.max_backups, 3);
     assert!(f.de_dot);
-    let SinkConfig::Webhook(w) = &r[3].sink else {
-        panic!()
-    };
+    let w = r[3]
+        .sink
+        .downcast_ref::<crate::webhook::WebhookConfig>()
+        .expect("wrong sink type");
     assert_eq!(w.headers[0].name.as_str(), "x-api-key");
     assert!(w.layout.is_some());
 }
@@ -312,16 +314,22 @@ fn an_unknown_on_full_policy_is_a_located_error() {
 }
 
 #[test]
-fn header_values_never_appear_in_debug_output() {
+fn header_values_and_url_credentials_never_appear_in_debug_output() {
     let (r, diags) = parse(
-        "receivers:\n  - name: hook\n    webhook:\n      endpoint: http://h\n      headers:\n        Authorization: \"Bearer s3cr3t\"\n",
+        "receivers:\n  - name: hook\n    webhook:\n      endpoint: http://bob:pw1@h/in?token=tk1&team=a\n      headers:\n        Authorization: \"Bearer s3cr3t\"\n",
     );
     assert!(!diags.has_errors(), "{diags}");
     let debug = format!("{r:?}");
     assert!(!debug.contains("s3cr3t"), "{debug}");
-    let SinkConfig::Webhook(w) = &r[0].sink else {
-        panic!()
-    };
+    assert!(!debug.contains("pw1") && !debug.contains("tk1"), "{debug}");
+    assert!(
+        debug.contains("http://***@h/in?token=***&team=a"),
+        "{debug}"
+    );
+    let w = r[0]
+        .sink
+        .downcast_ref::<crate::webhook::WebhookConfig>()
+        .expect("wrong sink type");
     assert!(w.headers[0].sensitive);
 }
 

@@ -12,7 +12,11 @@
 //!
 //! Every event a receiver does not deliver is counted in
 //! `herald_sink_dropped_events_total` with its reason; events rejected after
-//! sending also count in KEE's `send_event_errors`.
+//! sending also count in KEE's `send_event_errors`. A request the target
+//! answered item by item counts once in `herald_sink_errors_total` as
+//! `permanent` when it refused some items for good and once as `retriable`
+//! when it asked to retry some; the refused items count one by one as
+//! `permanent_error` drops.
 
 use std::sync::Arc;
 

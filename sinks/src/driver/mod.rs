@@ -1,21 +1,24 @@
-//! The delivery driver, written once and used by every sink (STYLE.md §7).
+//! The delivery driver, written once and used by every sink.
 //!
-//! A sink implements [`Sink`]: encode one event, build a request from a batch
-//! of encoded events, send a request. Everything else happens here, per
-//! receiver:
+//! A sink implements [`Sink`] and its [`RequestBuilder`]: encode one event,
+//! build a request from a batch of encoded events, send a request. Everything
+//! else happens here, per receiver:
 //!
 //! * a bounded queue with an `onFull` policy ([`OnFull`]): `block` waits for
-//!   space, which stops the ruler from granting credits upstream
-//!   (backpressure into the exporter's durable log). **A blocked receiver
-//!   holds up the whole ruler once its queue is full**, so best-effort
-//!   receivers should use `drop`;
+//!   space, which stops the receiver's own lane in the ruler from granting
+//!   credits upstream (backpressure into the exporter's durable log; the other
+//!   receivers read the log through lanes of their own and go on); `drop`
+//!   sheds events, counted;
 //! * batching by count, bytes and linger ([`BatchSettings`]);
 //! * a per-request timeout (a hung endpoint is a retriable timeout) and a
 //!   concurrency limit;
 //! * retries with exponential backoff and full jitter, honouring the target's
-//!   `Retry-After` ([`retry`]);
+//!   `Retry-After` ([`retry`]); when a target answers item by item
+//!   ([`SendOutcome::Partial`]), only the items it asked to retry are sent
+//!   again;
 //! * acknowledgements ([`ack`]): each event carries an [`AckRef`] that is
-//!   completed as delivered, rejected or dropped — never silently;
+//!   completed once, item by item, as delivered, rejected or dropped — never
+//!   silently;
 //! * metrics ([`SinkMetrics`]) and health (a receiver failing for longer than
 //!   its window is unhealthy);
 //! * graceful drain on shutdown.
@@ -25,6 +28,7 @@ mod health;
 mod metrics;
 mod receiver;
 pub mod retry;
+mod send;
 mod settings;
 mod worker;
 
@@ -42,28 +46,21 @@ pub use metrics::SinkMetrics;
 pub use receiver::{DeliverOutcome, DrainOutcome, Receiver};
 pub use settings::{BatchSettings, DeliverySettings, OnFull, RetrySettings};
 
-/// A destination for events.
+/// The part of a sink that turns events into requests: pure code, no I/O.
 ///
-/// Implementors turn one event into an [`Item`](Sink::Item), a batch of items
-/// into a [`Request`](Sink::Request), and send requests. Batching, retries,
-/// timeouts, concurrency, buffering, acks and metrics are applied by the driver.
+/// The driver calls it for every event and batch; `herald route` calls the
+/// very same code to show what a receiver would send
+/// ([`RequestBuilder::describe`]), so a preview cannot drift from the real
+/// request.
 ///
 /// Encoding is per event (not per batch) so that an event whose template fails
 /// is rejected alone, and so the driver knows each event's size before it
 /// closes a batch by `maxBytes`.
-#[async_trait]
-pub trait Sink: Send + Sync + 'static {
+pub trait RequestBuilder: Send + Sync + 'static {
     /// One encoded event.
     type Item: Send + 'static;
-    /// What one [`send`](Sink::send) carries; kept across retries.
+    /// What one [`Sink::send`] carries; kept across retries.
     type Request: Send + Sync + 'static;
-
-    /// Returns the receiver type as written in the config (`webhook`), used in
-    /// metrics and logs.
-    fn kind(&self) -> &'static str;
-
-    /// Returns this sink's batching defaults (overridden by `delivery.batch`).
-    fn batch_defaults(&self) -> BatchSettings;
 
     /// Encodes one event.
     ///
@@ -76,14 +73,64 @@ pub trait Sink: Send + Sync + 'static {
     fn item_size(&self, item: &Self::Item) -> usize;
 
     /// Builds one request from a non-empty batch of items, in queue order.
-    fn build_request(&self, items: Vec<Self::Item>) -> Self::Request;
+    /// The driver keeps the items, so that it can build a smaller request
+    /// from the ones a target asked to retry.
+    fn build_request(&self, items: &[Self::Item]) -> Self::Request;
 
-    /// Sends one request. Called again with the same request on retries.
+    /// Shows a request as `herald route` prints it: what goes over the wire,
+    /// with credentials (header values, URL userinfo and secret-looking query
+    /// parameters) replaced by `***`.
+    fn describe(&self, request: &Self::Request) -> String;
+
+    /// Encodes `deliveries` and builds their request (previews and tests).
     ///
     /// # Errors
-    /// Classify failures: [`SendError::Retriable`] (the driver backs off and
-    /// retries) or [`SendError::Permanent`] (the batch is rejected).
-    async fn send(&self, request: &Self::Request) -> Result<(), SendError>;
+    /// The first event that cannot be encoded.
+    fn request_for(&self, deliveries: &[&Delivery]) -> Result<Self::Request, EncodeError> {
+        let items = deliveries
+            .iter()
+            .map(|d| self.encode(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.build_request(&items))
+    }
+}
+
+/// The request type of a sink.
+pub type Request<S> = <<S as Sink>::Builder as RequestBuilder>::Request;
+
+/// The item type of a sink.
+pub type Item<S> = <<S as Sink>::Builder as RequestBuilder>::Item;
+
+/// A destination for events.
+///
+/// A sink has a [`RequestBuilder`] (encode events, build requests) and sends
+/// requests. Batching, retries, timeouts, concurrency, buffering, acks and
+/// metrics are applied by the driver.
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    /// Turns events into this sink's requests.
+    type Builder: RequestBuilder;
+
+    /// Returns the receiver type as written in the config (`webhook`), used in
+    /// metrics and logs.
+    fn kind(&self) -> &'static str;
+
+    /// Returns the sink's request builder.
+    fn builder(&self) -> &Self::Builder;
+
+    /// Sends one request. Called again with the same request when the whole
+    /// request failed retriably.
+    ///
+    /// Returns [`SendOutcome::Delivered`] when the target took every item, or
+    /// [`SendOutcome::Partial`] when it answered item by item: the driver then
+    /// acknowledges the delivered items, rejects the refused ones and retries
+    /// only the rest, in a request built from just those items.
+    ///
+    /// # Errors
+    /// The whole request failed: [`SendError::Retriable`] (the driver backs
+    /// off and sends it again) or [`SendError::Permanent`] (every item of the
+    /// request is rejected).
+    async fn send(&self, request: &Request<Self>) -> Result<SendOutcome, SendError>;
 
     /// Reopens files after log rotation (SIGHUP); a no-op by default.
     async fn reopen(&self) {}
@@ -165,6 +212,74 @@ pub enum EncodeError {
     /// Anything else that makes this event unencodable for this sink.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// What a target did with a request it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Every item of the request was accepted.
+    Delivered,
+    /// The target answered item by item (Elasticsearch `_bulk`, Kinesis
+    /// `PutRecords`, SQS `SendMessageBatch`, …).
+    Partial(PartialOutcome),
+}
+
+impl SendOutcome {
+    /// An item-by-item outcome without a retry hint.
+    pub fn partial(items: Vec<ItemOutcome>) -> SendOutcome {
+        SendOutcome::Partial(PartialOutcome {
+            items,
+            retry_after: None,
+        })
+    }
+}
+
+/// The item-by-item answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartialOutcome {
+    /// One outcome per item of the request, in the order the items were
+    /// given to [`RequestBuilder::build_request`]. A missing outcome counts
+    /// as [`ItemOutcome::Retry`] (and is logged as a sink bug); extra ones are
+    /// ignored.
+    pub items: Vec<ItemOutcome>,
+    /// How long the target asked to wait before the items to retry are sent
+    /// again (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+/// What became of one item of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Accepted.
+    Delivered,
+    /// Refused for now (throttled, the target's shard unavailable): sent
+    /// again, in a smaller request, after the backoff.
+    Retry {
+        /// Why, as the target said it (no secrets).
+        reason: String,
+    },
+    /// Refused for good (a mapping conflict, an invalid document): the event
+    /// is rejected for this receiver, logged with the reason and counted.
+    Rejected {
+        /// Why, as the target said it (no secrets).
+        reason: String,
+    },
+}
+
+impl ItemOutcome {
+    /// An item to send again.
+    pub fn retry(reason: impl Into<String>) -> ItemOutcome {
+        ItemOutcome::Retry {
+            reason: reason.into(),
+        }
+    }
+
+    /// An item refused for good.
+    pub fn rejected(reason: impl Into<String>) -> ItemOutcome {
+        ItemOutcome::Rejected {
+            reason: reason.into(),
+        }
+    }
 }
 
 /// A request failed.

@@ -92,6 +92,7 @@ impl DropLog {
 pub struct Receiver {
     name: Arc<str>,
     kind: &'static str,
+    settings: DeliverySettings,
     tx: mpsc::Sender<Delivery>,
     on_full: OnFull,
     metrics: Arc<ReceiverMetrics>,
@@ -147,6 +148,7 @@ impl Receiver {
         Receiver {
             name,
             kind,
+            settings,
             tx,
             on_full: settings.on_full,
             metrics: receiver_metrics,
@@ -170,6 +172,11 @@ impl Receiver {
     /// Returns the receiver's type (`webhook`).
     pub fn kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// Returns the delivery settings the receiver runs with.
+    pub fn settings(&self) -> &DeliverySettings {
+        &self.settings
     }
 
     /// Queues a delivery, applying the `onFull` policy: `block` waits for

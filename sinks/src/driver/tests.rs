@@ -22,6 +22,8 @@ enum Step {
     Permanent,
     Hang,
     Sleep(Duration),
+    /// An item-by-item answer.
+    Partial(Vec<ItemOutcome>, Option<Duration>),
 }
 
 /// Shared between a test and its sink.
@@ -56,18 +58,9 @@ struct ScriptedSink {
     gate: watch::Receiver<bool>,
 }
 
-#[async_trait]
-impl Sink for ScriptedSink {
+impl RequestBuilder for ScriptedSink {
     type Item = String;
     type Request = Vec<String>;
-
-    fn kind(&self) -> &'static str {
-        "scripted"
-    }
-
-    fn batch_defaults(&self) -> BatchSettings {
-        BatchSettings::SINGLE
-    }
 
     fn encode(&self, d: &Delivery) -> Result<String, EncodeError> {
         if d.event.message == "bad" {
@@ -80,11 +73,28 @@ impl Sink for ScriptedSink {
         item.len()
     }
 
-    fn build_request(&self, items: Vec<String>) -> Vec<String> {
-        items
+    fn build_request(&self, items: &[String]) -> Vec<String> {
+        items.to_vec()
     }
 
-    async fn send(&self, request: &Vec<String>) -> Result<(), SendError> {
+    fn describe(&self, request: &Vec<String>) -> String {
+        request.join("\n")
+    }
+}
+
+#[async_trait]
+impl Sink for ScriptedSink {
+    type Builder = Self;
+
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+
+    fn builder(&self) -> &Self {
+        self
+    }
+
+    async fn send(&self, request: &Vec<String>) -> Result<SendOutcome, SendError> {
         let mut gate = self.gate.clone();
         let _ = gate.wait_for(|open| *open).await;
         self.rec.requests.lock().unwrap().push(request.clone());
@@ -98,7 +108,7 @@ impl Sink for ScriptedSink {
         let now = self.rec.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.rec.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let result = match step {
-            Step::Ok => Ok(()),
+            Step::Ok => Ok(SendOutcome::Delivered),
             Step::Retriable(after) => Err(SendError::Retriable {
                 message: "try later".into(),
                 retry_after: after,
@@ -107,7 +117,10 @@ impl Sink for ScriptedSink {
             Step::Hang => std::future::pending().await,
             Step::Sleep(d) => {
                 tokio::time::sleep(d).await;
-                Ok(())
+                Ok(SendOutcome::Delivered)
+            }
+            Step::Partial(items, retry_after) => {
+                Ok(SendOutcome::Partial(PartialOutcome { items, retry_after }))
             }
         };
         self.rec.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -551,6 +564,175 @@ async fn queue_depth_is_exported() {
     h.gate.send_replace(true);
     h.notices(3).await;
     assert_eq!(h.receiver.queued(), 0);
+}
+
+fn retry(reason: &str) -> ItemOutcome {
+    ItemOutcome::retry(reason)
+}
+
+fn rejected(reason: &str) -> ItemOutcome {
+    ItemOutcome::rejected(reason)
+}
+
+/// (offset, delivered, rejected) of each notice.
+fn outcomes(notices: &[AckNotice]) -> Vec<(u64, u32, u32)> {
+    notices
+        .iter()
+        .map(|n| (n.offset, n.delivered, n.rejected))
+        .collect()
+}
+
+/// `n` events (`e1`…) in one batch.
+async fn one_batch(script: Vec<Step>, n: usize, mut s: DeliverySettings) -> Harness {
+    s.batch.max_events = n;
+    let mut h = harness(Recorder::script(script), s);
+    for i in 1..=n {
+        assert_eq!(h.send(&format!("e{i}")).await, DeliverOutcome::Queued);
+    }
+    h
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partial_outcome_retries_only_the_items_asked_for() {
+    use ItemOutcome::Delivered as Ok_;
+    let mut h = one_batch(
+        vec![
+            Step::Partial(
+                vec![
+                    retry("429"),
+                    retry("429"),
+                    rejected("mapping conflict"),
+                    Ok_,
+                    Ok_,
+                ],
+                None,
+            ),
+            Step::Partial(vec![retry("503"), retry("503")], None),
+            Step::Ok,
+        ],
+        5,
+        settings(),
+    )
+    .await;
+    let start = Instant::now();
+    // The delivered and the refused items are acknowledged at once…
+    let first = h.notices(3).await;
+    assert_eq!(outcomes(&first), [(4, 1, 0), (5, 1, 0), (3, 0, 1)]);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    // …the others once a smaller request of just them got through.
+    let rest = h.notices(2).await;
+    assert_eq!(outcomes(&rest), [(1, 1, 0), (2, 1, 0)]);
+    assert_eq!(
+        h.rec.requests(),
+        [
+            vec!["e1", "e2", "e3", "e4", "e5"],
+            vec!["e1", "e2"],
+            vec!["e1", "e2"]
+        ]
+    );
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(
+        h.notices.try_recv().is_err(),
+        "an event was acknowledged twice"
+    );
+    assert_eq!(h.receiver.pending(), 0);
+    let text = h.exposition();
+    for line in [
+        "herald_sink_sent_events_total{sink=\"test\",sink_type=\"scripted\"} 4",
+        "herald_sink_sent_bytes_total{sink=\"test\",sink_type=\"scripted\"} 8",
+        "herald_sink_dropped_events_total{sink=\"test\",sink_type=\"scripted\",reason=\"permanent_error\"} 1",
+        "herald_sink_retries_total{sink=\"test\",sink_type=\"scripted\"} 2",
+        "herald_sink_errors_total{sink=\"test\",sink_type=\"scripted\",error_type=\"retriable\"} 2",
+        "herald_sink_errors_total{sink=\"test\",sink_type=\"scripted\",error_type=\"permanent\"} 1",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partial_retry_honours_retry_after_and_the_attempt_limit() {
+    let mut s = settings();
+    s.retry.max_attempts = 2;
+    let mut h = one_batch(
+        vec![
+            Step::Partial(
+                vec![ItemOutcome::Delivered, retry("throttled")],
+                Some(Duration::from_secs(30)),
+            ),
+            Step::Partial(vec![retry("throttled")], None),
+            Step::Ok,
+        ],
+        2,
+        s,
+    )
+    .await;
+    let start = Instant::now();
+    assert_eq!(outcomes(&h.notices(1).await), [(1, 1, 0)]);
+    // the second attempt waited for the target's Retry-After, and was the last
+    assert_eq!(outcomes(&h.notices(1).await), [(2, 0, 1)]);
+    assert!(start.elapsed() >= Duration::from_secs(30));
+    assert_eq!(h.rec.sizes(), [2, 1]);
+    assert!(h.exposition().contains("reason=\"retries_exhausted\"} 1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_partial_outcome_whole_request_failures_resend_only_the_rest() {
+    let mut s = settings();
+    s.timeout = Duration::from_secs(2);
+    let mut h = one_batch(
+        vec![
+            Step::Partial(vec![ItemOutcome::Delivered, retry("busy")], None),
+            Step::Hang,
+            Step::Retriable(None),
+            Step::Ok,
+        ],
+        2,
+        s,
+    )
+    .await;
+    let notices = h.notices(2).await;
+    assert_eq!(outcomes(&notices), [(1, 1, 0), (2, 1, 0)]);
+    assert_eq!(
+        h.rec.requests(),
+        [vec!["e1", "e2"], vec!["e2"], vec!["e2"], vec!["e2"]]
+    );
+    assert!(h.exposition().contains("error_type=\"timeout\"} 1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_item_outcome_is_retried_and_extra_ones_are_ignored() {
+    let mut h = one_batch(
+        vec![
+            Step::Partial(vec![ItemOutcome::Delivered], None),
+            Step::Partial(
+                vec![ItemOutcome::Delivered, rejected("there is no such item")],
+                None,
+            ),
+        ],
+        2,
+        settings(),
+    )
+    .await;
+    let notices = h.notices(2).await;
+    assert_eq!(outcomes(&notices), [(1, 1, 0), (2, 1, 0)]);
+    assert_eq!(h.rec.sizes(), [2, 1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partial_outcome_that_rejects_everything_rejects_every_event() {
+    let mut h = one_batch(
+        vec![Step::Partial(
+            vec![rejected("bad document"), rejected("bad document")],
+            None,
+        )],
+        2,
+        settings(),
+    )
+    .await;
+    let notices = h.notices(2).await;
+    assert_eq!(outcomes(&notices), [(1, 0, 1), (2, 0, 1)]);
+    assert_eq!(h.rec.sizes(), [2]);
+    assert!(h.exposition().contains("reason=\"permanent_error\"} 2"));
 }
 
 #[test]

@@ -1,23 +1,23 @@
 //! The per-receiver task: takes deliveries from the queue, encodes them,
 //! closes batches by count, bytes or linger, and sends each batch in its own
-//! task (at most `concurrency` at a time) with timeout and retries.
+//! task (at most `concurrency` at a time; see [`send`](super::send) for
+//! timeouts, retries and acknowledgements).
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument as _, error, info_span, warn};
+use tracing::{Instrument as _, error, warn};
 
 use super::ack::{AckRef, AckStatus};
 use super::health::HealthState;
 use super::metrics::{DropReason, ReceiverMetrics};
+use super::send::{Batch, send_batch};
 use super::settings::DeliverySettings;
-use super::{Delivery, SendError, Sink};
+use super::{Delivery, Item, RequestBuilder as _, Sink};
 
 /// What the worker and its send tasks share.
 pub(crate) struct Shared<S: Sink> {
@@ -36,35 +36,12 @@ pub(crate) struct Shared<S: Sink> {
 }
 
 impl<S: Sink> Shared<S> {
-    fn complete(&self, acks: Vec<AckRef>, status: AckStatus) {
+    pub(super) fn complete(&self, acks: Vec<AckRef>, status: AckStatus) {
         let n = acks.len();
         for ack in acks {
             ack.complete(status);
         }
         self.pending.fetch_sub(n, Ordering::AcqRel);
-    }
-}
-
-/// Encoded events waiting to be sent together.
-struct Batch<I> {
-    items: Vec<I>,
-    acks: Vec<AckRef>,
-    bytes: usize,
-}
-
-impl<I> Default for Batch<I> {
-    fn default() -> Self {
-        Batch {
-            items: Vec::new(),
-            acks: Vec::new(),
-            bytes: 0,
-        }
-    }
-}
-
-impl<I> Batch<I> {
-    fn is_empty(&self) -> bool {
-        self.acks.is_empty()
     }
 }
 
@@ -92,7 +69,7 @@ struct Worker<S: Sink> {
     shared: Arc<Shared<S>>,
     semaphore: Arc<Semaphore>,
     in_flight: JoinSet<()>,
-    batch: Batch<S::Item>,
+    batch: Batch<Item<S>>,
     rx: mpsc::Receiver<Delivery>,
     closing: CancellationToken,
     /// The queue takes no more deliveries (shutdown); what it holds is drained.
@@ -165,23 +142,21 @@ impl<S: Sink> Worker<S> {
 
     fn batch_full(&self) -> bool {
         let limits = &self.shared.settings.batch;
-        self.batch.acks.len() >= limits.max_events || self.batch.bytes >= limits.max_bytes
+        self.batch.len() >= limits.max_events || self.batch.bytes() >= limits.max_bytes
     }
 
     async fn add(&mut self, d: Delivery) {
         let shared = self.shared.clone();
         shared.metrics.dequeued();
-        match shared.sink.encode(&d) {
+        match shared.sink.builder().encode(&d) {
             Ok(item) => {
-                let size = shared.sink.item_size(&item);
+                let size = shared.sink.builder().item_size(&item);
                 if !self.batch.is_empty()
-                    && self.batch.bytes.saturating_add(size) > shared.settings.batch.max_bytes
+                    && self.batch.bytes().saturating_add(size) > shared.settings.batch.max_bytes
                 {
                     self.flush().await;
                 }
-                self.batch.items.push(item);
-                self.batch.acks.push(d.ack);
-                self.batch.bytes = self.batch.bytes.saturating_add(size);
+                self.batch.push(item, size, d);
             }
             Err(e) => {
                 warn!(
@@ -227,135 +202,5 @@ impl<S: Sink> Worker<S> {
                 "send task panicked, its events will be redelivered"
             );
         }
-    }
-}
-
-/// Why one attempt failed.
-enum Failure {
-    /// The sink classified the failure.
-    Send(SendError),
-    /// The request did not finish within the timeout.
-    Timeout(Duration),
-}
-
-impl Failure {
-    fn error_type(&self) -> &'static str {
-        match self {
-            Failure::Send(SendError::Retriable { .. }) => "retriable",
-            Failure::Send(SendError::Permanent { .. }) => "permanent",
-            Failure::Timeout(_) => "timeout",
-        }
-    }
-
-    fn is_retriable(&self) -> bool {
-        match self {
-            Failure::Send(e) => e.is_retriable(),
-            Failure::Timeout(_) => true,
-        }
-    }
-
-    fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Failure::Send(e) => e.retry_after(),
-            Failure::Timeout(_) => None,
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Send(e) => e.fmt(f),
-            Failure::Timeout(t) => write!(f, "request timed out after {t:?}"),
-        }
-    }
-}
-
-/// Sends one batch until it is delivered, permanently refused or out of
-/// attempts, then completes its handles.
-async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<S::Item>) {
-    let span = info_span!(
-        target: "herald_trace",
-        parent: None,
-        "herald.sink.send",
-        sink = %shared.name,
-        sink_type = shared.sink.kind(),
-        events = batch.acks.len(),
-        attempts = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-    );
-    send_batch_attempts(shared, batch, &span)
-        .instrument(span.clone())
-        .await;
-}
-
-async fn send_batch_attempts<S: Sink>(
-    shared: &Shared<S>,
-    batch: Batch<S::Item>,
-    span: &tracing::Span,
-) {
-    let Batch { items, acks, bytes } = batch;
-    let events = acks.len();
-    let settings = &shared.settings;
-    let request = shared.sink.build_request(items);
-    let mut attempt: u32 = 0;
-    loop {
-        attempt = attempt.saturating_add(1);
-        let started = Instant::now();
-        let result = match tokio::time::timeout(settings.timeout, shared.sink.send(&request)).await
-        {
-            Ok(r) => r.map_err(Failure::Send),
-            Err(_) => Err(Failure::Timeout(settings.timeout)),
-        };
-        shared
-            .metrics
-            .observe_request(started.elapsed().as_secs_f64());
-        let failure = match result {
-            Ok(()) => {
-                span.record("attempts", attempt);
-                span.record("outcome", "delivered");
-                shared.metrics.sent(events, bytes);
-                shared.health.success();
-                shared.complete(acks, AckStatus::Delivered);
-                return;
-            }
-            Err(f) => f,
-        };
-        shared.health.failure();
-        shared.metrics.error(failure.error_type());
-        if failure.is_retriable() && settings.retry.may_retry(attempt) {
-            let delay = settings.retry.random_delay(attempt, failure.retry_after());
-            shared.metrics.retry();
-            warn!(
-                sink = %shared.name,
-                sink_type = shared.sink.kind(),
-                attempt,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                events,
-                error = %failure,
-                "send failed, retrying"
-            );
-            tokio::time::sleep(delay).await;
-            continue;
-        }
-        let reason = if failure.is_retriable() {
-            DropReason::RetriesExhausted
-        } else {
-            DropReason::PermanentError
-        };
-        error!(
-            sink = %shared.name,
-            sink_type = shared.sink.kind(),
-            attempts = attempt,
-            events,
-            reason = reason.as_str(),
-            error = %failure,
-            "send failed, events rejected"
-        );
-        span.record("attempts", attempt);
-        span.record("outcome", reason.as_str());
-        shared.metrics.dropped(reason, events);
-        shared.complete(acks, AckStatus::Rejected);
-        return;
     }
 }

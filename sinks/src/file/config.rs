@@ -3,10 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use async_trait::async_trait;
 use herald_config::{DecodeOptions, Diagnostics, Located, Node, child_path, decode_with};
 use serde::Deserialize;
 
-use crate::util::LayoutSpec;
+use super::{FileError, FileSink};
+use crate::driver::BatchSettings;
+use crate::registry::{BuildContext, SinkType};
+use crate::util::{JsonLines, LayoutSpec, PayloadEncoder};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +53,12 @@ const DEFAULT_MAX_SIZE_MB: u64 = 100;
 const MEGABYTE: u64 = 1024 * 1024;
 
 impl FileConfig {
+    /// The request builder of this receiver: its layout (or the KEE event
+    /// JSON) as one line per event, `deDot` applied first.
+    pub(super) fn lines(&self) -> JsonLines {
+        JsonLines::new(PayloadEncoder::new(self.layout.clone(), self.de_dot))
+    }
+
     /// Decodes and checks a `file:` node.
     pub(crate) fn from_node(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         let options = DecodeOptions {
@@ -127,5 +137,26 @@ fn check_writable_path(path: &Path, key: &Located<String>, diags: &mut Diagnosti
                 ancestor.display()
             ),
         );
+    }
+}
+
+#[async_trait]
+impl SinkType for FileConfig {
+    const NAME: &'static str = "file";
+    /// Up to 500 already-queued events per write and `fsync`.
+    const BATCH_DEFAULTS: BatchSettings = BatchSettings::STREAM;
+    type Sink = FileSink;
+    type BuildError = FileError;
+
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        FileConfig::from_node(node, path, diags)
+    }
+
+    fn request_builder(&self, _name: &str) -> JsonLines {
+        self.lines()
+    }
+
+    async fn build(&self, _cx: &mut BuildContext<'_>) -> Result<FileSink, FileError> {
+        FileSink::open(self).await
     }
 }

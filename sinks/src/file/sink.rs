@@ -8,14 +8,15 @@ use tracing::warn;
 
 use super::rotate::{Limits, RotatingFile};
 use super::{FileConfig, FileError};
-use crate::driver::{BatchSettings, Delivery, EncodeError, SendError, Sink};
-use crate::util::PayloadEncoder;
+use crate::driver::{SendError, SendOutcome, Sink};
+use crate::registry::SinkType as _;
+use crate::util::{JsonLines, Lines};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// Writes JSON lines to a rotating file.
 pub struct FileSink {
-    encoder: PayloadEncoder,
+    builder: JsonLines,
     file: Arc<Mutex<RotatingFile>>,
 }
 
@@ -47,7 +48,7 @@ impl FileSink {
 
     pub(super) fn from_parts(config: &FileConfig, file: RotatingFile) -> FileSink {
         FileSink {
-            encoder: PayloadEncoder::new(config.layout.clone(), config.de_dot),
+            builder: config.lines(),
             file: Arc::new(Mutex::new(file)),
         }
     }
@@ -69,33 +70,21 @@ impl FileSink {
 
 #[async_trait]
 impl Sink for FileSink {
-    type Item = Vec<u8>;
-    type Request = Arc<Vec<Vec<u8>>>;
+    type Builder = JsonLines;
 
     fn kind(&self) -> &'static str {
-        "file"
+        FileConfig::NAME
     }
 
-    fn batch_defaults(&self) -> BatchSettings {
-        BatchSettings::STREAM
+    fn builder(&self) -> &JsonLines {
+        &self.builder
     }
 
-    fn encode(&self, delivery: &Delivery) -> Result<Vec<u8>, EncodeError> {
-        self.encoder.encode_line(delivery)
-    }
-
-    fn item_size(&self, item: &Vec<u8>) -> usize {
-        item.len()
-    }
-
-    fn build_request(&self, items: Vec<Vec<u8>>) -> Arc<Vec<Vec<u8>>> {
-        Arc::new(items)
-    }
-
-    async fn send(&self, request: &Arc<Vec<Vec<u8>>>) -> Result<(), SendError> {
+    async fn send(&self, request: &Lines) -> Result<SendOutcome, SendError> {
         let lines = request.clone();
         match self
             .with_file(move |f| {
+                let lines: Vec<&[u8]> = lines.iter().collect();
                 let result = f.write_lines(&lines);
                 if result.is_err() {
                     // Start from a fresh handle on the retry.
@@ -105,7 +94,7 @@ impl Sink for FileSink {
             })
             .await
         {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => Ok(SendOutcome::Delivered),
             Ok(Err(message)) => Err(SendError::retriable(message)),
             Err(e) => Err(SendError::retriable(format!("file write task failed: {e}"))),
         }

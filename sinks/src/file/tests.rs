@@ -7,9 +7,8 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::rotate::{Limits, RotatingFile};
 use super::*;
-use crate::config::SinkConfig;
 use crate::config::tests::parse;
-use crate::driver::{AckRef, Delivery, Sink};
+use crate::driver::{AckRef, Delivery, RequestBuilder as _, Sink};
 use crate::model::tests::compat_example;
 
 fn fixed_clock() -> DateTime<Utc> {
@@ -47,9 +46,7 @@ fn line(c: char, len: usize) -> String {
 fn the_example_parses() {
     let (r, diags) = parse(include_str!("../../examples/file.yaml"));
     assert!(!diags.has_errors(), "{diags}");
-    let SinkConfig::File(c) = &r[0].sink else {
-        panic!("not file")
-    };
+    let c = r[0].sink.downcast_ref::<crate::file::FileConfig>().expect("not file");
     assert_eq!(c.path, PathBuf::from("/var/log/herald/events.log"));
     assert_eq!(c.max_size_bytes, 100 * 1024 * 1024);
     assert_eq!((c.max_age_days, c.max_backups), (7, 10));
@@ -58,9 +55,7 @@ fn the_example_parses() {
 #[test]
 fn zero_maxsize_means_100_megabytes_and_negative_values_are_errors() {
     let (r, _) = parse("receivers:\n  - name: f\n    file: {path: /tmp/x.log}\n");
-    let SinkConfig::File(c) = &r[0].sink else {
-        panic!()
-    };
+    let c = r[0].sink.downcast_ref::<crate::file::FileConfig>().expect("wrong sink type");
     assert_eq!(c.max_size_bytes, 100 * 1024 * 1024);
     let (_, diags) = parse("receivers:\n  - name: f\n    file: {path: /tmp/x.log, maxage: -1}\n");
     assert_eq!(
@@ -240,7 +235,7 @@ async fn reopen_follows_external_rotation() {
     };
     let sink = FileSink::open(&config).await.unwrap();
     let d = Delivery::from_event(compat_example(), AckRef::detached());
-    let request = sink.build_request(vec![sink.encode(&d).unwrap()]);
+    let request = sink.builder().build_request(&[sink.builder().encode(&d).unwrap()]);
     sink.send(&request).await.unwrap();
     let moved = dir.path().join("events.log.1");
     std::fs::rename(&path, &moved).unwrap();

@@ -1,7 +1,14 @@
 //! `inMemory:` settings (herald's `maxEvents`).
 
+use std::convert::Infallible;
+
+use async_trait::async_trait;
 use herald_config::{DecodeOptions, Diagnostics, Located, Node, decode_with};
 use serde::Deserialize;
+
+use super::{InMemoryBuilder, InMemorySink};
+use crate::driver::BatchSettings;
+use crate::registry::{BuildContext, SinkType};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,5 +56,29 @@ impl InMemoryConfig {
             }),
             None => Some(InMemoryConfig::default()),
         }
+    }
+}
+
+#[async_trait]
+impl SinkType for InMemoryConfig {
+    const NAME: &'static str = "inMemory";
+    /// Up to 500 already-queued events at once.
+    const BATCH_DEFAULTS: BatchSettings = BatchSettings::STREAM;
+    type Sink = InMemorySink;
+    type BuildError = Infallible;
+
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        InMemoryConfig::from_node(node, path, diags)
+    }
+
+    fn request_builder(&self, _name: &str) -> InMemoryBuilder {
+        InMemoryBuilder
+    }
+
+    /// Exposes the store: [`SinkSet::in_memory`](crate::SinkSet::in_memory).
+    async fn build(&self, cx: &mut BuildContext<'_>) -> Result<InMemorySink, Infallible> {
+        let sink = InMemorySink::new(self);
+        cx.expose(sink.store());
+        Ok(sink)
     }
 }

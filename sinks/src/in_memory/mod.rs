@@ -10,4 +10,4 @@ mod sink;
 mod tests;
 
 pub use config::InMemoryConfig;
-pub use sink::{InMemorySink, InMemoryStore};
+pub use sink::{InMemoryBuilder, InMemorySink, InMemoryStore};

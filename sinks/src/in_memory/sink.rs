@@ -9,7 +9,9 @@ use herald_proto::Event;
 use tokio::sync::Notify;
 
 use super::InMemoryConfig;
-use crate::driver::{BatchSettings, Delivery, EncodeError, SendError, Sink};
+use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, SendOutcome, Sink};
+use crate::model::kee_json;
+use crate::registry::SinkType as _;
 
 #[derive(Debug)]
 struct Ring {
@@ -120,18 +122,13 @@ impl InMemorySink {
     }
 }
 
-#[async_trait]
-impl Sink for InMemorySink {
+/// Hands the events themselves to the store.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InMemoryBuilder;
+
+impl RequestBuilder for InMemoryBuilder {
     type Item = Arc<Event>;
     type Request = Vec<Arc<Event>>;
-
-    fn kind(&self) -> &'static str {
-        "inMemory"
-    }
-
-    fn batch_defaults(&self) -> BatchSettings {
-        BatchSettings::STREAM
-    }
 
     fn encode(&self, delivery: &Delivery) -> Result<Arc<Event>, EncodeError> {
         Ok(delivery.event.clone())
@@ -141,12 +138,37 @@ impl Sink for InMemorySink {
         1
     }
 
-    fn build_request(&self, items: Vec<Arc<Event>>) -> Vec<Arc<Event>> {
-        items
+    fn build_request(&self, items: &[Arc<Event>]) -> Vec<Arc<Event>> {
+        items.to_vec()
     }
 
-    async fn send(&self, request: &Vec<Arc<Event>>) -> Result<(), SendError> {
+    /// The stored events, as KEE event JSON lines.
+    fn describe(&self, request: &Vec<Arc<Event>>) -> String {
+        let mut out = Vec::new();
+        for (i, event) in request.iter().enumerate() {
+            if i > 0 {
+                out.push(b'\n');
+            }
+            kee_json(event, false, &mut out);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+#[async_trait]
+impl Sink for InMemorySink {
+    type Builder = InMemoryBuilder;
+
+    fn kind(&self) -> &'static str {
+        InMemoryConfig::NAME
+    }
+
+    fn builder(&self) -> &InMemoryBuilder {
+        &InMemoryBuilder
+    }
+
+    async fn send(&self, request: &Vec<Arc<Event>>) -> Result<SendOutcome, SendError> {
         self.store.push(request);
-        Ok(())
+        Ok(SendOutcome::Delivered)
     }
 }

@@ -2,10 +2,14 @@
 
 use std::path::PathBuf;
 
+use async_trait::async_trait;
 use herald_config::{DecodeOptions, Diagnostics, Located, Node, child_path, decode_with};
 use serde::Deserialize;
 
-use crate::util::LayoutSpec;
+use super::{PipeError, PipeSink};
+use crate::driver::BatchSettings;
+use crate::registry::{BuildContext, SinkType};
+use crate::util::{JsonLines, LayoutSpec, PayloadEncoder};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,6 +34,12 @@ pub struct PipeConfig {
 }
 
 impl PipeConfig {
+    /// The request builder of this receiver: its layout (or the KEE event
+    /// JSON) as one line per event, `deDot` applied first.
+    pub(super) fn lines(&self) -> JsonLines {
+        JsonLines::new(PayloadEncoder::new(self.layout.clone(), self.de_dot))
+    }
+
     /// Decodes and checks a `pipe:` node.
     pub(crate) fn from_node(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         let options = DecodeOptions {
@@ -63,5 +73,26 @@ impl PipeConfig {
             de_dot: raw.de_dot,
             layout,
         })
+    }
+}
+
+#[async_trait]
+impl SinkType for PipeConfig {
+    const NAME: &'static str = "pipe";
+    /// Up to 500 already-queued events per write.
+    const BATCH_DEFAULTS: BatchSettings = BatchSettings::STREAM;
+    type Sink = PipeSink;
+    type BuildError = PipeError;
+
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        PipeConfig::from_node(node, path, diags)
+    }
+
+    fn request_builder(&self, _name: &str) -> JsonLines {
+        self.lines()
+    }
+
+    async fn build(&self, _cx: &mut BuildContext<'_>) -> Result<PipeSink, PipeError> {
+        PipeSink::open(self).await
     }
 }

@@ -3,7 +3,6 @@
 use std::fs::OpenOptions;
 use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::io::AsyncWriteExt as _;
@@ -12,8 +11,9 @@ use tokio::sync::Mutex;
 use tracing::info;
 
 use super::{PipeConfig, PipeError};
-use crate::driver::{BatchSettings, Delivery, EncodeError, SendError, Sink};
-use crate::util::PayloadEncoder;
+use crate::driver::{SendError, SendOutcome, Sink};
+use crate::registry::SinkType as _;
+use crate::util::{JsonLines, Lines};
 
 /// Where the lines go.
 enum Writer {
@@ -62,7 +62,7 @@ impl Drop for WriteGuard<'_> {
 /// Writes JSON lines to a FIFO or device.
 pub struct PipeSink {
     path: PathBuf,
-    encoder: PayloadEncoder,
+    builder: JsonLines,
     state: Mutex<State>,
 }
 
@@ -95,7 +95,7 @@ impl PipeSink {
         let writer = into_writer(file).map_err(open_error)?;
         Ok(PipeSink {
             path: config.path.clone(),
-            encoder: PayloadEncoder::new(config.layout.clone(), config.de_dot),
+            builder: config.lines(),
             state: Mutex::new(State {
                 writer: Some(writer),
                 torn: false,
@@ -130,30 +130,17 @@ fn reopen(path: &Path) -> std::io::Result<Writer> {
 
 #[async_trait]
 impl Sink for PipeSink {
-    type Item = Vec<u8>;
-    type Request = Arc<Vec<u8>>;
+    type Builder = JsonLines;
 
     fn kind(&self) -> &'static str {
-        "pipe"
+        PipeConfig::NAME
     }
 
-    fn batch_defaults(&self) -> BatchSettings {
-        BatchSettings::STREAM
+    fn builder(&self) -> &JsonLines {
+        &self.builder
     }
 
-    fn encode(&self, delivery: &Delivery) -> Result<Vec<u8>, EncodeError> {
-        self.encoder.encode_line(delivery)
-    }
-
-    fn item_size(&self, item: &Vec<u8>) -> usize {
-        item.len()
-    }
-
-    fn build_request(&self, items: Vec<Vec<u8>>) -> Arc<Vec<u8>> {
-        Arc::new(items.concat())
-    }
-
-    async fn send(&self, request: &Arc<Vec<u8>>) -> Result<(), SendError> {
+    async fn send(&self, request: &Lines) -> Result<SendOutcome, SendError> {
         let mut state = self.state.lock().await;
         if state.writer.is_none() {
             let writer = reopen(&self.path).map_err(|e| {
@@ -173,7 +160,7 @@ impl Sink for PipeSink {
                     r = writer.write_all(b"\n").await;
                 }
                 match r {
-                    Ok(()) => writer.write_all(request).await,
+                    Ok(()) => writer.write_all(request.as_bytes()).await,
                     Err(e) => Err(e),
                 }
             }
@@ -183,7 +170,7 @@ impl Sink for PipeSink {
         match result {
             Ok(()) => {
                 guard.state.torn = false;
-                Ok(())
+                Ok(SendOutcome::Delivered)
             }
             Err(e) => {
                 // A reader that went away leaves the pipe broken: reopen next

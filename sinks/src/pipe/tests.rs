@@ -8,9 +8,8 @@ use tokio::io::AsyncReadExt as _;
 use tokio::net::unix::pipe;
 
 use super::*;
-use crate::config::SinkConfig;
 use crate::config::tests::parse;
-use crate::driver::{AckRef, Delivery, Sink};
+use crate::driver::{AckRef, Delivery, RequestBuilder as _, Sink};
 use crate::model::tests::compat_example;
 
 fn config(path: &Path) -> PipeConfig {
@@ -35,18 +34,16 @@ fn expected_line() -> Vec<u8> {
     out
 }
 
-async fn request(sink: &PipeSink) -> std::sync::Arc<Vec<u8>> {
+async fn request(sink: &PipeSink) -> crate::util::Lines {
     let d = Delivery::from_event(compat_example(), AckRef::detached());
-    sink.build_request(vec![sink.encode(&d).unwrap()])
+    sink.builder().build_request(&[sink.builder().encode(&d).unwrap()])
 }
 
 #[test]
 fn the_example_parses() {
     let (r, diags) = parse(include_str!("../../examples/pipe.yaml"));
     assert!(!diags.has_errors(), "{diags}");
-    let SinkConfig::Pipe(c) = &r[0].sink else {
-        panic!("not pipe")
-    };
+    let c = r[0].sink.downcast_ref::<crate::pipe::PipeConfig>().expect("not pipe");
     assert_eq!(c.path, PathBuf::from("/dev/stdout"));
     assert!(c.layout.is_some());
 }
@@ -111,7 +108,7 @@ async fn a_stalled_reader_times_out_and_the_torn_line_is_terminated() {
     let mut reader = pipe::OpenOptions::new().open_receiver(&fifo).unwrap();
     let sink = PipeSink::open(&config(&fifo)).await.unwrap();
     // More than a pipe buffer: the write cannot finish while nobody reads.
-    let big = std::sync::Arc::new(vec![b'x'; 1 << 20]);
+    let big = sink.builder().build_request(&[vec![b'x'; 1 << 20]]);
     let timed_out = tokio::time::timeout(Duration::from_millis(200), sink.send(&big)).await;
     assert!(timed_out.is_err());
     let req = request(&sink).await;

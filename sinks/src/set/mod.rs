@@ -12,16 +12,10 @@ use herald_telemetry::Probe;
 use tokio::time::Instant;
 use tracing::{error, info};
 
-use crate::config::{ReceiverConfig, SinkConfig};
-use crate::driver::{
-    AckStatus, BatchSettings, DeliverOutcome, Delivery, DeliverySettings, DrainOutcome, Receiver,
-    SinkMetrics,
-};
-use crate::file::{FileError, FileSink};
-use crate::in_memory::{InMemorySink, InMemoryStore};
-use crate::pipe::{PipeError, PipeSink};
-use crate::stdout::StdoutSink;
-use crate::webhook::{WebhookError, WebhookSink};
+use crate::config::ReceiverConfig;
+use crate::driver::{AckStatus, DeliverOutcome, Delivery, DrainOutcome, Receiver, SinkMetrics};
+use crate::in_memory::InMemoryStore;
+use crate::registry::{Handles, SinkBuildError};
 
 /// Identifies a receiver of a [`SinkSet`]; obtained from [`SinkSet::id`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,20 +32,6 @@ pub struct BuildError {
     /// What failed.
     #[source]
     pub source: SinkBuildError,
-}
-
-/// Why a sink could not be started.
-#[derive(Debug, thiserror::Error)]
-pub enum SinkBuildError {
-    /// `file`.
-    #[error(transparent)]
-    File(#[from] FileError),
-    /// `pipe`.
-    #[error(transparent)]
-    Pipe(#[from] PipeError),
-    /// `webhook`.
-    #[error(transparent)]
-    Webhook(#[from] WebhookError),
 }
 
 /// Result of [`SinkSet::close_and_drain`].
@@ -76,7 +56,8 @@ impl DrainReport {
 pub struct SinkSet {
     receivers: Vec<Receiver>,
     ids: HashMap<String, ReceiverId>,
-    memory: HashMap<String, InMemoryStore>,
+    /// What receivers exposed to tests and tools, by receiver name.
+    handles: Handles,
 }
 
 impl SinkSet {
@@ -92,53 +73,24 @@ impl SinkSet {
         let mut set = SinkSet {
             receivers: Vec::with_capacity(configs.len()),
             ids: HashMap::new(),
-            memory: HashMap::new(),
+            handles: Handles::new(),
         };
         for rc in configs {
-            let receiver = set.start(rc, metrics).await.map_err(|source| BuildError {
-                receiver: rc.name.clone(),
-                location: rc.location,
-                source,
-            })?;
+            let receiver = rc
+                .sink
+                .start(&rc.name, &rc.delivery, metrics, &mut set.handles)
+                .await
+                .map_err(|source| BuildError {
+                    receiver: rc.name.clone(),
+                    location: rc.location,
+                    source,
+                })?;
             info!(sink = %rc.name, sink_type = rc.sink.kind(), "receiver started");
             set.ids
                 .insert(rc.name.clone(), ReceiverId(set.receivers.len()));
             set.receivers.push(receiver);
         }
         Ok(set)
-    }
-
-    async fn start(
-        &mut self,
-        rc: &ReceiverConfig,
-        metrics: &SinkMetrics,
-    ) -> Result<Receiver, SinkBuildError> {
-        let settings = |defaults: BatchSettings| rc.delivery.resolve(defaults);
-        let name = rc.name.as_str();
-        Ok(match &rc.sink {
-            SinkConfig::Stdout(c) => {
-                let sink = StdoutSink::new(c);
-                Receiver::spawn(name, sink, settings(BatchSettings::STREAM), metrics)
-            }
-            SinkConfig::File(c) => {
-                let sink = FileSink::open(c).await?;
-                Receiver::spawn(name, sink, settings(BatchSettings::STREAM), metrics)
-            }
-            SinkConfig::Pipe(c) => {
-                let sink = PipeSink::open(c).await?;
-                Receiver::spawn(name, sink, settings(BatchSettings::STREAM), metrics)
-            }
-            SinkConfig::Webhook(c) => {
-                let s: DeliverySettings = settings(BatchSettings::SINGLE);
-                let sink = WebhookSink::new(name, c, s.timeout)?;
-                Receiver::spawn(name, sink, s, metrics)
-            }
-            SinkConfig::InMemory(c) => {
-                let sink = InMemorySink::new(c);
-                self.memory.insert(rc.name.clone(), sink.store());
-                Receiver::spawn(name, sink, settings(BatchSettings::STREAM), metrics)
-            }
-        })
     }
 
     /// Returns the id of the receiver called `name`.
@@ -182,9 +134,15 @@ impl SinkSet {
         }
     }
 
+    /// Returns what the receiver called `name` exposed as a `T` when it was
+    /// built ([`BuildContext::expose`](crate::registry::BuildContext::expose)).
+    pub fn handle<T: Clone + 'static>(&self, name: &str) -> Option<T> {
+        self.handles.get(name)?.downcast_ref::<T>().cloned()
+    }
+
     /// Returns the store of the `inMemory` receiver called `name`.
     pub fn in_memory(&self, name: &str) -> Option<InMemoryStore> {
-        self.memory.get(name).cloned()
+        self.handle(name)
     }
 
     /// Reopens every receiver's files (SIGHUP).

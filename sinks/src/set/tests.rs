@@ -10,7 +10,7 @@ use herald_telemetry::kee::KeeCounter;
 
 use super::*;
 use crate::config::tests::parse;
-use crate::driver::{AckGroup, AckRef, ack_channel};
+use crate::driver::{AckGroup, AckRef, BatchSettings, ack_channel};
 use crate::model::tests::compat_example;
 
 async fn build(yaml: &str) -> (SinkSet, SinkMetrics, KeeMetrics) {
@@ -52,6 +52,18 @@ receivers:
     let (set, _, _) = build(&yaml).await;
     let kinds: Vec<&str> = set.receivers().iter().map(|r| r.kind()).collect();
     assert_eq!(kinds, ["stdout", "file", "pipe", "webhook", "inMemory"]);
+    // each type's batch defaults, from its folder
+    let batches: Vec<BatchSettings> = set.receivers().iter().map(|r| r.settings().batch).collect();
+    assert_eq!(
+        batches,
+        [
+            BatchSettings::STREAM,
+            BatchSettings::STREAM,
+            BatchSettings::STREAM,
+            BatchSettings::SINGLE,
+            BatchSettings::STREAM
+        ]
+    );
     assert!(set.id("archive").is_some() && set.id("nope").is_none());
     let store = set.in_memory("mem").unwrap();
     let (tx, mut rx) = ack_channel();
@@ -192,10 +204,13 @@ async fn a_file_that_cannot_be_opened_fails_the_build_with_its_receiver() {
     // Something the config check cannot see: the directory appears as a
     // regular file after the config was read.
     std::fs::write(dir.path().join("blocker"), "").unwrap();
-    let SinkConfig::File(f) = &mut receivers[1].sink else {
-        panic!("not a file receiver")
-    };
+    let mut f = receivers[1]
+        .sink
+        .downcast_ref::<crate::file::FileConfig>()
+        .expect("not a file receiver")
+        .clone();
     f.path = dir.path().join("blocker/events.log");
+    receivers[1].sink = crate::SinkConfig::new(f);
     let e = SinkSet::build(&receivers, &SinkMetrics::new())
         .await
         .unwrap_err();
@@ -206,4 +221,17 @@ async fn a_file_that_cannot_be_opened_fails_the_build_with_its_receiver() {
             .starts_with("receiver `broken` at line 4: cannot open"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn delivery_batch_keys_apply_over_the_type_defaults() {
+    let (set, _, _) = build(
+        "receivers:\n  - name: hook\n    webhook: {endpoint: \"http://127.0.0.1:9/\"}\n    delivery:\n      batch: {maxEvents: 20}\n      timeout: 3s\n",
+    )
+    .await;
+    let s = set.receivers()[0].settings();
+    assert_eq!(s.batch.max_events, 20);
+    assert_eq!(s.batch.max_bytes, BatchSettings::SINGLE.max_bytes);
+    assert_eq!(s.batch.linger, BatchSettings::SINGLE.linger);
+    assert_eq!(s.timeout, Duration::from_secs(3));
 }

@@ -1,9 +1,15 @@
 //! `stdout:` settings: `deDot`, `layout`.
 
+use std::convert::Infallible;
+
+use async_trait::async_trait;
 use herald_config::{DecodeOptions, Diagnostics, Node, child_path, decode_with};
 use serde::Deserialize;
 
-use crate::util::LayoutSpec;
+use super::StdoutSink;
+use crate::driver::BatchSettings;
+use crate::registry::{BuildContext, SinkType};
+use crate::util::{JsonLines, LayoutSpec, PayloadEncoder};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,6 +30,12 @@ pub struct StdoutConfig {
 }
 
 impl StdoutConfig {
+    /// The request builder of this receiver: its layout (or the KEE event
+    /// JSON) as one line per event, `deDot` applied first.
+    pub(super) fn lines(&self) -> JsonLines {
+        JsonLines::new(PayloadEncoder::new(self.layout.clone(), self.de_dot))
+    }
+
     /// Decodes and checks a `stdout:` node (`stdout: {}` is the usual form).
     pub(crate) fn from_node(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
         if node.is_null() {
@@ -46,5 +58,26 @@ impl StdoutConfig {
             de_dot: raw.de_dot,
             layout,
         })
+    }
+}
+
+#[async_trait]
+impl SinkType for StdoutConfig {
+    const NAME: &'static str = "stdout";
+    /// Up to 500 already-queued events per write, flushed once.
+    const BATCH_DEFAULTS: BatchSettings = BatchSettings::STREAM;
+    type Sink = StdoutSink;
+    type BuildError = Infallible;
+
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        StdoutConfig::from_node(node, path, diags)
+    }
+
+    fn request_builder(&self, _name: &str) -> JsonLines {
+        self.lines()
+    }
+
+    async fn build(&self, _cx: &mut BuildContext<'_>) -> Result<StdoutSink, Infallible> {
+        Ok(StdoutSink::new(self))
     }
 }

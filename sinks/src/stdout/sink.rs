@@ -5,12 +5,13 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::StdoutConfig;
-use crate::driver::{BatchSettings, Delivery, EncodeError, SendError, Sink};
-use crate::util::PayloadEncoder;
+use crate::driver::{SendError, SendOutcome, Sink};
+use crate::registry::SinkType as _;
+use crate::util::{JsonLines, Lines};
 
 /// Writes JSON lines to standard output (or any writer, for tests).
 pub struct StdoutSink {
-    encoder: PayloadEncoder,
+    builder: JsonLines,
     out: Mutex<Box<dyn AsyncWrite + Send + Unpin>>,
 }
 
@@ -26,7 +27,7 @@ impl StdoutSink {
         out: Box<dyn AsyncWrite + Send + Unpin>,
     ) -> StdoutSink {
         StdoutSink {
-            encoder: PayloadEncoder::new(config.layout.clone(), config.de_dot),
+            builder: config.lines(),
             out: Mutex::new(out),
         }
     }
@@ -34,36 +35,24 @@ impl StdoutSink {
 
 #[async_trait]
 impl Sink for StdoutSink {
-    type Item = Vec<u8>;
-    type Request = Vec<u8>;
+    type Builder = JsonLines;
 
     fn kind(&self) -> &'static str {
-        "stdout"
+        StdoutConfig::NAME
     }
 
-    fn batch_defaults(&self) -> BatchSettings {
-        BatchSettings::STREAM
+    fn builder(&self) -> &JsonLines {
+        &self.builder
     }
 
-    fn encode(&self, delivery: &Delivery) -> Result<Vec<u8>, EncodeError> {
-        self.encoder.encode_line(delivery)
-    }
-
-    fn item_size(&self, item: &Vec<u8>) -> usize {
-        item.len()
-    }
-
-    fn build_request(&self, items: Vec<Vec<u8>>) -> Vec<u8> {
-        items.concat()
-    }
-
-    async fn send(&self, request: &Vec<u8>) -> Result<(), SendError> {
+    async fn send(&self, request: &Lines) -> Result<SendOutcome, SendError> {
         let mut out = self.out.lock().await;
-        out.write_all(request)
+        out.write_all(request.as_bytes())
             .await
             .map_err(|e| SendError::retriable(format!("cannot write to stdout: {e}")))?;
         out.flush()
             .await
-            .map_err(|e| SendError::retriable(format!("cannot flush stdout: {e}")))
+            .map_err(|e| SendError::retriable(format!("cannot flush stdout: {e}")))?;
+        Ok(SendOutcome::Delivered)
     }
 }

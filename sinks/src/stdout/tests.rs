@@ -3,18 +3,15 @@
 use tokio::io::AsyncReadExt as _;
 
 use super::*;
-use crate::config::SinkConfig;
 use crate::config::tests::parse;
-use crate::driver::{AckRef, Delivery, Sink};
+use crate::driver::{AckRef, Delivery, RequestBuilder as _, Sink};
 use crate::model::tests::compat_example;
 
 #[test]
 fn the_example_parses() {
     let (r, diags) = parse(include_str!("../../examples/stdout.yaml"));
     assert!(!diags.has_errors(), "{diags}");
-    let SinkConfig::Stdout(c) = &r[0].sink else {
-        panic!("not stdout")
-    };
+    let c = r[0].sink.downcast_ref::<crate::stdout::StdoutConfig>().expect("not stdout");
     assert!(c.de_dot && c.layout.is_some());
 }
 
@@ -23,8 +20,8 @@ async fn writes_one_kee_json_line_per_event() {
     let (writer, mut reader) = tokio::io::duplex(1 << 16);
     let sink = StdoutSink::with_writer(&StdoutConfig::default(), Box::new(writer));
     let d = Delivery::from_event(compat_example(), AckRef::detached());
-    let item = sink.encode(&d).unwrap();
-    let request = sink.build_request(vec![item.clone(), item]);
+    let item = sink.builder().encode(&d).unwrap();
+    let request = sink.builder().build_request(&[item.clone(), item]);
     sink.send(&request).await.unwrap();
     drop(sink);
     let mut out = String::new();
@@ -48,7 +45,7 @@ async fn applies_dedot_before_writing() {
         .labels
         .insert("app.kubernetes.io/name".into(), "web".into());
     let d = Delivery::from_event(ev, AckRef::detached());
-    let request = sink.build_request(vec![sink.encode(&d).unwrap()]);
+    let request = sink.builder().build_request(&[sink.builder().encode(&d).unwrap()]);
     sink.send(&request).await.unwrap();
     drop(sink);
     let mut out = String::new();

@@ -1,10 +1,12 @@
-//! Code shared by sinks: payload encoding (layout or KEE JSON), layouts,
-//! HTTP helpers and TLS.
+//! Code shared by sinks: payload encoding (layout or KEE JSON), layouts, the
+//! JSON-lines request builder, HTTP helpers and TLS.
 
 pub mod http;
 pub mod layout;
+pub mod lines;
 pub mod payload;
 pub mod tls;
 
 pub use layout::LayoutSpec;
+pub use lines::{JsonLines, Lines};
 pub use payload::PayloadEncoder;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use async_trait::async_trait;
 use herald_config::{
     DecodeOptions, Diagnostics, Located, Node, Secret, child_path, decode_with, is_secret_key,
 };
@@ -10,9 +11,12 @@ use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use super::{WebhookBuilder, WebhookError, WebhookSink};
 use crate::config::TlsConfig;
+use crate::driver::BatchSettings;
+use crate::registry::{BuildContext, SinkType};
 use crate::util::LayoutSpec;
-use crate::util::http::canonical_header_name;
+use crate::util::http::{canonical_header_name, redact_url};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,7 +32,7 @@ struct RawWebhookConfig {
 }
 
 /// A `webhook:` receiver.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookConfig {
     /// The URL events are posted to.
     pub endpoint: Url,
@@ -52,6 +56,18 @@ pub struct HeaderTemplate {
     pub template: Option<Template>,
     /// Whether the name marks a credential (the value is flagged sensitive).
     pub sensitive: bool,
+}
+
+impl fmt::Debug for WebhookConfig {
+    /// The endpoint is [redacted](redact_url): it may carry credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("endpoint", &redact_url(&self.endpoint))
+            .field("tls", &self.tls)
+            .field("layout", &self.layout)
+            .field("headers", &self.headers)
+            .finish()
+    }
 }
 
 impl fmt::Debug for HeaderTemplate {
@@ -95,6 +111,27 @@ impl WebhookConfig {
             layout,
             headers,
         })
+    }
+}
+
+#[async_trait]
+impl SinkType for WebhookConfig {
+    const NAME: &'static str = "webhook";
+    /// One event per request, as kubernetes-event-exporter sent them.
+    const BATCH_DEFAULTS: BatchSettings = BatchSettings::SINGLE;
+    type Sink = WebhookSink;
+    type BuildError = WebhookError;
+
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        WebhookConfig::from_node(node, path, diags)
+    }
+
+    fn request_builder(&self, name: &str) -> WebhookBuilder {
+        WebhookBuilder::new(name, self)
+    }
+
+    async fn build(&self, cx: &mut BuildContext<'_>) -> Result<WebhookSink, WebhookError> {
+        WebhookSink::new(cx.name, self, cx.settings.timeout)
     }
 }
 

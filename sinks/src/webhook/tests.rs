@@ -1,140 +1,30 @@
-//! `webhook` sink tests against a raw HTTP/1.1 fake that records the exact
-//! request bytes (so header-name case is visible) and answers as scripted.
+//! `webhook` sink tests against the test kit's fake target, which records
+//! the exact request (header-name case included) and answers as scripted.
+//! Tests through the delivery driver are in `sinks/tests/webhook.rs`.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{
-    AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader,
-};
+use herald_testkit::{FakeHttp, Reply};
 use tokio::net::TcpListener;
 
 use super::*;
 use crate::config::tests::parse;
-use crate::config::{ReceiverConfig, SinkConfig};
-use crate::driver::{AckGroup, AckRef, Delivery, Sink, SinkMetrics, ack_channel};
+use crate::driver::{
+    AckGroup, AckRef, Delivery, RequestBuilder as _, SendOutcome, Sink, SinkMetrics, ack_channel,
+};
 use crate::model::tests::compat_example;
 use crate::set::SinkSet;
-
-/// One request as it arrived.
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    target: String,
-    /// Header lines as sent (name case preserved).
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Recorded {
-    fn header(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
-/// What the fake answers.
-#[derive(Debug, Clone)]
-enum Reply {
-    Status(u16, Vec<(&'static str, String)>, &'static str),
-    Hang,
-}
-
-#[derive(Clone, Default)]
-struct Fake {
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    replies: Arc<Mutex<VecDeque<Reply>>>,
-}
-
-impl Fake {
-    async fn start(replies: impl IntoIterator<Item = Reply>) -> (Fake, String) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let fake = Fake::default();
-        fake.replies.lock().unwrap().extend(replies);
-        let f = fake.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(f.clone().serve(stream));
-            }
-        });
-        (fake, format!("http://{addr}"))
-    }
-
-    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(self, stream: S) {
-        let mut stream = BufReader::new(stream);
-        loop {
-            let mut request_line = String::new();
-            if stream.read_line(&mut request_line).await.unwrap_or(0) == 0 {
-                return;
-            }
-            let mut parts = request_line.trim_end().splitn(3, ' ');
-            let method = parts.next().unwrap_or_default().to_owned();
-            let target = parts.next().unwrap_or_default().to_owned();
-            let mut headers = Vec::new();
-            loop {
-                let mut line = String::new();
-                stream.read_line(&mut line).await.unwrap();
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                let (n, v) = line.split_once(':').unwrap();
-                headers.push((n.to_owned(), v.trim().to_owned()));
-            }
-            let len: usize = headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                .map_or(0, |(_, v)| v.parse().unwrap());
-            let mut body = vec![0; len];
-            stream.read_exact(&mut body).await.unwrap();
-            self.requests.lock().unwrap().push(Recorded {
-                method,
-                target,
-                headers,
-                body,
-            });
-            let reply = self
-                .replies
-                .lock()
-                .unwrap()
-                .pop_front()
-                .unwrap_or(Reply::Status(200, vec![], ""));
-            match reply {
-                Reply::Hang => std::future::pending::<()>().await,
-                Reply::Status(code, extra, body) => {
-                    let mut head =
-                        format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\n", body.len());
-                    for (n, v) in extra {
-                        head.push_str(&format!("{n}: {v}\r\n"));
-                    }
-                    head.push_str("\r\n");
-                    let out = stream.get_mut();
-                    out.write_all(head.as_bytes()).await.unwrap();
-                    out.write_all(body.as_bytes()).await.unwrap();
-                }
-            }
-        }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
-    }
-}
 
 fn webhook_config(yaml_tail: &str, endpoint: &str) -> WebhookConfig {
     let (r, diags) = parse(&format!(
         "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{endpoint}\"\n{yaml_tail}"
     ));
     assert!(!diags.has_errors(), "{diags}");
-    match &r[0].sink {
-        SinkConfig::Webhook(c) => (**c).clone(),
-        _ => panic!("not a webhook"),
-    }
+    r[0].sink
+        .downcast_ref::<WebhookConfig>()
+        .expect("not a webhook")
+        .clone()
 }
 
 fn sink(config: &WebhookConfig) -> WebhookSink {
@@ -145,8 +35,8 @@ fn delivery() -> Delivery {
     Delivery::from_event(compat_example(), AckRef::detached())
 }
 
-async fn send_one(sink: &WebhookSink) -> Result<(), crate::driver::SendError> {
-    let request = sink.build_request(vec![sink.encode(&delivery()).unwrap()]);
+async fn send_one(sink: &WebhookSink) -> Result<SendOutcome, crate::driver::SendError> {
+    let request = sink.builder().request_for(&[&delivery()]).unwrap();
     sink.send(&request).await
 }
 
@@ -154,9 +44,7 @@ async fn send_one(sink: &WebhookSink) -> Result<(), crate::driver::SendError> {
 fn the_example_parses() {
     let (r, diags) = parse(include_str!("../../examples/webhook.yaml"));
     assert!(!diags.has_errors(), "{diags}");
-    let SinkConfig::Webhook(c) = &r[0].sink else {
-        panic!("not webhook")
-    };
+    let c = r[0].sink.downcast_ref::<crate::webhook::WebhookConfig>().expect("not webhook");
     assert_eq!(
         c.endpoint.as_str(),
         "https://alerts.example.com/hooks/kubernetes"
@@ -167,7 +55,8 @@ fn the_example_parses() {
 
 #[tokio::test]
 async fn posts_the_kee_json_with_exact_headers() {
-    let (fake, url) = Fake::start([]).await;
+    let fake = FakeHttp::start().await;
+    let url = fake.url();
     let config = webhook_config(
         "      headers:\n        x-api-key: abc123\n        X-Reason: \"{{ .Reason }}\"\n",
         &format!("{url}/hooks/k8s?team=a"),
@@ -178,43 +67,47 @@ async fn posts_the_kee_json_with_exact_headers() {
     let r = &reqs[0];
     assert_eq!(r.method, "POST");
     assert_eq!(r.target, "/hooks/k8s?team=a");
-    assert_eq!(r.header("Content-Type"), ["application/json"]);
+    assert_eq!(r.header_exact("Content-Type"), ["application/json"]);
     assert_eq!(
-        r.header("User-Agent"),
+        r.header_exact("User-Agent"),
         [concat!("herald/", env!("CARGO_PKG_VERSION"))]
     );
-    assert_eq!(r.header("X-Api-Key"), ["abc123"]);
-    assert_eq!(r.header("X-Reason"), ["BackOff"]);
+    assert_eq!(r.header_exact("X-Api-Key"), ["abc123"]);
+    assert_eq!(r.header_exact("X-Reason"), ["BackOff"]);
     let mut want = Vec::new();
     crate::model::kee_json(&compat_example(), false, &mut want);
     assert_eq!(r.body, want, "body must be the KEE JSON without newline");
     assert_eq!(
-        r.header("Content-Length"),
+        r.header_exact("Content-Length"),
         [want.len().to_string().as_str()]
     );
 }
 
 #[tokio::test]
 async fn a_user_content_type_replaces_the_default() {
-    let (fake, url) = Fake::start([]).await;
+    let fake = FakeHttp::start().await;
+    let url = fake.url();
     let config = webhook_config(
-        "      headers:\n        content-type: application/cloudevents+json\n",
+        "      headers:\n        content-type: application/cloudevents+json\n        user-agent: custom/1\n",
         &url,
     );
     send_one(&sink(&config)).await.unwrap();
     let r = &fake.requests()[0];
-    assert_eq!(r.header("Content-Type"), ["application/cloudevents+json"]);
+    assert_eq!(r.header_exact("Content-Type"), ["application/cloudevents+json"]);
+    assert_eq!(r.header_exact("User-Agent"), ["custom/1"]);
+    assert_eq!(r.header_exact("Accept"), ["*/*"]);
 }
 
 #[tokio::test]
 async fn posts_the_rendered_layout_with_typed_scalars() {
-    let (fake, url) = Fake::start([]).await;
+    let fake = FakeHttp::start().await;
+    let url = fake.url();
     let config = webhook_config(
         "      layout:\n        message: \"{{ .Message }}\"\n        count: \"{{ .Count }}\"\n        priority: 3\n        page: true\n        details:\n          owner: \"{{ .InvolvedObject.Labels.app }}\"\n",
         &url,
     );
     send_one(&sink(&config)).await.unwrap();
-    let body = String::from_utf8(fake.requests()[0].body.clone()).unwrap();
+    let body = fake.requests()[0].text();
     assert_eq!(
         body,
         r#"{"count":"1","details":{"owner":"web"},"message":"Back-off restarting failed container web in pod web-6d4cf56db6-x2x9q_shop(5e1d0a8c-4f1e-4c2b-9d7a-2b1c0e9f8a77)","page":true,"priority":3}"#
@@ -223,24 +116,26 @@ async fn posts_the_rendered_layout_with_typed_scalars() {
 
 #[tokio::test]
 async fn a_failing_header_template_sends_its_raw_text() {
-    let (fake, url) = Fake::start([]).await;
+    let fake = FakeHttp::start().await;
+    let url = fake.url();
     let config = webhook_config(
         "      headers:\n        X-Owner: \"{{ .NoSuchField }}\"\n",
         &url,
     );
     send_one(&sink(&config)).await.unwrap();
-    assert_eq!(fake.requests()[0].header("X-Owner"), ["{{ .NoSuchField }}"]);
+    assert_eq!(fake.requests()[0].header_exact("X-Owner"), ["{{ .NoSuchField }}"]);
 }
 
 #[tokio::test]
 async fn classifies_responses() {
-    let (_fake, url) = Fake::start([
-        Reply::Status(503, vec![], "unavailable"),
-        Reply::Status(429, vec![("Retry-After", "7".into())], ""),
-        Reply::Status(400, vec![], "{\"error\":\"bad payload\"}"),
-        Reply::Status(204, vec![], ""),
+    let fake = FakeHttp::with_replies([
+        Reply::status(503).body("unavailable"),
+        Reply::status(429).header("Retry-After", "7"),
+        Reply::status(400).body("{\"error\":\"bad payload\"}"),
+        Reply::status(204),
     ])
     .await;
+    let url = fake.url();
     let s = sink(&webhook_config("", &url));
     let e = send_one(&s).await.unwrap_err();
     assert!(e.is_retriable());
@@ -259,7 +154,8 @@ async fn classifies_responses() {
 
 #[tokio::test]
 async fn a_hung_endpoint_times_out_retriably() {
-    let (_fake, url) = Fake::start([Reply::Hang]).await;
+    let fake = FakeHttp::with_replies([Reply::hang()]).await;
+    let url = fake.url();
     let s = WebhookSink::new(
         "hook",
         &webhook_config("", &url),
@@ -291,84 +187,16 @@ async fn connection_errors_are_retriable_and_do_not_leak_the_url() {
 
 #[tokio::test]
 async fn batches_are_sent_as_a_json_array() {
-    let (fake, url) = Fake::start([]).await;
+    let fake = FakeHttp::start().await;
+    let url = fake.url();
     let s = sink(&webhook_config("", &url));
     let items = vec![
-        s.encode(&delivery()).unwrap(),
-        s.encode(&delivery()).unwrap(),
+        s.builder().encode(&delivery()).unwrap(),
+        s.builder().encode(&delivery()).unwrap(),
     ];
-    s.send(&s.build_request(items)).await.unwrap();
+    s.send(&s.builder().build_request(&items)).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&fake.requests()[0].body).unwrap();
     assert_eq!(body.as_array().unwrap().len(), 2);
-}
-
-#[tokio::test]
-async fn end_to_end_retries_a_503_and_acknowledges() {
-    let (fake, url) = Fake::start([
-        Reply::Status(503, vec![], ""),
-        Reply::Status(200, vec![], ""),
-    ])
-    .await;
-    let (r, diags) = parse(&format!(
-        "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{url}\"\n    delivery:\n      retry: {{initialBackoff: 10ms, maxBackoff: 20ms}}\n"
-    ));
-    assert!(!diags.has_errors(), "{diags}");
-    let receivers: Vec<ReceiverConfig> = r;
-    let set = SinkSet::build(&receivers, &SinkMetrics::new())
-        .await
-        .unwrap();
-    let (tx, mut rx) = ack_channel();
-    let ack = AckGroup::new(5, 1, &tx).remove(0);
-    set.deliver_to("hook", Delivery::from_event(compat_example(), ack))
-        .await;
-    let notice = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((notice.offset, notice.delivered), (5, 1));
-    assert_eq!(fake.requests().len(), 2);
-    assert!(
-        set.close_and_drain(Duration::from_secs(5))
-            .await
-            .is_complete()
-    );
-}
-
-#[tokio::test]
-async fn a_hung_endpoint_is_counted_as_a_timeout_by_the_driver() {
-    // The client's own limit is a backstop behind the driver's: the driver must
-    // see (and count) a timeout, never a generic retriable client error.
-    let (fake, url) = Fake::start([Reply::Hang, Reply::Status(200, vec![], "")]).await;
-    let (r, diags) = parse(&format!(
-        "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{url}\"\n    delivery:\n      timeout: 300ms\n      retry: {{initialBackoff: 10ms, maxBackoff: 20ms}}\n"
-    ));
-    assert!(!diags.has_errors(), "{diags}");
-    let receivers: Vec<ReceiverConfig> = r;
-    let metrics = SinkMetrics::new();
-    let set = SinkSet::build(&receivers, &metrics).await.unwrap();
-    let (tx, mut rx) = ack_channel();
-    let ack = AckGroup::new(9, 1, &tx).remove(0);
-    set.deliver_to("hook", Delivery::from_event(compat_example(), ack))
-        .await;
-    let notice = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((notice.offset, notice.delivered), (9, 1));
-    assert_eq!(fake.requests().len(), 2);
-    let mut registry = prometheus_client::registry::Registry::default();
-    metrics.register(&mut registry);
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-    let errors: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("herald_sink_errors_total{"))
-        .collect();
-    assert_eq!(
-        errors,
-        ["herald_sink_errors_total{sink=\"hook\",sink_type=\"webhook\",error_type=\"timeout\"} 1"],
-        "{text}"
-    );
 }
 
 mod tls {
@@ -379,7 +207,7 @@ mod tls {
 
     /// Starts an HTTPS fake with a certificate for `herald.test`; returns
     /// the CA file, the fake and its URL (by IP address).
-    async fn start(dir: &std::path::Path) -> (std::path::PathBuf, Fake, String) {
+    async fn start(dir: &std::path::Path) -> (std::path::PathBuf, Arc<FakeHttp>, String) {
         let ck = rcgen::generate_simple_self_signed(vec!["herald.test".to_owned()]).unwrap();
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, ck.cert.pem()).unwrap();
@@ -395,7 +223,8 @@ mod tls {
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let fake = Fake::default();
+        // The fake's script and records, served over TLS connections.
+        let fake = Arc::new(FakeHttp::start().await);
         let f = fake.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -403,7 +232,7 @@ mod tls {
                 let f = f.clone();
                 tokio::spawn(async move {
                     if let Ok(tls) = acceptor.accept(stream).await {
-                        f.serve(tls).await;
+                        f.serve_connection(tls).await;
                     }
                 });
             }
@@ -443,4 +272,62 @@ mod tls {
         send_one(&sink(&webhook_config(tail, &url))).await.unwrap();
         assert_eq!(fake.requests().len(), 1);
     }
+}
+
+/// `herald route`'s preview is built by the receiver's own request builder:
+/// it equals, header for header and byte for byte, what the target receives
+/// (credentials aside, which the preview masks).
+#[tokio::test]
+async fn the_preview_is_the_request_the_target_receives() {
+    let fake = FakeHttp::start().await;
+    let (r, diags) = parse(&format!(
+        "receivers:\n  - name: hook\n    webhook:\n      endpoint: \"{}/hooks/k8s?team=a\"\n      headers:\n        Authorization: \"Bearer s3cr3t\"\n        x-api-key: \"k3y\"\n        X-Reason: \"{{{{ .Reason }}}}\"\n      layout:\n        reason: \"{{{{ .Reason }}}}\"\n        object: \"{{{{ .InvolvedObject.Name }}}}\"\n",
+        fake.url()
+    ));
+    assert!(!diags.has_errors(), "{diags}");
+    let preview = crate::preview(&r[0], &compat_example()).unwrap();
+    let set = SinkSet::build(&r, &SinkMetrics::new()).await.unwrap();
+    let (tx, mut rx) = ack_channel();
+    let ack = AckGroup::new(1, 1, &tx).remove(0);
+    set.deliver_to("hook", Delivery::from_event(compat_example(), ack))
+        .await;
+    assert_eq!(rx.recv().await.unwrap().delivered, 1);
+    let got = fake.requests().remove(0);
+
+    let (head, body) = preview.split_once("\n\n").unwrap();
+    let mut lines = head.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("{} {}{}", got.method, fake.url(), got.target)
+    );
+    let mut shown: Vec<(String, String)> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(": ").unwrap();
+            (n.to_owned(), v.to_owned())
+        })
+        .collect();
+    let mut sent: Vec<(String, String)> = got
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            let masked = matches!(n.as_str(), "Authorization" | "X-Api-Key");
+            (n.clone(), if masked { "***".to_owned() } else { v.clone() })
+        })
+        .collect();
+    shown.sort();
+    sent.sort();
+    assert_eq!(shown, sent, "{preview}");
+    assert_eq!(got.header_exact("Authorization"), ["Bearer s3cr3t"]);
+    assert_eq!(got.header_exact("Content-Type"), ["application/json"]);
+    assert_eq!(
+        got.header_exact("User-Agent"),
+        [concat!("herald/", env!("CARGO_PKG_VERSION"))]
+    );
+    assert_eq!(body.as_bytes(), got.body.as_ref());
+    assert!(!preview.contains("s3cr3t") && !preview.contains("k3y"), "{preview}");
+    assert!(
+        set.close_and_drain(Duration::from_secs(5))
+            .await
+            .is_complete()
+    );
 }

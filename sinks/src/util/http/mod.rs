@@ -1,5 +1,14 @@
-//! Small HTTP helpers shared by HTTP sinks: `Retry-After` parsing, response
-//! classification and Go's canonical header names.
+//! What every HTTP receiver shares: the [`HttpSender`] (one client per
+//! receiver, its requests and their previews), URL redaction, `Retry-After`
+//! parsing, response classification and Go's canonical header names.
+
+mod redact;
+mod sender;
+
+pub use redact::{is_secret_param, redact_url};
+pub use sender::{
+    DEFAULT_USER_AGENT, HttpClientError, HttpRequest, HttpResponse, HttpSender, MAX_RESPONSE_BODY,
+};
 
 use std::time::Duration;
 
