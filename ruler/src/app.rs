@@ -82,6 +82,9 @@ pub fn subscribe_lanes(
     metrics: &UpstreamMetrics,
 ) -> Vec<Lane> {
     let base = hello.group.clone();
+    // one snapshot of each exporter's groups, read before any lane subscribes
+    let snapshots: Vec<Arc<tokio::sync::OnceCell<Vec<pb::GroupStatus>>>> =
+        connectors.iter().map(|_| Arc::default()).collect();
     plan.receiver_names()
         .iter()
         .enumerate()
@@ -110,7 +113,7 @@ pub fn subscribe_lanes(
                         group: group.clone(),
                         ..hello.clone()
                     },
-                    start: StartPolicy::Siblings { base: base.clone() },
+                    start: StartPolicy::siblings(&base, &snapshots[i]),
                     window,
                     held: inputs.held.clone(),
                 };

@@ -125,21 +125,36 @@ pub struct Incoming {
 pub enum StartPolicy {
     /// As the hello says (`None`: the oldest retained event).
     Fixed(Option<pb::StartPosition>),
-    /// Where the sibling groups are: a group named `base` or `base.*` that exists
-    /// already (the other receivers of the same rulers); at the lowest committed offset
-    /// among them plus one. With no sibling, the oldest retained event.
+    /// Where the sibling groups were when this ruler started: a group named `base` or
+    /// `base.*` (the other receivers of the same rulers), at the lowest committed offset
+    /// among them plus one; with no sibling, the oldest retained event. The groups are
+    /// read once per exporter, before any lane of this ruler subscribes, so lanes that
+    /// start together never skip what a faster sibling already consumed.
     Siblings {
         /// The shared prefix (the ruler's `group` setting).
         base: String,
+        /// The exporter's groups as this ruler first saw them (shared by its lanes).
+        snapshot: Arc<tokio::sync::OnceCell<Vec<pb::GroupStatus>>>,
     },
 }
 
 impl StartPolicy {
+    /// Lanes that start where their siblings are, sharing one snapshot per exporter.
+    pub fn siblings(
+        base: &str,
+        snapshot: &Arc<tokio::sync::OnceCell<Vec<pb::GroupStatus>>>,
+    ) -> StartPolicy {
+        StartPolicy::Siblings {
+            base: base.to_owned(),
+            snapshot: snapshot.clone(),
+        }
+    }
+
     /// The start position to put in the hello of `group`, given the log's groups.
     pub fn resolve(&self, group: &str, groups: &[pb::GroupStatus]) -> Option<pb::StartPosition> {
         match self {
             StartPolicy::Fixed(p) => *p,
-            StartPolicy::Siblings { base } => {
+            StartPolicy::Siblings { base, .. } => {
                 if groups.iter().any(|g| g.name == group) {
                     return None;
                 }
@@ -267,7 +282,10 @@ async fn session(
     }
     hello.start = match &sub.start {
         StartPolicy::Fixed(p) => *p,
-        StartPolicy::Siblings { .. } => sub.start.resolve(&hello.group, &connector.groups().await?),
+        StartPolicy::Siblings { snapshot, .. } => {
+            let groups = snapshot.get_or_try_init(|| connector.groups()).await?;
+            sub.start.resolve(&hello.group, groups)
+        }
     };
     let claimed = hello.held_offsets.len();
     let (welcome, mut link) = connector.open(hello, sub.window).await?;

@@ -20,9 +20,7 @@ fn offset(p: Option<pb::StartPosition>) -> Option<u64> {
 
 #[test]
 fn a_new_lane_starts_where_its_siblings_are() {
-    let policy = StartPolicy::Siblings {
-        base: "ruler".into(),
-    };
+    let policy = StartPolicy::siblings("ruler", &Arc::default());
     // first install: no group at all → the hello's default (oldest retained event)
     assert_eq!(policy.resolve("ruler.es", &[]), None);
     // the group exists: its committed offset wins, no start is sent
@@ -169,9 +167,7 @@ async fn the_loop_forwards_batches_acks_and_reconnects_with_the_sibling_start() 
             group: "ruler.es".into(),
             ..Default::default()
         },
-        start: StartPolicy::Siblings {
-            base: "ruler".into(),
-        },
+        start: StartPolicy::siblings("ruler", &Arc::default()),
         window: 10,
         held: Held::default(),
     };
