@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::location::{Location, SourceFile};
 use crate::node::{is_secret_key, redact_url_userinfo};
+use crate::redact::{EnvValues, Strength, redact};
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,7 +31,11 @@ impl fmt::Display for Severity {
 }
 
 /// One problem in a configuration file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A diagnostic never shows a value that came from an environment variable:
+/// its message, hint and path name the variable (`${SECRET_TOKEN}`) instead,
+/// also when they are set after it was recorded (see the `redact` module).
+#[derive(Clone, Debug)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
@@ -44,7 +49,33 @@ pub struct Diagnostic {
     pub hint: Option<String>,
     /// Set for problems with secret values: the source line is not shown.
     pub hide_source: bool,
+    /// Environment values to keep out of the text, and the variables whose
+    /// values were replaced so far.
+    redaction: Redaction,
 }
+
+#[derive(Clone, Debug, Default)]
+struct Redaction {
+    /// Values pasted into the text this diagnostic is about.
+    value: EnvValues,
+    /// Values pasted anywhere in the file.
+    file: EnvValues,
+    /// Variables whose values were replaced, in order.
+    hidden: Vec<String>,
+}
+
+impl PartialEq for Diagnostic {
+    fn eq(&self, other: &Self) -> bool {
+        self.severity == other.severity
+            && self.location == other.location
+            && self.path == other.path
+            && self.message == other.message
+            && self.hint == other.hint
+            && self.hide_source == other.hide_source
+    }
+}
+
+impl Eq for Diagnostic {}
 
 impl Diagnostic {
     /// Creates a diagnostic; an unknown location is stored as `None`.
@@ -60,20 +91,102 @@ impl Diagnostic {
             message: message.into(),
             hint: None,
             hide_source: false,
+            redaction: Redaction::default(),
         }
     }
 
     /// Sets the key path (an empty path is ignored).
     pub fn with_path(&mut self, path: impl Into<String>) -> &mut Self {
-        let path = path.into();
+        let path = self.redacted(path.into());
         self.path = (!path.is_empty()).then_some(path);
         self
     }
 
     /// Sets the hint.
     pub fn with_hint(&mut self, hint: impl Into<String>) -> &mut Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(self.redacted(hint.into()));
         self
+    }
+
+    /// Declares that this diagnostic is about text holding the pasted values
+    /// `env` (a node's or a [`Located`](crate::Located) value's
+    /// `env_values()`): every occurrence of them in the message, the hint and
+    /// the path, now or later, is replaced by `${NAME}`.
+    pub fn about_env_values(&mut self, env: &EnvValues) -> &mut Self {
+        if !env.is_empty() {
+            self.redaction.value = self.redaction.value.union(env);
+            self.redact_all();
+        }
+        self
+    }
+
+    /// Replaces the values pasted anywhere in the file (the safety net for
+    /// messages that quote a value written elsewhere).
+    pub(crate) fn redact_file_values(&mut self, env: &EnvValues) {
+        if !env.is_empty() {
+            self.redaction.file = self.redaction.file.union(env);
+            self.redact_all();
+        }
+    }
+
+    /// Variables whose values were replaced by `${NAME}` in this diagnostic.
+    pub fn hidden_variables(&self) -> &[String] {
+        &self.redaction.hidden
+    }
+
+    fn redact_all(&mut self) {
+        let message = std::mem::take(&mut self.message);
+        self.message = self.redacted(message);
+        if let Some(hint) = self.hint.take() {
+            self.hint = Some(self.redacted(hint));
+        }
+        if let Some(path) = self.path.take() {
+            self.path = Some(self.redacted(path));
+        }
+    }
+
+    fn redacted(&mut self, text: String) -> String {
+        let r = &self.redaction;
+        if r.value.is_empty() && r.file.is_empty() {
+            return text;
+        }
+        let (out, found) = redact(
+            &text,
+            &[(&r.value, Strength::Value), (&r.file, Strength::File)],
+        );
+        let out = match out {
+            std::borrow::Cow::Owned(o) => o,
+            std::borrow::Cow::Borrowed(_) => text,
+        };
+        for name in found {
+            if !self.redaction.hidden.contains(&name) {
+                self.redaction.hidden.push(name);
+            }
+        }
+        out
+    }
+
+    /// The message as shown: with a note naming the variables whose values
+    /// were replaced.
+    pub fn shown_message(&self) -> Cow<'_, str> {
+        let hidden = &self.redaction.hidden;
+        if hidden.is_empty() {
+            return Cow::Borrowed(&self.message);
+        }
+        let names = hidden
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (noun, verb) = if hidden.len() == 1 {
+            ("variable", "is")
+        } else {
+            ("variables", "are")
+        };
+        Cow::Owned(format!(
+            "{} (the value of environment {noun} {names} {verb} not shown)",
+            self.message
+        ))
     }
 
     /// Returns whether this is an error.
@@ -99,7 +212,7 @@ impl Diagnostic {
         if let Some(path) = &self.path {
             let _ = write!(out, "{path}: ");
         }
-        out.push_str(&self.message);
+        out.push_str(&self.shown_message());
         out.push('\n');
         if let (Some(loc), Some(source), false) = (self.location, source, self.hide_source)
             && let Some(line) = source.line(loc.line)
@@ -147,6 +260,8 @@ fn mask_secret_value(line: &str) -> Cow<'_, str> {
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
     source: Option<Arc<SourceFile>>,
+    /// Values environment expansion pasted into the file; never shown.
+    env: EnvValues,
 }
 
 impl Diagnostics {
@@ -160,7 +275,23 @@ impl Diagnostics {
         Diagnostics {
             items: Vec::new(),
             source: Some(source),
+            env: EnvValues::default(),
         }
+    }
+
+    /// Keeps the values environment expansion pasted into the file out of
+    /// every diagnostic, recorded or to come (they show as `${NAME}`).
+    pub fn hide_env_values(&mut self, env: &EnvValues) {
+        self.env = self.env.union(env);
+        for d in &mut self.items {
+            d.redact_file_values(env);
+        }
+    }
+
+    /// The values pasted into the file by environment expansion (names only
+    /// in `Debug`).
+    pub fn env_values(&self) -> &EnvValues {
+        &self.env
     }
 
     /// Returns the attached source file, if any.
@@ -193,7 +324,8 @@ impl Diagnostics {
 
     /// Records a diagnostic unless an identical one is already recorded, and
     /// returns the stored one.
-    pub fn push(&mut self, diagnostic: Diagnostic) -> &mut Diagnostic {
+    pub fn push(&mut self, mut diagnostic: Diagnostic) -> &mut Diagnostic {
+        diagnostic.redact_file_values(&self.env);
         let index = match self.items.iter().position(|d| *d == diagnostic) {
             Some(index) => index,
             None => {
@@ -285,7 +417,7 @@ impl Diagnostics {
                     path,
                     hint,
                     "config: {}",
-                    d.message
+                    d.shown_message()
                 ),
                 Severity::Warning => tracing::warn!(
                     file,
@@ -294,7 +426,7 @@ impl Diagnostics {
                     path,
                     hint,
                     "config: {}",
-                    d.message
+                    d.shown_message()
                 ),
             }
         }

@@ -9,14 +9,18 @@
 //!   survive; a `$` written right before such an action is kept too.
 //!
 //! The result keeps a position map so every location in the expanded text can
-//! be reported in the user's original file, and a record of every variable
-//! reference (never its value).
+//! be reported in the user's original file, a record of every variable
+//! reference, and the pasted values themselves, which are only ever used to
+//! keep them out of messages ([`EnvValues`]).
 
 use crate::diagnostics::Diagnostics;
 use crate::location::{LineIndex, Location};
+use crate::redact::EnvValues;
 
 /// The expanded text, a map back to the original, and what was referenced.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the references, never the expanded text or the values.
+#[derive(Clone)]
 pub struct Expanded {
     text: String,
     original: String,
@@ -24,6 +28,19 @@ pub struct Expanded {
     original_index: LineIndex,
     expanded_index: LineIndex,
     references: Vec<EnvReference>,
+    /// The value pasted for each reference (same index); `None` when nothing
+    /// was pasted.
+    values: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for Expanded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expanded")
+            .field("original_bytes", &self.original.len())
+            .field("expanded_bytes", &self.text.len())
+            .field("references", &self.references)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One environment reference found in the original text.
@@ -103,6 +120,7 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Expand
         out: String::with_capacity(text.len()),
         segments: Vec::new(),
         references: Vec::new(),
+        values: Vec::new(),
         original_index: LineIndex::new(text),
     };
     ex.run(&lookup);
@@ -110,6 +128,7 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Expand
         out,
         mut segments,
         references,
+        values,
         original_index,
         ..
     } = ex;
@@ -127,6 +146,7 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Expand
         original_index,
         expanded_index,
         references,
+        values,
     }
 }
 
@@ -135,6 +155,7 @@ struct Expander<'a> {
     out: String,
     segments: Vec<Segment>,
     references: Vec<EnvReference>,
+    values: Vec<Option<String>>,
     original_index: LineIndex,
 }
 
@@ -200,6 +221,7 @@ impl Expander<'_> {
                 });
                 if let Some(v) = value {
                     self.out.push_str(&v);
+                    self.values[index] = Some(v);
                 }
             }
             i += 1 + width;
@@ -237,6 +259,7 @@ impl Expander<'_> {
             offset,
             kind,
         });
+        self.values.push(None);
         self.references.len() - 1
     }
 
@@ -383,6 +406,42 @@ impl Expanded {
                 .iter()
                 .filter(|r| r.kind == ReferenceKind::Unset),
         )
+    }
+
+    /// Every value pasted into the text, with its variable's name.
+    pub fn env_values(&self) -> EnvValues {
+        EnvValues::from_pairs(
+            self.pasted()
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        )
+    }
+
+    /// The values pasted into the expanded text between byte offsets `start`
+    /// and `end`.
+    pub fn env_values_in(&self, start: usize, end: usize) -> EnvValues {
+        let mut pairs = Vec::new();
+        for (i, seg) in self.segments.iter().enumerate() {
+            let Some(reference) = seg.reference.filter(|_| !seg.literal) else {
+                continue;
+            };
+            let seg_end = self.segments.get(i + 1).map_or(self.text.len(), |s| s.out);
+            if seg.out >= end.max(start + 1) || seg_end <= start || seg.out == seg_end {
+                continue;
+            }
+            if let (Some(r), Some(Some(value))) =
+                (self.references.get(reference), self.values.get(reference))
+            {
+                pairs.push((r.name.clone(), value.clone()));
+            }
+        }
+        EnvValues::from_pairs(pairs)
+    }
+
+    fn pasted(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.references
+            .iter()
+            .zip(&self.values)
+            .filter_map(|(r, v)| Some((r.name.as_str(), v.as_deref()?)))
     }
 
     /// Maps a byte offset in the expanded text to the original text. Offsets

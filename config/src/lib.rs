@@ -54,6 +54,7 @@ mod located;
 mod location;
 mod model;
 mod node;
+mod redact;
 mod scalar;
 mod secret;
 pub mod suggest;
@@ -77,5 +78,6 @@ pub use model::{
     WatchConfig, read_token_file,
 };
 pub use node::{Key, Node, NodeValue, ScalarStyle, is_secret_key};
+pub use redact::EnvValues;
 pub use secret::Secret;
 pub use summary::redacted_summary;

@@ -112,6 +112,7 @@ pub fn load_str_for(
     let source = Arc::new(SourceFile::new(name, text));
     let mut diagnostics = Diagnostics::for_source(source.clone());
     let expanded = expand_env(text, env);
+    diagnostics.hide_env_values(&expanded.env_values());
     expanded.report(&mut diagnostics);
     let config = parse_expanded(&expanded, &source, &mut diagnostics)
         .and_then(|root| decode_config(&root, role, &mut diagnostics));

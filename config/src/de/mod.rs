@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::location::{Location, SourceFile};
 use crate::node::Node;
+use crate::redact::EnvValues;
 
 pub use error::HINT_SEPARATOR;
 use node_de::NodeDe;
@@ -179,7 +180,7 @@ pub fn index_path(parent: &str, index: usize) -> String {
 
 /// Data handed from the deserializer to a visitor.
 pub(crate) enum Side {
-    Location(Location, String),
+    Location(Location, String, EnvValues),
     Node(Node),
 }
 
@@ -191,9 +192,9 @@ pub(crate) fn put_side(side: Side) {
     SIDE.with(|s| *s.borrow_mut() = Some(side));
 }
 
-pub(crate) fn take_location() -> Option<(Location, String)> {
+pub(crate) fn take_location() -> Option<(Location, String, EnvValues)> {
     SIDE.with(|s| match s.borrow_mut().take() {
-        Some(Side::Location(loc, path)) => Some((loc, path)),
+        Some(Side::Location(loc, path, env)) => Some((loc, path, env)),
         _ => None,
     })
 }

@@ -74,6 +74,7 @@ impl<'a> NodeDe<'a> {
             loc: self.node.loc,
             path: self.path.clone(),
             node: node_id(self.node),
+            env: self.node.env.clone(),
         }
     }
 
@@ -98,9 +99,20 @@ impl<'a> NodeDe<'a> {
 
     fn found(&self) -> String {
         if self.redact {
-            self.node.kind().to_owned()
-        } else {
-            self.node.describe()
+            return self.node.kind().to_owned();
+        }
+        // A value pasted whole from the environment is named, never shown;
+        // anything else that holds pasted text is redacted with the error.
+        let pasted = self
+            .node
+            .scalar_text()
+            .and_then(|text| self.node.env.variable_with_value(&text).map(str::to_owned));
+        match pasted {
+            Some(name) => format!(
+                "the value of environment variable `{name}` ({})",
+                self.node.kind()
+            ),
+            None => self.node.describe(),
         }
     }
 
@@ -133,7 +145,7 @@ impl<'a> NodeDe<'a> {
                 matches!(lower.as_str(), "yes" | "no" | "on" | "off" | "y" | "n")
                     .then(|| "write `true` or `false`".to_owned())
             }
-            (Want::Int, Some(Plain::String)) if !self.redact => {
+            (Want::Int, Some(Plain::String)) if !self.redact && self.node.env.is_empty() => {
                 let t = text.unwrap_or("");
                 let unit = t.trim_start_matches(|c: char| c.is_ascii_digit());
                 (!unit.is_empty() && unit.len() < t.len())
@@ -332,7 +344,11 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a> {
                 visitor.visit_unit()
             }
             LOCATED_TOKEN => {
-                put_side(Side::Location(self.node.loc, self.path.clone()));
+                put_side(Side::Location(
+                    self.node.loc,
+                    self.path.clone(),
+                    self.node.env.clone(),
+                ));
                 visitor.visit_newtype_struct(self)
             }
             SECRET_TOKEN => visitor.visit_newtype_struct(NodeDe {

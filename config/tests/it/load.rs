@@ -337,3 +337,60 @@ fn files_are_only_opened_for_the_sections_a_process_uses() {
         .to_string();
     assert!(all.contains("tls.key") && all.contains("ca.crt"), "{all}");
 }
+
+#[test]
+fn values_from_the_environment_are_named_never_shown() {
+    let text = "maxEventAgeSeconds: ${SECRET_TOKEN}\nexporter:\n  ingest:\n    linger: ${SECRET_TOKEN}\n  watch:\n    timeout: \"${LONG_SECRET}\"\n  grpc:\n    listen: ${SHORT}\n";
+    let long = "x".repeat(20) + "-long-secret-value-that-messages-would-shorten";
+    let vars = [
+        ("SECRET_TOKEN", "hunter2"),
+        ("LONG_SECRET", long.as_str()),
+        ("SHORT", "ab"),
+    ];
+    let Err(ConfigError::Invalid(diags)) = load_str("config.yaml", text, env(&vars)) else {
+        panic!("expected errors");
+    };
+    let out = diags.to_string();
+    for secret in ["hunter2", "xxxxxxxx", "long-secret", "`ab`"] {
+        assert!(!out.contains(secret), "`{secret}` was shown:\n{out}");
+    }
+    // a type error names the variable
+    let d = find(&diags, Severity::Error, "expected an integer");
+    assert_eq!(
+        d.message,
+        "expected an integer, found the value of environment variable `SECRET_TOKEN` (a string)"
+    );
+    let d = find(
+        &diags,
+        Severity::Error,
+        "invalid duration `${SECRET_TOKEN}`",
+    );
+    assert_eq!(d.path.as_deref(), Some("exporter.ingest.linger"));
+    let d = find(&diags, Severity::Error, "LONG_SECRET");
+    assert_eq!(d.path.as_deref(), Some("exporter.watch.timeout"));
+    // even a two-character value is not echoed about its own key
+    let d = find(&diags, Severity::Error, "listen address");
+    assert!(d.message.contains("`${SHORT}`"), "{}", d.message);
+    // the source lines shown are the file as written
+    assert!(out.contains("4 |     linger: ${SECRET_TOKEN}"), "{out}");
+
+    // a value pasted into a longer text, quoted by a later check
+    let Err(ConfigError::Invalid(diags)) = load_str(
+        "config.yaml",
+        "logLevel: \"lvl-${SECRET_TOKEN}\"\n",
+        env(&vars),
+    ) else {
+        panic!("expected errors");
+    };
+    let out = diags.to_string();
+    assert!(!out.contains("hunter2"), "{out}");
+    let d = find(&diags, Severity::Error, "invalid log level");
+    assert_eq!(d.message, "invalid log level `lvl-${SECRET_TOKEN}`");
+    assert_eq!(d.hidden_variables(), ["SECRET_TOKEN"]);
+    assert!(
+        out.contains(
+            "invalid log level `lvl-${SECRET_TOKEN}` (the value of environment variable `SECRET_TOKEN` is not shown)"
+        ),
+        "{out}"
+    );
+}
