@@ -58,24 +58,33 @@ fn check_routing(path: &Path, diags: &mut Diagnostics) {
     plan(&config, diags);
 }
 
-/// `herald check-config FILE`: prints every problem; returns false when any is an
-/// error.
+/// `herald check-config [--strict] FILE`: prints every problem; returns false when any
+/// is an error, or with `strict` when there is any warning (for CI pipelines: a file
+/// that starts with warnings, e.g. a rule that never matches, fails the check).
 ///
 /// # Errors
 /// Writing to `out` failed.
-pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
+pub fn check_config(path: &Path, strict: bool, out: &mut dyn Write) -> std::io::Result<bool> {
     match load(path) {
         Ok((loaded, plan)) => {
+            let warnings = loaded.diagnostics.warning_count();
             if !loaded.diagnostics.is_empty() {
                 writeln!(out, "{}", loaded.diagnostics.render(&loaded.source))?;
             }
+            if strict && warnings > 0 {
+                writeln!(
+                    out,
+                    "{}: FAILED ({warnings} warning(s), fatal with --strict)",
+                    path.display()
+                )?;
+                return Ok(false);
+            }
             writeln!(
                 out,
-                "{}: OK ({} receiver(s): {}; {} warning(s))",
+                "{}: OK ({} receiver(s): {}; {warnings} warning(s))",
                 path.display(),
                 plan.receivers.len(),
                 plan.receiver_names().join(", "),
-                loaded.diagnostics.warning_count()
             )?;
             Ok(true)
         }

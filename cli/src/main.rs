@@ -24,8 +24,11 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print the exporter's event stream (the worked example of a gRPC consumer).
     Tail(tail::TailArgs),
-    /// Check a configuration file and print every problem.
+    /// Check a configuration file and print every problem (exit code 78 on errors).
     CheckConfig {
+        /// Treat every warning as an error (for CI pipelines).
+        #[arg(long)]
+        strict: bool,
         /// The configuration file.
         file: PathBuf,
     },
@@ -46,9 +49,9 @@ const EXIT_CONFIG: u8 = 78;
 fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_go_flags(std::env::args()));
     match cli.command {
-        Command::CheckConfig { file } => {
+        Command::CheckConfig { file, strict } => {
             let mut out = std::io::stdout().lock();
-            match check::check_config(&file, &mut out) {
+            match check::check_config(&file, strict, &mut out) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(EXIT_CONFIG),
                 Err(_) => ExitCode::FAILURE,

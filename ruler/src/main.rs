@@ -95,6 +95,7 @@ async fn run(args: Args) -> ExitCode {
     registry.register_collector(Box::new(kee.clone()));
     let upstream_metrics = UpstreamMetrics::new();
     upstream_metrics.register(&mut registry);
+    plan.register_metrics(&mut registry);
     let health = Health::new();
     let ruler = match Ruler::start(&config, plan, &mut registry, &health, kee).await {
         Ok(r) => r,

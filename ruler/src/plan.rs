@@ -4,6 +4,8 @@
 
 use herald_config::{Config, DecodeOptions, Diagnostics, Node, decode_with};
 use herald_sinks::{ReceiverConfig, parse_receivers};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::route::{RouteConfig, RouteTree};
 
@@ -20,6 +22,20 @@ impl Plan {
     /// Receiver names in tree index order.
     pub fn receiver_names(&self) -> Vec<String> {
         self.receivers.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// Registers the gauges that describe this plan:
+    /// `herald_ruler_rules_never_matching`, the rules whose pattern is not a valid
+    /// regular expression (they never match, as in kubernetes-event-exporter; the
+    /// startup log and `herald check-config` say which).
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        let never = Gauge::<i64>::default();
+        never.set(i64::try_from(self.tree.never_matching_rules()).unwrap_or(i64::MAX));
+        registry.register(
+            "herald_ruler_rules_never_matching",
+            "Route rules that never match because a pattern is not a valid regular expression (listed as warnings at startup and by herald check-config)",
+            never,
+        );
     }
 }
 
@@ -80,6 +96,21 @@ fn declared_names(receivers: &Node) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn never_matching_rules_are_exposed_as_a_gauge() {
+        let text = "route:\n  routes:\n    - drop:\n        - namespace: \"*test*\"\n      match:\n        - receiver: dump\nreceivers:\n  - name: dump\n    stdout: {}\n";
+        let mut loaded = herald_config::load_str("c.yaml", text, |_| None).unwrap();
+        let plan = plan(&loaded.config, &mut loaded.diagnostics).expect("KEE starts with it");
+        let mut registry = Registry::default();
+        plan.register_metrics(&mut registry);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        assert!(
+            out.contains("\nherald_ruler_rules_never_matching 1\n"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn a_route_naming_an_invalid_receiver_gets_no_not_defined_error() {

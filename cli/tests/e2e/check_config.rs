@@ -293,3 +293,52 @@ exporter:
     assert!(d.contains("`*${SECRET_TOKEN}*`"), "{d}");
     assert!(d.contains("`.*${SECRET_TOKEN}.*`"), "{d}");
 }
+
+#[test]
+fn kee_readme_glob_starts_with_a_warning_and_strict_makes_it_fatal() {
+    // KEE's README example drops `*test*` namespaces: not a valid regular expression,
+    // which KEE accepts (the rule never matches). herald must accept the file too.
+    let text = r#"metricsNamePrefix: event_exporter_
+route:
+  routes:
+    - match:
+        - receiver: "dump"
+    - drop:
+        - namespace: "*test*"
+        - type: "Normal"
+      match:
+        - receiver: "dump"
+receivers:
+  - name: "dump"
+    stdout: {}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kee-readme.yaml");
+    std::fs::write(&path, text).unwrap();
+    let file = path.display().to_string();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    let d = diagnostic_at(&out, &file, line_of(text, "*test*"));
+    assert!(d.contains("warning:"), "{d}");
+    assert!(d.contains("invalid regular expression `*test*`"), "{d}");
+    assert!(d.contains("this rule never matches"), "{d}");
+    assert!(d.contains("hint: did you mean `.*test.*`?"), "{d}");
+    assert!(
+        out.contains("OK (1 receiver(s): dump; 1 warning(s))"),
+        "{out}"
+    );
+
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("check-config").arg("--strict").arg(&path);
+    let strict = run_to_end(cmd, Duration::from_secs(30));
+    let strict_out = String::from_utf8_lossy(&strict.stdout);
+    assert_eq!(strict.status.code(), Some(EXIT_CONFIG), "{strict_out}");
+    assert!(
+        strict_out.contains("invalid regular expression `*test*`"),
+        "{strict_out}"
+    );
+    assert!(
+        strict_out.contains("FAILED (1 warning(s), fatal with --strict)"),
+        "{strict_out}"
+    );
+}

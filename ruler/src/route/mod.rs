@@ -15,9 +15,16 @@
 //!
 //! herald's deliberate differences, documented in the README: an event reaches a
 //! receiver at most once per routing pass (KEE sent one copy per matching rule);
-//! invalid regexes and unknown receivers are startup errors (KEE ignored them
-//! silently); `minCount` compares the occurrence count, which is `series.count` for
-//! events written through events.k8s.io/v1 (KEE compared `count`, which is 0 there).
+//! unknown receivers are startup errors (KEE ignored them silently); `minCount`
+//! compares the occurrence count, which is `series.count` for events written through
+//! events.k8s.io/v1 (KEE compared `count`, which is 0 there).
+//!
+//! An invalid regular expression behaves as in KEE, whose match ignored the compile
+//! error: the rule holding it never matches (a drop rule never drops, a match rule
+//! never selects and gates its sub-routes shut). It is a loud warning with a hint
+//! instead of KEE's silence, is counted by [`RouteTree::never_matching_rules`] (the
+//! `herald_ruler_rules_never_matching` gauge), and `herald check-config --strict`
+//! turns it into an error.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -107,11 +114,14 @@ struct Rule {
     annotations: Vec<(String, Option<Regex>)>,
     min_count: Option<i32>,
     receiver: Option<usize>,
+    /// A pattern of this rule is not a valid regular expression: the rule never
+    /// matches, as in KEE.
+    never: bool,
 }
 
 impl Rule {
     fn matches(&self, ev: &Event) -> bool {
-        if self.min_count.is_some_and(|min| ev.occurrence < min) {
+        if self.never || self.min_count.is_some_and(|min| ev.occurrence < min) {
             return false;
         }
         self.fields.iter().all(|(f, re)| re.is_match(f.get(ev)))
@@ -139,6 +149,7 @@ struct Route {
 pub struct RouteTree {
     root: Route,
     receivers: usize,
+    never_matching: usize,
 }
 
 /// The receivers an event reached in one routing pass (each at most once).
@@ -197,15 +208,23 @@ impl RouteTree {
             .collect();
         let before = diags.error_count();
         let root = compile_route(root, &index, receivers, diags);
+        let never_matching = count_never(&root);
         (diags.error_count() == before).then_some(RouteTree {
             root,
             receivers: receivers.len(),
+            never_matching,
         })
     }
 
     /// Number of receivers this tree was compiled against.
     pub fn receivers(&self) -> usize {
         self.receivers
+    }
+
+    /// Number of rules that can never match because one of their patterns is not a
+    /// valid regular expression.
+    pub fn never_matching_rules(&self) -> usize {
+        self.never_matching
     }
 
     /// Routes `ev`, adding the selected receivers to `out` (cleared first).
@@ -237,6 +256,15 @@ fn route(r: &Route, ev: &Event, out: &mut Selection) {
             route(sub, ev, out);
         }
     }
+}
+
+fn count_never(r: &Route) -> usize {
+    r.drop
+        .iter()
+        .chain(&r.matches)
+        .filter(|rule| rule.never)
+        .count()
+        + r.routes.iter().map(count_never).sum::<usize>()
 }
 
 fn compile_route(
@@ -272,6 +300,7 @@ fn compile_rule(
     is_match: bool,
 ) -> Rule {
     let mut fields = Vec::new();
+    let mut never = false;
     for (field, value) in [
         (Field::Message, &cfg.message),
         (Field::ApiVersion, &cfg.api_version),
@@ -287,22 +316,25 @@ fn compile_rule(
         if v.value.is_empty() {
             continue;
         }
-        if let Some(re) = compile_pattern(v, diags) {
-            fields.push((field, re));
+        match compile_pattern(v, diags) {
+            Some(re) => fields.push((field, re)),
+            None => never = true,
         }
     }
-    let map_rules = |m: &Option<BTreeMap<String, Located<String>>>, diags: &mut Diagnostics| {
-        m.iter()
-            .flatten()
-            .map(|(k, v)| {
-                let re = if v.value.is_empty() {
-                    None // `app: ""` only checks that the key exists
-                } else {
-                    compile_pattern(v, diags)
-                };
-                (k.clone(), re)
-            })
-            .collect::<Vec<_>>()
+    let mut map_rules = |m: &Option<BTreeMap<String, Located<String>>>, diags: &mut Diagnostics| {
+        let mut out = Vec::new();
+        for (k, v) in m.iter().flatten() {
+            if v.value.is_empty() {
+                // `app: ""` only checks that the key exists
+                out.push((k.clone(), None));
+            } else {
+                match compile_pattern(v, diags) {
+                    Some(re) => out.push((k.clone(), Some(re))),
+                    None => never = true,
+                }
+            }
+        }
+        out
     };
     let labels = map_rules(&cfg.labels, diags);
     let annotations = map_rules(&cfg.annotations, diags);
@@ -337,9 +369,12 @@ fn compile_rule(
         annotations,
         min_count: cfg.min_count,
         receiver,
+        never,
     }
 }
 
+/// Compiles a rule's pattern. An invalid one is a warning (KEE starts with it, and the
+/// rule never matches there); `None` tells the caller the rule never matches.
 fn compile_pattern(v: &Located<String>, diags: &mut Diagnostics) -> Option<Regex> {
     match go_regex::compile(&v.value) {
         Ok(re) => {
@@ -363,9 +398,12 @@ fn compile_pattern(v: &Located<String>, diags: &mut Diagnostics) -> Option<Regex
                 .unwrap_or_default()
                 .trim()
                 .to_owned();
-            let d = v.error(
+            let d = v.warning(
                 diags,
-                format!("invalid regular expression `{}`: {first}", v.value),
+                format!(
+                    "invalid regular expression `{}`: {first}; this rule never matches (kubernetes-event-exporter ignores the error the same way)",
+                    v.value
+                ),
             );
             match go_regex::glob_hint(&v.value) {
                 Some(h) => d.with_hint(format!(
