@@ -217,7 +217,28 @@ fn parse_receiver(
         path,
         strict_types: &[],
     };
-    let raw: RawReceiver = decode_with(item, &options, diags)?;
+    // Without a known sink key, every other key is taken for a misspelled or unknown
+    // receiver type and reported as such, not as an ignored key.
+    let unknown_types: Vec<&herald_config::Key> = if entries
+        .iter()
+        .any(|(k, _)| KEE_SINK_TYPES.contains(&k.name.as_str()))
+    {
+        Vec::new()
+    } else {
+        entries
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.name != "name" && k.name != "delivery")
+            .collect()
+    };
+    let mut decoded = Diagnostics::new();
+    let raw: Option<RawReceiver> = decode_with(item, &options, &mut decoded);
+    diags.extend(
+        decoded
+            .into_iter()
+            .filter(|d| d.is_error() || !unknown_types.iter().any(|k| d.location == Some(k.loc))),
+    );
+    let raw = raw?;
     let name = match raw.name {
         Some(n) if !n.value.trim().is_empty() => n,
         Some(n) => {
@@ -239,6 +260,21 @@ fn parse_receiver(
         .map(|(k, v)| (k, v))
         .collect();
     let (key, sink_node) = match sinks.as_slice() {
+        [] if !unknown_types.is_empty() => {
+            for key in unknown_types {
+                let d = diags
+                    .error(key.loc, format!("unknown receiver type `{}`", key.name))
+                    .with_path(child_path(path, &key.name));
+                let types = AVAILABLE_SINK_TYPES.join(", ");
+                match herald_config::suggest::closest(&key.name, KEE_SINK_TYPES.iter().copied()) {
+                    Some(near) => d.with_hint(format!(
+                        "did you mean `{near}`? receiver types in this build: {types}"
+                    )),
+                    None => d.with_hint(format!("receiver types in this build: {types}")),
+                };
+            }
+            return Some((name, None));
+        }
         [] => {
             diags
                 .error(item.loc, format!("receiver `{}` has no sink", name.value))
