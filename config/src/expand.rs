@@ -507,14 +507,15 @@ impl Expanded {
     }
 
     /// Adds the expansion warnings to `diags`: one per unset variable (at its
-    /// first reference), malformed references, and values that may change
-    /// the YAML structure. Values are never shown.
+    /// first reference outside YAML comments), malformed references, and
+    /// values that may change the YAML structure. Values are never shown.
     pub fn report(&self, diags: &mut Diagnostics) {
         let mut seen_unset: Vec<&str> = Vec::new();
         for r in &self.references {
             match r.kind {
                 ReferenceKind::Unset => {
-                    if seen_unset.contains(&r.name.as_str()) {
+                    // Expanding to nothing in a comment changes nothing.
+                    if seen_unset.contains(&r.name.as_str()) || self.in_comment(r.offset) {
                         continue;
                     }
                     seen_unset.push(&r.name);
@@ -566,6 +567,15 @@ impl Expanded {
                 ReferenceKind::Set { risk: None } => {}
             }
         }
+    }
+}
+
+impl Expanded {
+    /// Tells whether byte `offset` of the original text is inside a YAML comment
+    /// (a `#` at the start of the line or after whitespace, outside quotes).
+    fn in_comment(&self, offset: usize) -> bool {
+        let line_start = self.original[..offset].rfind('\n').map_or(0, |p| p + 1);
+        line_context(&self.original[line_start..offset]) == LineContext::Comment
     }
 }
 

@@ -245,11 +245,12 @@ fn cache_size(raw: &Located<i64>, diags: &mut Diagnostics) -> usize {
 }
 
 /// `metricsNamePrefix`: empty, or `^[a-zA-Z][a-zA-Z0-9_:]*_$`.
+///
+/// Empty is not a problem: kubernetes-event-exporter's metrics keep their bare names,
+/// which is what a KEE user's dashboards query (recommending a prefix would rename
+/// them). The startup summary says which names are in effect.
 fn metrics_name_prefix(raw: Located<String>, diags: &mut Diagnostics) -> String {
     if raw.is_empty() {
-        diags
-            .warning(None, "`metricsNamePrefix` is empty")
-            .with_hint("setting `metricsNamePrefix: event_exporter_` is recommended");
         return raw.value;
     }
     if !is_valid_metrics_prefix(&raw) {

@@ -394,3 +394,24 @@ fn values_from_the_environment_are_named_never_shown() {
         "{out}"
     );
 }
+
+#[test]
+fn variables_referenced_only_in_comments_are_not_reported_unset() {
+    let text = "# token: ${COMMENTED_TOKEN}\nclusterName: prod # was ${OLD_NAME}\n#   nested: $ALSO_COMMENTED\nnamespace: ${USED}\nreceivers: [] # ${USED} again\n";
+    let loaded = load_str("config.yaml", text, |_| None).unwrap();
+    let d = find(&loaded.diagnostics, Severity::Warning, "`USED` is not set");
+    assert_eq!(d.location.map(|l| l.line), Some(4));
+    assert_eq!(loaded.diagnostics.len(), 1, "{}", loaded.diagnostics);
+    // a value with a line break pasted into a comment still breaks the file: reported
+    let loaded = load_str(
+        "config.yaml",
+        "clusterName: prod # ${MULTI}\n",
+        env(&[("MULTI", "a\nb: c")]),
+    );
+    let diags = match loaded {
+        Ok(l) => l.diagnostics,
+        Err(ConfigError::Invalid(d)) => d,
+        Err(e) => panic!("{e}"),
+    };
+    find(&diags, Severity::Warning, "contains a line break");
+}
