@@ -78,9 +78,55 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
             "no receivers are defined: events are acknowledged without being sent anywhere",
         );
     }
+    if let Some(tree) = tree.as_ref().filter(|_| diags.error_count() == before) {
+        unreached_receivers(config, tree, &receivers, diags);
+    }
     match tree {
         Some(tree) if diags.error_count() == before => Some(Plan { tree, receivers }),
         _ => None,
+    }
+}
+
+/// Warns about receivers no event can reach: all of them when there is no `route:`,
+/// else each one no match rule names.
+fn unreached_receivers(
+    config: &Config,
+    tree: &RouteTree,
+    receivers: &[ReceiverConfig],
+    diags: &mut Diagnostics,
+) {
+    let Some(first) = receivers.first() else {
+        return;
+    };
+    if config.route.is_none() {
+        diags
+            .warning(
+                first.location,
+                format!(
+                    "{} receiver(s) defined but there is no `route:`: no event is sent anywhere",
+                    receivers.len()
+                ),
+            )
+            .with_path("receivers")
+            .with_hint(format!(
+                "add a route, e.g. `route: {{routes: [{{match: [{{receiver: {}}}]}}]}}`",
+                first.name
+            ));
+        return;
+    }
+    for (i, (rc, named)) in receivers.iter().zip(tree.named_receivers()).enumerate() {
+        if !named {
+            diags
+                .warning(
+                    rc.location,
+                    format!("no route sends events to receiver `{}`", rc.name),
+                )
+                .with_path(format!("receivers[{i}]"))
+                .with_hint(format!(
+                    "name it in a match rule under `route:`, e.g. `- match: [{{receiver: {}}}]`, or remove it",
+                    rc.name
+                ));
+        }
     }
 }
 
@@ -96,6 +142,54 @@ fn declared_names(receivers: &Node) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn warnings(text: &str) -> Vec<String> {
+        let mut loaded = herald_config::load_str("c.yaml", text, |_| None).unwrap();
+        assert!(plan(&loaded.config, &mut loaded.diagnostics).is_some());
+        loaded
+            .diagnostics
+            .warnings()
+            .map(|d| {
+                format!(
+                    "{}: {}: {} (hint: {})",
+                    d.location.map_or(0, |l| l.line),
+                    d.path.as_deref().unwrap_or(""),
+                    d.message,
+                    d.hint.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn receivers_no_route_reaches_are_warnings() {
+        let receivers =
+            "receivers:\n  - name: dump\n    stdout: {}\n  - name: spare\n    stdout: {}\n";
+        assert_eq!(
+            warnings(receivers),
+            [
+                "2: receivers: 2 receiver(s) defined but there is no `route:`: no event is sent anywhere (hint: add a route, e.g. `route: {routes: [{match: [{receiver: dump}]}]}`)"
+            ]
+        );
+        let routed = format!(
+            "route:\n  routes:\n    - drop: [{{receiver: spare}}]\n      match: [{{receiver: dump}}]\n{receivers}"
+        );
+        let w = warnings(&routed);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("a receiver in a drop rule is ignored"),
+            "{w:?}"
+        );
+        assert_eq!(
+            w[1],
+            "8: receivers[1]: no route sends events to receiver `spare` (hint: name it in a match rule under `route:`, e.g. `- match: [{receiver: spare}]`, or remove it)"
+        );
+        // a receiver named in a sub-route is reached
+        let nested = format!(
+            "route:\n  routes:\n    - match: [{{receiver: dump}}]\n      routes:\n        - match: [{{receiver: spare}}]\n{receivers}"
+        );
+        assert_eq!(warnings(&nested), Vec::<String>::new());
+    }
 
     #[test]
     fn never_matching_rules_are_exposed_as_a_gauge() {

@@ -221,6 +221,24 @@ impl RouteTree {
         self.receivers
     }
 
+    /// Tells, for each receiver (by index), whether a match rule names it: a receiver
+    /// no rule names never gets an event.
+    pub fn named_receivers(&self) -> Vec<bool> {
+        fn walk(r: &Route, out: &mut [bool]) {
+            for rule in &r.matches {
+                if let Some(slot) = rule.receiver.and_then(|i| out.get_mut(i)) {
+                    *slot = true;
+                }
+            }
+            for sub in &r.routes {
+                walk(sub, out);
+            }
+        }
+        let mut out = vec![false; self.receivers];
+        walk(&self.root, &mut out);
+        out
+    }
+
     /// Number of rules that can never match because one of their patterns is not a
     /// valid regular expression.
     pub fn never_matching_rules(&self) -> usize {
