@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use herald_config::{Config, ConfigError, Diagnostics, LoadedConfig, SourceFile};
-use herald_ruler::plan::{Plan, plan};
+use herald_config::{LoadedConfig, Role};
+use herald_ruler::plan::{LoadError, Plan};
 use herald_ruler::route::Selection;
 
 /// Loads `path` and compiles the route tree and receivers; every problem is collected.
@@ -13,49 +13,9 @@ use herald_ruler::route::Selection;
 /// # Errors
 /// The rendered diagnostics (file:line, message, hint) when anything is wrong.
 pub fn load(path: &Path) -> Result<(LoadedConfig, Plan), String> {
-    let mut loaded = match herald_config::load_file(path) {
-        Ok(l) => l,
-        Err(ConfigError::Invalid(mut d)) => {
-            check_routing(path, &mut d);
-            return Err(d.to_string());
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    match plan(&loaded.config, &mut loaded.diagnostics) {
-        Some(p) => Ok((loaded, p)),
-        None => Err(loaded.diagnostics.render(&loaded.source)),
-    }
-}
-
-/// When the top-level settings do not load, `route` and `receivers` are never
-/// compiled; compiles them from the raw file so their problems are reported in the
-/// same run. Reads the file as the loader does (BOM, environment expansion).
-fn check_routing(path: &Path, diags: &mut Diagnostics) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let source = SourceFile::new(path.display().to_string(), text);
-    // `std::env::var` panics on such names; the loader treats them as unset too
-    let env = |name: &str| {
-        (!name.is_empty() && !name.contains(['=', '\0']))
-            .then(|| std::env::var_os(name))
-            .flatten()
-            .map(|v| v.to_string_lossy().into_owned())
-    };
-    let expanded = herald_config::expand_env(text, env);
-    // parse problems were already reported by the loader
-    let mut parse_diags = Diagnostics::new();
-    let Some(root) = herald_config::yaml::parse_expanded(&expanded, &source, &mut parse_diags)
-    else {
-        return;
-    };
-    let config = Config {
-        route: root.get("route").cloned(),
-        receivers: root.get("receivers").filter(|n| !n.is_null()).cloned(),
-        ..Config::default()
-    };
-    plan(&config, diags);
+    herald_ruler::plan::load(path, Role::All).map_err(|e| match e {
+        LoadError::Invalid(rendered) | LoadError::Unreadable(rendered) => rendered,
+    })
 }
 
 /// `herald check-config [--strict] FILE`: prints every problem; returns false when any

@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::location::{Location, SourceFile};
+use crate::model::Role;
 use crate::node::{is_secret_key, redact_url_userinfo};
 use crate::redact::{EnvValues, Strength, redact};
 
@@ -262,6 +263,8 @@ pub struct Diagnostics {
     source: Option<Arc<SourceFile>>,
     /// Values environment expansion pasted into the file; never shown.
     env: EnvValues,
+    /// The process the file is checked for (decides which files checks open).
+    role: Role,
 }
 
 impl Diagnostics {
@@ -276,7 +279,22 @@ impl Diagnostics {
             items: Vec::new(),
             source: Some(source),
             env: EnvValues::default(),
+            role: Role::All,
         }
+    }
+
+    /// Records which process the configuration is checked for: checks that open
+    /// or inspect files named in a section (TLS material, file sink paths) run only
+    /// for the sections that process uses. [`Role::All`] unless set.
+    pub fn set_role(&mut self, role: Role) {
+        self.role = role;
+    }
+
+    /// Tells whether checks of the files named in `section` should run: a ruler pod
+    /// has no reason to hold the exporter's key, and an exporter checking the whole
+    /// file does not mount the receivers' certificates.
+    pub fn checks_files_of(&self, section: Role) -> bool {
+        self.role.uses(section)
     }
 
     /// Keeps the values environment expansion pasted into the file out of

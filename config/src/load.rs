@@ -111,6 +111,7 @@ pub fn load_str_for(
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let source = Arc::new(SourceFile::new(name, text));
     let mut diagnostics = Diagnostics::for_source(source.clone());
+    diagnostics.set_role(role);
     let expanded = expand_env(text, env);
     diagnostics.hide_env_values(&expanded.env_values());
     expanded.report(&mut diagnostics);

@@ -71,8 +71,10 @@ async fn run(args: Args) -> ExitCode {
         );
         return ExitCode::from(EXIT_CONFIG);
     }
-    let loaded = match herald_config::load_file_for(&args.config, herald_config::Role::Exporter) {
-        Ok(l) => l,
+    // The whole file, route and receivers included, is checked as the rulers and
+    // `herald check-config` check it: a file they refuse never runs half-way.
+    let loaded = match herald_ruler::plan::load(&args.config, herald_config::Role::Exporter) {
+        Ok((loaded, _plan)) => loaded,
         Err(e) => {
             eprintln!("herald-exporter: {e}");
             return ExitCode::from(EXIT_CONFIG);

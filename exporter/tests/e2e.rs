@@ -291,3 +291,46 @@ async fn bad_kubeconfig_and_bad_config_fail_with_clear_errors() {
     assert!(err.contains("maxEventAgeSeconds"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn the_exporter_refuses_what_check_config_refuses_in_routes_and_receivers() {
+    // check-config rejects it: a receiver with a bad delivery timeout, a route naming a
+    // receiver that does not exist; the exporter must not start with it either.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("routes.yaml");
+    std::fs::write(
+        &bad,
+        "route:\n  routes:\n    - match:\n        - receiver: dumq\nreceivers:\n  - name: dump\n    stdout: {}\n    delivery:\n      timeout: soon\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(exporter_bin())
+        .arg("--config")
+        .arg(&bad)
+        .arg("--kubeconfig")
+        .arg(dir.path().join("never-read.kubeconfig"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("routes.yaml:4:"), "{err}");
+    assert!(err.contains("`dumq`, which is not defined"), "{err}");
+    assert!(err.contains("routes.yaml:9:"), "{err}");
+    assert!(err.contains("delivery.timeout"), "{err}");
+    // receivers' files belong to the rulers: an exporter does not require them
+    let ok = dir.path().join("tls.yaml");
+    std::fs::write(
+        &ok,
+        "route:\n  routes:\n    - match:\n        - receiver: hook\nreceivers:\n  - name: hook\n    webhook:\n      endpoint: https://hooks.example.com/x\n      tls:\n        caFile: /mounted/in/rulers/only/ca.pem\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(exporter_bin())
+        .arg("--config")
+        .arg(&ok)
+        .arg("--kubeconfig")
+        .arg(dir.path().join("missing.kubeconfig"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("missing.kubeconfig"), "got past the config: {err}");
+}

@@ -49,19 +49,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let mut loaded = match herald_config::load_file_for(&args.config, herald_config::Role::Ruler) {
+    let (loaded, plan) = match herald_ruler::plan::load(&args.config, herald_config::Role::Ruler) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("herald-ruler: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
-    };
-    let Some(plan) = herald_ruler::plan::plan(&loaded.config, &mut loaded.diagnostics) else {
-        eprintln!(
-            "herald-ruler: invalid configuration:\n{}",
-            loaded.diagnostics.render(&loaded.source)
-        );
-        return ExitCode::from(EXIT_CONFIG);
     };
     let config = loaded.config;
     let traces = match herald_telemetry::logging::init_with_traces(

@@ -1,8 +1,18 @@
 //! Turns the config file's `route:` and `receivers:` into what the ruler runs: the
 //! compiled route tree and the receiver configurations, reporting every problem (with
-//! file:line) at once. `herald check-config` and `herald route` use the same function.
+//! file:line) at once.
+//!
+//! [`load`] is the one validation of a config file: `herald check-config`, `herald
+//! route`, `herald run`, the ruler and the exporter all call it, so a file one of them
+//! rejects is rejected by all (the exporter does not route, but starting on a file its
+//! rulers refuse would hide the mistake until they restart).
 
-use herald_config::{Config, DecodeOptions, Diagnostics, Node, decode_with};
+use std::path::Path;
+
+use herald_config::{
+    Config, ConfigError, DecodeOptions, Diagnostics, LoadedConfig, Node, Role, SourceFile,
+    decode_with,
+};
 use herald_sinks::{ReceiverConfig, parse_receivers};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -37,6 +47,75 @@ impl Plan {
             never,
         );
     }
+}
+
+/// Why [`load`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file cannot be read as text (the message names the file and the reason).
+    #[error("{0}")]
+    Unreadable(String),
+    /// The file has errors; every problem found, rendered (file:line, message, hint).
+    #[error("invalid configuration:\n{0}")]
+    Invalid(String),
+}
+
+/// Loads the config file at `path` for a process in `role` (which decides the files
+/// that are opened, see [`Role`]) and compiles its route tree and receivers; every
+/// problem of the whole file is collected.
+///
+/// # Errors
+/// [`LoadError`] when the file cannot be read or has any error.
+pub fn load(path: &Path, role: Role) -> Result<(LoadedConfig, Plan), LoadError> {
+    let mut loaded = match herald_config::load_file_for(path, role) {
+        Ok(l) => l,
+        Err(ConfigError::Invalid(mut d)) => {
+            check_routing(path, &mut d);
+            return Err(LoadError::Invalid(d.to_string()));
+        }
+        Err(e) => return Err(LoadError::Unreadable(e.to_string())),
+    };
+    match plan(&loaded.config, &mut loaded.diagnostics) {
+        Some(p) => Ok((loaded, p)),
+        None => Err(LoadError::Invalid(
+            loaded
+                .diagnostics
+                .render(&loaded.source)
+                .trim_end()
+                .to_owned(),
+        )),
+    }
+}
+
+/// When the top-level settings do not load, `route` and `receivers` are never
+/// compiled; compiles them from the raw file so their problems are reported in the
+/// same run. Reads the file as the loader does (BOM, environment expansion).
+fn check_routing(path: &Path, diags: &mut Diagnostics) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let source = SourceFile::new(path.display().to_string(), text);
+    // `std::env::var` panics on such names; the loader treats them as unset too
+    let env = |name: &str| {
+        (!name.is_empty() && !name.contains(['=', '\0']))
+            .then(|| std::env::var_os(name))
+            .flatten()
+            .map(|v| v.to_string_lossy().into_owned())
+    };
+    let expanded = herald_config::expand_env(text, env);
+    // parse problems were already reported by the loader
+    let mut parse_diags = Diagnostics::new();
+    let Some(root) = herald_config::yaml::parse_expanded(&expanded, &source, &mut parse_diags)
+    else {
+        return;
+    };
+    let config = Config {
+        route: root.get("route").cloned(),
+        receivers: root.get("receivers").filter(|n| !n.is_null()).cloned(),
+        ..Config::default()
+    };
+    plan(&config, diags);
 }
 
 /// Decodes and compiles `route` and `receivers`; None when any error was reported.
