@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use harness::*;
 use herald_kubesim::HttpFault;
+use serde_json::json;
 
 const IDLE: Duration = Duration::from_millis(1500);
 
@@ -187,6 +188,49 @@ async fn gone_dropped_watches_429_and_500_recover_without_duplicates() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn kee_lookup_counters_are_the_enrichers_counts() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    // the harness turns lookups off; this test needs them
+    let cfg = setup.path("lookups.yaml");
+    std::fs::write(
+        &cfg,
+        "logLevel: debug\nmaxEventAgeSeconds: 3600\nexporter:\n  watch:\n    timeout: 5s\n",
+    )
+    .unwrap();
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    // events about two objects: every one is looked up (they do not exist in the
+    // simulator, so nothing is cached)
+    for i in 0..6 {
+        let mut e = event("shop", &format!("e-{i}"), "BackOff", chrono::Utc::now());
+        e["involvedObject"]["name"] = json!(format!("pod-{}", i % 2));
+        e["involvedObject"]["uid"] = json!(format!("pod-uid-{}", i % 2));
+        sim.create_event(e).unwrap();
+    }
+    ex.wait_logged(6).await;
+    let metrics = reqwest::get(format!("{}/metrics", ex.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    let (hits, misses) = (
+        value("herald_exporter_lookup_cache_hits_total"),
+        value("herald_exporter_lookup_cache_misses_total"),
+    );
+    assert!(misses >= 6, "hits {hits}, misses {misses}");
+    assert_eq!(value("kube_api_read_cache_hits"), hits);
+    assert_eq!(value("kube_api_read_cache_misses"), misses);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn malformed_events_and_events_without_involved_object_do_not_stop_the_watch() {
     let sim = sim().await;
     let setup = Setup::new(&sim);
@@ -332,5 +376,8 @@ fn the_exporter_refuses_what_check_config_refuses_in_routes_and_receivers() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(78), "{err}");
-    assert!(err.contains("missing.kubeconfig"), "got past the config: {err}");
+    assert!(
+        err.contains("missing.kubeconfig"),
+        "got past the config: {err}"
+    );
 }
