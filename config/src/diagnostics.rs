@@ -220,11 +220,12 @@ impl Diagnostic {
             && !line.trim().is_empty()
         {
             let line = mask_secret_value(line);
+            let (line, column) = snippet_window(&line, loc.column);
             let number = loc.line.to_string();
             let pad = " ".repeat(number.len());
             let caret: String = line
                 .chars()
-                .take(loc.column.saturating_sub(1))
+                .take(column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             let _ = writeln!(out, "  {number} | {line}");
@@ -234,6 +235,33 @@ impl Diagnostic {
             let _ = writeln!(out, "  hint: {hint}");
         }
     }
+}
+
+/// Most characters of a source line shown under a diagnostic.
+const SNIPPET_MAX_CHARS: usize = 160;
+/// Characters kept before the caret when a long line is cut.
+const SNIPPET_BEFORE_CARET: usize = 60;
+
+/// Cuts a long source line to a window around the 1-based `column`, marking cut
+/// ends with `…`; returns the text shown and the caret's column in it.
+fn snippet_window(line: &str, column: usize) -> (Cow<'_, str>, usize) {
+    let chars = line.chars().count();
+    if chars <= SNIPPET_MAX_CHARS {
+        return (Cow::Borrowed(line), column);
+    }
+    let at = column.saturating_sub(1).min(chars);
+    let end = (at.saturating_sub(SNIPPET_BEFORE_CARET) + SNIPPET_MAX_CHARS).min(chars);
+    let start = end.saturating_sub(SNIPPET_MAX_CHARS);
+    let mut shown = String::with_capacity(SNIPPET_MAX_CHARS * 4 + 8);
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(start).take(end - start));
+    if end < chars {
+        shown.push('…');
+    }
+    let caret = at - start + usize::from(start > 0) + 1;
+    (Cow::Owned(shown), caret)
 }
 
 /// Masks the value of a `key: value` line whose key names a secret, and the
@@ -568,6 +596,33 @@ mod tests {
             text.contains("ftp://herald:***@hooks.example.com/x"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let long = format!(
+            "key: {}{}",
+            "a".repeat(300_000),
+            "BAD".to_owned() + &"b".repeat(100_000)
+        );
+        let column = 5 + 300_000 + 1;
+        let source = Arc::new(SourceFile::new("c.yaml", format!("{long}\n")));
+        let mut diags = Diagnostics::for_source(source);
+        diags.error(Location::new(1, column), "bad value");
+        let text = diags.to_string();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("  1 | …aaa"), "{}", lines[1]);
+        assert!(lines[1].ends_with("bbb…"), "{}", lines[1]);
+        // the caret still points at `BAD`
+        let caret = lines[2].chars().position(|c| c == '^').unwrap();
+        let under: String = lines[1].chars().skip(caret).take(3).collect();
+        assert_eq!(under, "BAD", "{text}");
+        // short lines are shown whole
+        assert_eq!(snippet_window("short", 3), (Cow::Borrowed("short"), 3));
+        let xs = "x".repeat(500);
+        let (shown, col) = snippet_window(&xs, 1);
+        assert_eq!((shown.chars().count(), col), (SNIPPET_MAX_CHARS + 1, 1));
     }
 
     #[test]

@@ -420,12 +420,22 @@ impl Expanded {
     /// and `end`.
     pub fn env_values_in(&self, start: usize, end: usize) -> EnvValues {
         let mut pairs = Vec::new();
-        for (i, seg) in self.segments.iter().enumerate() {
+        let end = end.max(start + 1);
+        // segments are ordered by `out`: start at the last one beginning at or before
+        // `start`, stop at the first beginning at or after `end`
+        let first = self
+            .segments
+            .partition_point(|s| s.out <= start)
+            .saturating_sub(1);
+        for (i, seg) in self.segments.iter().enumerate().skip(first) {
+            if seg.out >= end {
+                break;
+            }
             let Some(reference) = seg.reference.filter(|_| !seg.literal) else {
                 continue;
             };
             let seg_end = self.segments.get(i + 1).map_or(self.text.len(), |s| s.out);
-            if seg.out >= end.max(start + 1) || seg_end <= start || seg.out == seg_end {
+            if seg_end <= start || seg.out == seg_end {
                 continue;
             }
             if let (Some(r), Some(Some(value))) =
@@ -479,11 +489,8 @@ impl Expanded {
     /// Returns the variable whose pasted value covers `expanded_offset`.
     pub fn variable_at(&self, expanded_offset: usize) -> Option<&str> {
         let seg = self.segment_at(expanded_offset);
-        let next_out = self
-            .segments
-            .iter()
-            .find(|s| s.out > seg.out)
-            .map_or(self.text.len(), |s| s.out);
+        let next = self.segments.partition_point(|s| s.out <= seg.out);
+        let next_out = self.segments.get(next).map_or(self.text.len(), |s| s.out);
         if seg.literal || expanded_offset >= next_out {
             return None;
         }

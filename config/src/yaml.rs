@@ -131,6 +131,8 @@ struct Builder<'a> {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    /// An alias was expanded (the size limits then say so).
+    aliased: bool,
     doc_root: Option<Node>,
     result: Option<Node>,
 }
@@ -170,6 +172,7 @@ impl<'a> Builder<'a> {
             stack: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
+            aliased: false,
             doc_root: None,
             result: None,
         }
@@ -279,6 +282,7 @@ impl<'a> Builder<'a> {
                     return Err(Abort);
                 };
                 let mut node = target.clone();
+                self.aliased = true;
                 let (size, depth) = measure(&node);
                 self.count(size, depth, loc)?;
                 // The alias itself is where the value is used.
@@ -306,17 +310,21 @@ impl<'a> Builder<'a> {
     fn count(&mut self, size: usize, depth: usize, loc: Location) -> Result<(), Abort> {
         self.nodes = self.nodes.saturating_add(size);
         if self.nodes > MAX_NODES {
-            self.diags.error(
-                loc,
-                format!("the document expands to more than {MAX_NODES} values (through aliases)"),
-            );
+            let message = if self.aliased {
+                format!("the document expands to more than {MAX_NODES} values (through aliases)")
+            } else {
+                format!("the document has more than {MAX_NODES} values")
+            };
+            self.diags.error(loc, message);
             return Err(Abort);
         }
         if self.stack.len() + depth > MAX_DEPTH {
-            self.diags.error(
-                loc,
-                format!("the document is nested deeper than {MAX_DEPTH} levels (through aliases)"),
-            );
+            let message = if self.aliased {
+                format!("the document is nested deeper than {MAX_DEPTH} levels (through aliases)")
+            } else {
+                format!("the document is nested deeper than {MAX_DEPTH} levels")
+            };
+            self.diags.error(loc, message);
             return Err(Abort);
         }
         Ok(())

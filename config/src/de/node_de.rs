@@ -162,25 +162,45 @@ impl<'a> NodeDe<'a> {
         let value = match &self.node.value {
             NodeValue::Int(i) => *i,
             NodeValue::Null => 0,
+            // an integer literal too large for any integer type
+            NodeValue::Float(f) if f.abs() >= 9.2e18 && self.is_integer_literal() => {
+                let raw = self.node.raw.clone().unwrap_or_default();
+                return Err(self.out_of_range(min, max, raw));
+            }
             _ => return Err(self.mismatch(Want::Int)),
         };
         if i128::from(value) < min || i128::from(value) > max {
-            let range = if min == 0 {
-                format!("a non-negative integer up to {max}")
-            } else {
-                format!("an integer between {min} and {max}")
-            };
-            let found = if self.redact {
-                "a number out of range".to_owned()
-            } else {
-                value.to_string()
-            };
-            let mut e = DeError::new(format!("expected {range}, found {found}"));
-            e.origin = Some(self.origin());
-            e.secret = self.redact;
-            return Err(e);
+            return Err(self.out_of_range(min, max, value.to_string()));
         }
         visitor.visit_i64(value).map_err(|e| self.locate(e))
+    }
+
+    /// True for a number written as an integer (`123`, `0x1F`), whatever its size: a
+    /// float is only ever read from text with a `.` (`1.5`, `.inf`).
+    fn is_integer_literal(&self) -> bool {
+        self.node.raw.as_deref().is_some_and(|raw| {
+            !raw.contains('.')
+                && raw
+                    .trim_start_matches(['+', '-'])
+                    .starts_with(|c: char| c.is_ascii_digit())
+        })
+    }
+
+    fn out_of_range(&self, min: i128, max: i128, found: String) -> DeError {
+        let range = if min == 0 {
+            format!("a non-negative integer up to {max}")
+        } else {
+            format!("an integer between {min} and {max}")
+        };
+        let found = if self.redact {
+            "a number out of range".to_owned()
+        } else {
+            found
+        };
+        let mut e = DeError::new(format!("expected {range}, found {found}"));
+        e.origin = Some(self.origin());
+        e.secret = self.redact;
+        e
     }
 
     fn float<V: Visitor<'a>>(&self, visitor: V) -> Result<V::Value, DeError> {

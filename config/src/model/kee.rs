@@ -10,7 +10,7 @@ use super::{
     DEFAULT_MAX_EVENT_AGE_SECONDS, ExporterConfig, LeaderElection, LogFormat, LogLevel, Role,
     RulerConfig,
 };
-use crate::de::{HINT_SEPARATOR, decode};
+use crate::de::{DecodeOptions, HINT_SEPARATOR, Partial, decode_partial};
 use crate::diagnostics::Diagnostics;
 use crate::located::Located;
 use crate::node::{Node, NodeValue};
@@ -65,11 +65,18 @@ pub(crate) fn decode_config(root: &Node, role: Role, diags: &mut Diagnostics) ->
             .with_hint("start the file with top-level keys such as `logLevel: info` and `route:`");
         return None;
     }
-    let raw: RawConfig = decode(root, diags)?;
+    // Values with type errors are left out (their defaults apply) so the checks
+    // below still report every other problem of the file in the same run.
+    let (raw, clean): (RawConfig, bool) =
+        match decode_partial(root, &DecodeOptions::default(), diags) {
+            Partial::Clean(raw) => (raw, true),
+            Partial::WithErrors(raw) => (raw, false),
+            Partial::Failed => return None,
+        };
     let errors_before = diags.error_count();
     let config = resolve(raw, diags);
     validate_sections(&config, root, role, diags);
-    (diags.error_count() == errors_before).then_some(config)
+    (clean && diags.error_count() == errors_before).then_some(config)
 }
 
 /// Applies kubernetes-event-exporter's defaults and checks.
@@ -152,6 +159,18 @@ fn log_format(raw: &Located<String>, diags: &mut Diagnostics) -> LogFormat {
 
 /// `maxEventAgeSeconds` and its deprecated alias `throttlePeriod`.
 fn max_event_age(throttle: &Located<i64>, max_age: &Located<i64>, diags: &mut Diagnostics) -> i64 {
+    for v in [throttle, max_age].into_iter().filter(|v| v.value < 0) {
+        v.warning(
+            diags,
+            format!(
+                "a negative value ({}) skips the whole existing backlog on the first start",
+                v.value
+            ),
+        )
+        .with_hint(
+            "kubernetes-event-exporter dropped every event with a negative value; herald only skips the events that exist when it first starts. Write a number of seconds, or 0 for the default (5)",
+        );
+    }
     match (throttle.value, max_age.value) {
         (0, 0) => DEFAULT_MAX_EVENT_AGE_SECONDS,
         (0, max) => max,

@@ -224,6 +224,12 @@ fn load_file_reads_and_reports_with_the_path() {
     let err = load_file(&dir.path().join("missing.yaml")).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }));
     assert!(err.to_string().starts_with("cannot read config file"));
+    // the reason is part of the message, not only of its source chain
+    assert!(
+        err.to_string()
+            .ends_with("missing.yaml: No such file or directory (os error 2)"),
+        "{err}"
+    );
 
     std::fs::write(&path, b"logLevel: \xff\n").unwrap();
     assert!(matches!(
@@ -414,4 +420,47 @@ fn variables_referenced_only_in_comments_are_not_reported_unset() {
         Err(e) => panic!("{e}"),
     };
     find(&diags, Severity::Warning, "contains a line break");
+}
+
+#[test]
+fn messages_say_what_is_wrong() {
+    // an integer too large for any integer type is a number out of range, and the
+    // other problems of the file are still reported in the same run
+    let diags = crate::load_err(
+        "maxEventAgeSeconds: 99999999999999999999\nlogLevel: nope\nkubeBurst: -3\ncacheSize: 18446744073709551616\n",
+    );
+    let d = find(&diags, Severity::Error, "found 99999999999999999999");
+    assert_eq!(d.path.as_deref(), Some("maxEventAgeSeconds"));
+    assert_eq!(
+        d.message,
+        "expected an integer between -9223372036854775808 and 9223372036854775807, found 99999999999999999999"
+    );
+    find(&diags, Severity::Error, "invalid log level `nope`");
+    find(&diags, Severity::Error, "must be between 0 and");
+    let d = find(&diags, Severity::Error, "found 18446744073709551616");
+    assert_eq!(d.path.as_deref(), Some("cacheSize"));
+    assert!(!diags.to_string().contains("the string"), "{diags}");
+
+    // the size limit of a document without aliases does not mention aliases
+    let many = format!("x: [{}]\n", vec!["0"; 250_001].join(","));
+    let diags = crate::load_err(&many);
+    let d = find(&diags, Severity::Error, "250000 values");
+    assert_eq!(d.message, "the document has more than 250000 values");
+    let aliased = format!(
+        "a: &a [{}]\nb: [{}]\n",
+        vec!["0"; 1000].join(","),
+        vec!["*a"; 300].join(",")
+    );
+    let diags = crate::load_err(&aliased);
+    find(&diags, Severity::Error, "(through aliases)");
+
+    // negative ages are accepted as KEE does, but not silently
+    let loaded = load_str("config.yaml", "maxEventAgeSeconds: -1\n", |_| None).unwrap();
+    let d = find(
+        &loaded.diagnostics,
+        Severity::Warning,
+        "negative value (-1)",
+    );
+    assert_eq!(d.path.as_deref(), Some("maxEventAgeSeconds"));
+    assert_eq!(loaded.config.max_event_age_seconds, -1);
 }

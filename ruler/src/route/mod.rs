@@ -75,7 +75,7 @@ pub struct RuleConfig {
     /// Involved object annotations: key → regex on the value.
     pub annotations: Option<BTreeMap<String, Located<String>>>,
     /// Minimum occurrence count.
-    pub min_count: Option<i32>,
+    pub min_count: Option<Located<i32>>,
     /// Receiver to send matching events to.
     pub receiver: Option<Located<String>>,
 }
@@ -374,6 +374,10 @@ fn compile_rule(
                 );
                 match herald_config::suggest::closest(&r.value, names.iter().map(String::as_str)) {
                     Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+                    None if names.is_empty() => d.with_hint(format!(
+                        "no receiver is defined: add one under `receivers:`, e.g. `- name: {}` with `stdout: {{}}`",
+                        r.value
+                    )),
                     None => d.with_hint(format!("defined receivers: {}", names.join(", "))),
                 };
                 None
@@ -381,11 +385,23 @@ fn compile_rule(
         },
         _ => None,
     };
+    if let Some(min) = cfg.min_count.as_ref().filter(|m| m.value < 0) {
+        min.warning(
+            diags,
+            format!(
+                "`minCount: {}` has no effect: every event occurred at least once",
+                min.value
+            ),
+        )
+        .with_hint(
+            "remove it, or set the number of occurrences an event needs, e.g. `minCount: 3`",
+        );
+    }
     Rule {
         fields,
         labels,
         annotations,
-        min_count: cfg.min_count,
+        min_count: cfg.min_count.as_ref().map(|m| m.value),
         receiver,
         never,
     }

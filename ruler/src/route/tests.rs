@@ -240,6 +240,26 @@ fn glob_like_regexes_warn() {
     assert!(w.contains("^kube-"), "{w}");
 }
 
+#[test]
+fn a_negative_min_count_warns_and_an_empty_receiver_list_is_said_plainly() {
+    let (t, d) = compile("match: [{receiver: dump, minCount: -1}]\n");
+    let w = describe(d.warnings().next().unwrap());
+    assert!(w.contains("`minCount: -1` has no effect"), "{w}");
+    assert_eq!(
+        routed(&t.unwrap(), &ev("a", "Normal", "R", "Pod")),
+        vec!["dump"]
+    );
+
+    let (route, mut diags) = crate::testutil::decode_route("match: [{receiver: zzzzzz}]\n");
+    assert!(RouteTree::compile(&route, &[], &mut diags).is_none());
+    let e = describe(diags.errors().next().unwrap());
+    assert!(
+        e.contains("hint: no receiver is defined: add one under `receivers:`"),
+        "{e}"
+    );
+    assert!(!e.contains("defined receivers: )"), "{e}");
+}
+
 fn describe(d: &herald_config::Diagnostic) -> String {
     format!(
         "{} (hint: {})",
