@@ -188,7 +188,7 @@ async fn gone_dropped_watches_429_and_500_recover_without_duplicates() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn kee_lookup_counters_are_the_enrichers_counts() {
+async fn kee_lookup_counters_and_the_startup_summary_tell_what_is_in_effect() {
     let sim = sim().await;
     let setup = Setup::new(&sim);
     // the harness turns lookups off; this test needs them
@@ -226,6 +226,14 @@ async fn kee_lookup_counters_are_the_enrichers_counts() {
         value("herald_exporter_lookup_cache_misses_total"),
     );
     assert!(misses >= 6, "hits {hits}, misses {misses}");
+    // the startup summary shows the command line's settings, which win over the file
+    let log = ex.log_text();
+    let data_dir = setup.path("data").display().to_string();
+    assert!(log.contains(&format!("dataDir={data_dir}")), "{log}");
+    let grpc = ex.grpc.trim_start_matches("http://");
+    assert!(log.contains(&format!("grpc={grpc}")), "{log}");
+    let metrics = ex.metrics.trim_start_matches("http://");
+    assert!(log.contains(&format!("metrics={metrics}")), "{log}");
     assert_eq!(value("kube_api_read_cache_hits"), hits);
     assert_eq!(value("kube_api_read_cache_misses"), misses);
 }
