@@ -1,7 +1,13 @@
 //! Environment expansion of the whole file text, before YAML parsing.
 //!
 //! kubernetes-event-exporter runs Go's `os.ExpandEnv` over the raw file; we
-//! follow its rules exactly (COMPAT.md §1.1 point 2) with two fixes:
+//! follow its rules exactly: `${NAME}` takes every character up to the first `}`
+//! (`${A:-b}` looks up a variable named `A:-b`: there is no default syntax),
+//! `$NAME` the longest run of letters, digits and `_`; `$` before one of
+//! `* # $ @ ! ? -` or a digit takes that one character as the name; `${}` is
+//! removed and an unterminated `${` loses those two characters; a `$` before
+//! anything else stays; unset variables expand to nothing, never an error. Two
+//! fixes:
 //!
 //! * `$$` is a literal `$` (Go deletes both characters);
 //! * nothing is expanded inside a `{{ … }}` template action (from `{{` to the

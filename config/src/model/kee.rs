@@ -1,5 +1,10 @@
-//! kubernetes-event-exporter's top-level keys, decoded with their exact
-//! types and resolved with their defaults and checks (COMPAT.md §1.2).
+//! kubernetes-event-exporter's top-level keys, decoded with the types of its Go
+//! config struct (so a quoted number for an integer key is an error, as there) and
+//! resolved with its defaults and checks: 0 stands for the default of
+//! `maxEventAgeSeconds` (5), `kubeQPS` (5), `kubeBurst` (10) and `cacheSize` (1024);
+//! `throttlePeriod` is the deprecated name of `maxEventAgeSeconds` (setting both is
+//! an error); `logLevel` and `logFormat` accept zerolog's names only; a non-empty
+//! `metricsNamePrefix` must match `^[a-zA-Z][a-zA-Z0-9_:]*_$`.
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};

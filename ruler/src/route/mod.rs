@@ -1,6 +1,6 @@
 //! kubernetes-event-exporter's route tree, compiled once.
 //!
-//! Semantics (COMPAT §2.3), evaluated depth-first from the root:
+//! kubernetes-event-exporter's semantics, evaluated depth-first from the root:
 //! 1. **drop**: if any drop rule matches, stop here (this route and its sub-routes);
 //!    receivers chosen by ancestors keep the event;
 //! 2. **match**: every match rule is evaluated (no short-circuit); each matching rule

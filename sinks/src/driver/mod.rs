@@ -1,4 +1,5 @@
-//! The delivery driver, written once and used by every sink (STYLE.md §7).
+//! The delivery driver, written once and used by every sink, so that a sink is only
+//! an encoder and a request.
 //!
 //! A sink implements [`Sink`]: encode one event, build a request from a batch
 //! of encoded events, send a request. Everything else happens here, per
