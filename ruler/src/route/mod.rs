@@ -469,3 +469,6 @@ fn glob_warning(p: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
