@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::{Result, io_err};
 
-/// What a row promises (DESIGN.md "Scale on paper" and the benchmark issue).
+/// What a row promises: one of herald's performance targets (listed in bench/README.md).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Target {

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import http.server
+import json
 import re
+import threading
 from typing import Any
 
 import helm_python as helm
@@ -23,6 +28,7 @@ from chartlib import (
     YAMLLINT_CONFIG,
     Rendered,
     chart,
+    manifests_text,
     render,
     schema,
     values_yaml,
@@ -30,6 +36,7 @@ from chartlib import (
 
 EXPORTER = f"{RELEASE}-exporter"
 RULER = f"{RELEASE}-ruler"
+TOKEN_SECRET = f"{RELEASE}-grpc-token"
 CLUSTER_NAME = f"{RELEASE}-{NAMESPACE}"
 # Kubernetes versions whose schemas every rendered object must satisfy: the chart's
 # minimum (Chart.yaml kubeVersion) and the newest the validator knows.
@@ -136,7 +143,6 @@ def test_schema_rejects_bad_values(values: dict[str, Any], complaint: str) -> No
         ({"exporter": {"replicas": 2}, "config": {"leaderElection": {"enabled": False}}}, "needs leader election"),
         ({"tls": {"enabled": True}}, "tls.exporterSecretName"),
         ({"tls": {"enabled": True, "exporterSecretName": "x", "clientAuth": True}}, "tls.rulerSecretName"),
-        ({"auth": {"enabled": True}}, "auth.existingSecret"),
         ({"ruler": {"autoscaling": {"enabled": True}, "resources": {"requests": {"cpu": None}}}},
          "ruler.resources.requests.cpu"),
         ({"ruler": {"autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": None}}}, "at least one target"),
@@ -231,6 +237,9 @@ def test_default_objects() -> None:
         ("Deployment", RULER),
         ("Service", f"{RULER}-metrics"),
         ("PodDisruptionBudget", RULER),
+        ("Secret", TOKEN_SECRET),
+        ("NetworkPolicy", EXPORTER),
+        ("NetworkPolicy", RULER),
     }
 
 
@@ -367,16 +376,19 @@ def test_default_config_has_no_empty_layout() -> None:
     assert not find_key(cfg, "layout"), "an empty layout makes every event render as {}"
     assert cfg["receivers"] == [{"name": "dump", "stdout": {}}]
     assert cfg["route"] == {"routes": [{"match": [{"receiver": "dump"}]}]}
-    assert cfg["ruler"] == {"exporters": [f"http://{EXPORTER}:50051"]}
-    assert "leaderElection" not in cfg and "exporter" not in cfg
+    assert cfg["ruler"] == {"exporters": [f"http://{EXPORTER}:50051"], "authToken": "${HERALD_AUTH_TOKEN}"}
+    assert "leaderElection" not in cfg
+    assert cfg["exporter"] == {"grpc": {"authTokenFile": "/etc/herald/auth/token"}}
 
 
 def test_user_config_round_trips_unchanged() -> None:
     out = render({"config": KEE_CONFIG})
     rendered = out.config()
-    # The chart only adds the rulers' exporter address; everything else is the user's, untouched.
+    # The chart only adds the rulers' exporter address and the token wiring; everything else
+    # is the user's, untouched.
     expected = copy.deepcopy(KEE_CONFIG)
-    expected["ruler"] = {"exporters": [f"http://{EXPORTER}:50051"]}
+    expected["ruler"] = {"exporters": [f"http://{EXPORTER}:50051"], "authToken": "${HERALD_AUTH_TOKEN}"}
+    expected["exporter"] = {"grpc": {"authTokenFile": "/etc/herald/auth/token"}}
     assert rendered == expected
     text = out.get("ConfigMap", f"{RELEASE}-config")["data"]["config.yaml"]
     assert "${SLACK_TOKEN}" in text and "${ES_PASSWORD}" in text  # left for herald to expand
@@ -388,7 +400,7 @@ def test_user_config_round_trips_unchanged() -> None:
 
 def test_combined_mode_config_round_trips_without_ruler_section() -> None:
     cfg = render({"mode": "combined", "config": KEE_CONFIG}).config()
-    assert cfg == KEE_CONFIG
+    assert cfg == {**KEE_CONFIG, "exporter": {"grpc": {"authTokenFile": "/etc/herald/auth/token"}}}
 
 
 def test_chart_never_overwrites_user_settings() -> None:
@@ -417,7 +429,7 @@ def test_chart_never_overwrites_user_settings() -> None:
 def test_retention_and_ruler_exporters_values_render_into_config() -> None:
     cfg = render({"exporter": {"retention": {"maxAge": "12h", "maxBytes": "512MiB"}},
                   "ruler": {"exporters": ["http://a:50051", "http://b:50051"]}}).config()
-    assert cfg["exporter"] == {"retention": {"maxAge": "12h", "maxBytes": "512MiB"}}
+    assert cfg["exporter"]["retention"] == {"maxAge": "12h", "maxBytes": "512MiB"}
     assert cfg["ruler"]["exporters"] == ["http://a:50051", "http://b:50051"]
 
 
@@ -500,6 +512,8 @@ def test_combined_mode_runs_one_deployment() -> None:
         ("Deployment", RELEASE),
         ("PersistentVolumeClaim", f"{RELEASE}-data"),
         ("Service", RELEASE),
+        ("Secret", TOKEN_SECRET),
+        ("NetworkPolicy", RELEASE),
     }
     dep = out.get("Deployment", RELEASE)
     assert dep["spec"]["replicas"] == 1
@@ -724,7 +738,171 @@ def test_network_policies() -> None:
     assert labels_match(to_exporter["to"][0]["podSelector"]["matchLabels"], exp_labels)
     assert to_exporter["ports"] == [{"port": 50051, "protocol": "TCP"}]
     assert sink == {"ports": [{"port": 9200, "protocol": "TCP"}]}
-    assert not render().all("NetworkPolicy")
+    assert not render({"networkPolicy": {"enabled": False}}).all("NetworkPolicy")
+
+
+# --- secure by default ----------------------------------------------------------------
+
+
+def generated_token(out: Rendered) -> str:
+    secret = out.get("Secret", TOKEN_SECRET)
+    assert secret["type"] == "Opaque"
+    assert set(secret["data"]) == {"token"}
+    return base64.b64decode(secret["data"]["token"]).decode()
+
+
+def test_default_install_requires_a_generated_token() -> None:
+    out = render()
+    token = generated_token(out)
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", token), token
+    assert generated_token(render()) != token, "each fresh install gets its own token"
+    # the exporter requires it ...
+    assert out.config()["exporter"]["grpc"] == {"authTokenFile": "/etc/herald/auth/token"}
+    sts = out.get("StatefulSet", EXPORTER)
+    assert volumes(sts)["auth"]["secret"] == {"secretName": TOKEN_SECRET,
+                                              "items": [{"key": "token", "path": "token"}]}
+    (exp,) = containers(sts)
+    assert mounts(exp)["/etc/herald/auth"]["readOnly"] is True
+    # ... and the rulers send it
+    assert out.config()["ruler"]["authToken"] == "${HERALD_AUTH_TOKEN}"
+    dep = out.get("Deployment", RULER)
+    (rul,) = containers(dep)
+    env = {e["name"]: e for e in rul["env"]}
+    assert env["HERALD_AUTH_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": TOKEN_SECRET, "key": "token"}}
+    annotations = dep["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/grpc-token"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in out.text.replace(out.get("Secret", TOKEN_SECRET)["data"]["token"], "")
+    assert f"get secret {TOKEN_SECRET}" in out.notes
+    # combined mode: the exporter half still requires it
+    combined = render({"mode": "combined"})
+    generated_token(combined)
+    assert combined.config()["exporter"]["grpc"] == {"authTokenFile": "/etc/herald/auth/token"}
+    # a Secret of the user's replaces the generated one
+    own = render({"auth": {"existingSecret": "mine", "secretKey": "t"}})
+    assert not own.all("Secret")
+    assert volumes(own.get("StatefulSet", EXPORTER))["auth"]["secret"]["secretName"] == "mine"
+    assert "checksum/grpc-token" not in own.get("Deployment", RULER)["spec"]["template"]["metadata"]["annotations"]
+
+
+class FakeApiServer:
+    """Answers what Helm's `lookup` asks a Kubernetes API server: discovery of `v1` and
+    one Secret; anything else is a 404 Status. Records every request."""
+
+    def __init__(self, secrets: dict[str, dict[str, Any]]) -> None:
+        self.secrets = secrets
+        self.requests: list[tuple[str, str]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                fake.requests.append(("GET", self.path))
+                path = self.path.split("?", 1)[0]
+                if path == "/api":
+                    self.reply(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
+                elif path == "/apis":
+                    self.reply(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+                elif path == "/api/v1":
+                    self.reply(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                        {"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret",
+                         "verbs": ["get", "list"]}]})
+                elif path == "/version":
+                    self.reply(200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0"})
+                elif path in fake.secrets:
+                    self.reply(200, fake.secrets[path])
+                else:
+                    self.reply(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                     "reason": "NotFound", "code": 404, "message": f"{path} not found"})
+
+            def reply(self, code: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeApiServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def render_against(api: FakeApiServer, values: dict[str, Any] | None = None) -> Rendered:
+    """Renders as `helm upgrade` does: `lookup` asks the (fake) cluster."""
+    cfg = helm.Config(kube_apiserver=api.url, kube_token="test-token", namespace=NAMESPACE)
+    try:
+        raw = cfg.render(chart(), copy.deepcopy(values or {}), name=RELEASE, namespace=NAMESPACE,
+                         is_upgrade=True)
+    finally:
+        cfg.close()
+    out = Rendered.__new__(Rendered)
+    out.values, out.raw = values or {}, raw
+    out.text = manifests_text(raw)
+    out.objects = [doc for doc in yaml.safe_load_all(out.text) if doc is not None]
+    out.notes = next((t for p, t in raw.items() if p.endswith("NOTES.txt")), "")
+    return out
+
+
+def test_upgrades_keep_the_generated_token() -> None:
+    path = f"/api/v1/namespaces/{NAMESPACE}/secrets/{TOKEN_SECRET}"
+    kept = "k" * 40 + "12345678"
+    existing = {"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": TOKEN_SECRET, "namespace": NAMESPACE},
+                "type": "Opaque", "data": {"token": base64.b64encode(kept.encode()).decode()}}
+    with FakeApiServer({path: existing}) as api:
+        out = render_against(api)
+    assert [r for r in api.requests if "/secrets/" in r[1]] == [("GET", path)]
+    assert generated_token(out) == kept
+    annotations = out.get("Deployment", RULER)["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/grpc-token"] == hashlib.sha256(kept.encode()).hexdigest()
+    # no Secret yet (first install): a new random token
+    with FakeApiServer({}) as api:
+        fresh = generated_token(render_against(api))
+    assert [r for r in api.requests if "/secrets/" in r[1]] == [("GET", path)]
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", fresh) and fresh != kept
+
+
+def test_default_network_policy_admits_only_the_rulers_to_grpc() -> None:
+    out = render()
+    exp_labels = out.get("StatefulSet", EXPORTER)["spec"]["template"]["metadata"]["labels"]
+    rul_labels = out.get("Deployment", RULER)["spec"]["template"]["metadata"]["labels"]
+    np = out.get("NetworkPolicy", EXPORTER)
+    assert labels_match(np["spec"]["podSelector"]["matchLabels"], exp_labels)
+    assert np["spec"]["policyTypes"] == ["Ingress"]
+    grpc_in, metrics_in = np["spec"]["ingress"]
+    assert grpc_in["ports"] == [{"port": "grpc", "protocol": "TCP"}]
+    (peer,) = grpc_in["from"]
+    assert set(peer) == {"podSelector"}, "only pods of the release namespace"
+    assert labels_match(peer["podSelector"]["matchLabels"], rul_labels)
+    assert not labels_match(peer["podSelector"]["matchLabels"], exp_labels)
+    assert metrics_in == {"ports": [{"port": "http", "protocol": "TCP"}]}
+    assert "networkPolicy.grpcFrom" not in out.notes
+    # listed consumers are admitted beside the rulers
+    consumer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+                "podSelector": {"matchLabels": {"app": "event-archiver"}}}
+    opened = render({"networkPolicy": {"grpcFrom": [consumer]}})
+    grpc_in = opened.get("NetworkPolicy", EXPORTER)["spec"]["ingress"][0]
+    assert grpc_in["from"][1:] == [consumer]
+    assert "networkPolicy.grpcFrom" in opened.notes
+    # combined mode: no ruler pods, so nobody but the listed consumers
+    combined = render({"mode": "combined"})
+    (np,) = combined.all("NetworkPolicy")
+    assert [rule["ports"] for rule in np["spec"]["ingress"]] == [[{"port": "http", "protocol": "TCP"}]]
+    assert "nobody" in combined.notes
 
 
 # --- documentation --------------------------------------------------------------------

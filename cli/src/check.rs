@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use herald_config::{Config, ConfigError, Diagnostics, LoadedConfig, SourceFile};
-use herald_ruler::plan::{Plan, plan};
+use herald_config::{LoadedConfig, Role};
+use herald_ruler::plan::{LoadError, Plan};
 use herald_ruler::route::Selection;
 
 /// Loads `path` and compiles the route tree and receivers; every problem is collected.
@@ -13,69 +13,38 @@ use herald_ruler::route::Selection;
 /// # Errors
 /// The rendered diagnostics (file:line, message, hint) when anything is wrong.
 pub fn load(path: &Path) -> Result<(LoadedConfig, Plan), String> {
-    let mut loaded = match herald_config::load_file(path) {
-        Ok(l) => l,
-        Err(ConfigError::Invalid(mut d)) => {
-            check_routing(path, &mut d);
-            return Err(d.to_string());
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    match plan(&loaded.config, &mut loaded.diagnostics) {
-        Some(p) => Ok((loaded, p)),
-        None => Err(loaded.diagnostics.render(&loaded.source)),
-    }
+    herald_ruler::plan::load(path, Role::All).map_err(|e| match e {
+        LoadError::Invalid(rendered) | LoadError::Unreadable(rendered) => rendered,
+    })
 }
 
-/// When the top-level settings do not load, `route` and `receivers` are never
-/// compiled; compiles them from the raw file so their problems are reported in the
-/// same run. Reads the file as the loader does (BOM, environment expansion).
-fn check_routing(path: &Path, diags: &mut Diagnostics) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let source = SourceFile::new(path.display().to_string(), text);
-    // `std::env::var` panics on such names; the loader treats them as unset too
-    let env = |name: &str| {
-        (!name.is_empty() && !name.contains(['=', '\0']))
-            .then(|| std::env::var_os(name))
-            .flatten()
-            .map(|v| v.to_string_lossy().into_owned())
-    };
-    let expanded = herald_config::expand_env(text, env);
-    // parse problems were already reported by the loader
-    let mut parse_diags = Diagnostics::new();
-    let Some(root) = herald_config::yaml::parse_expanded(&expanded, &source, &mut parse_diags)
-    else {
-        return;
-    };
-    let config = Config {
-        route: root.get("route").cloned(),
-        receivers: root.get("receivers").filter(|n| !n.is_null()).cloned(),
-        ..Config::default()
-    };
-    plan(&config, diags);
-}
-
-/// `herald check-config FILE`: prints every problem; returns false when any is an
-/// error.
+/// `herald check-config [--strict] FILE`: prints every problem; returns false when any
+/// is an error, or with `strict` when there is any warning (for CI pipelines: a file
+/// that starts with warnings, e.g. a rule that never matches, fails the check).
 ///
 /// # Errors
 /// Writing to `out` failed.
-pub fn check_config(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
+pub fn check_config(path: &Path, strict: bool, out: &mut dyn Write) -> std::io::Result<bool> {
     match load(path) {
         Ok((loaded, plan)) => {
+            let warnings = loaded.diagnostics.warning_count();
             if !loaded.diagnostics.is_empty() {
                 writeln!(out, "{}", loaded.diagnostics.render(&loaded.source))?;
             }
+            if strict && warnings > 0 {
+                writeln!(
+                    out,
+                    "{}: FAILED ({warnings} warning(s), fatal with --strict)",
+                    path.display()
+                )?;
+                return Ok(false);
+            }
             writeln!(
                 out,
-                "{}: OK ({} receiver(s): {}; {} warning(s))",
+                "{}: OK ({} receiver(s): {}; {warnings} warning(s))",
                 path.display(),
                 plan.receivers.len(),
                 plan.receiver_names().join(", "),
-                loaded.diagnostics.warning_count()
             )?;
             Ok(true)
         }

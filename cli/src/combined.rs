@@ -72,6 +72,7 @@ pub async fn run(
         kee.clone(),
     )
     .await?;
+    plan.register_metrics(&mut registry);
     let ruler = Ruler::start(&config, plan, &mut registry, &health, kee).await?;
     let metrics_addr = args
         .metrics_address

@@ -27,8 +27,11 @@ enum Command {
     /// List, move (replay to one receiver) or delete the exporter's consumer groups.
     #[command(subcommand)]
     Groups(groups::GroupsCommand),
-    /// Check a configuration file and print every problem.
+    /// Check a configuration file and print every problem (exit code 78 on errors).
     CheckConfig {
+        /// Treat every warning as an error (for CI pipelines).
+        #[arg(long)]
+        strict: bool,
         /// The configuration file.
         file: PathBuf,
     },
@@ -49,9 +52,9 @@ const EXIT_CONFIG: u8 = 78;
 fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_go_flags(std::env::args()));
     match cli.command {
-        Command::CheckConfig { file } => {
+        Command::CheckConfig { file, strict } => {
             let mut out = std::io::stdout().lock();
-            match check::check_config(&file, &mut out) {
+            match check::check_config(&file, strict, &mut out) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(EXIT_CONFIG),
                 Err(_) => ExitCode::FAILURE,

@@ -9,7 +9,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::location::{Location, SourceFile};
+use crate::model::Role;
 use crate::node::{is_secret_key, redact_url_userinfo};
+use crate::redact::{EnvValues, Strength, redact};
 
 /// How bad a problem is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,7 +32,11 @@ impl fmt::Display for Severity {
 }
 
 /// One problem in a configuration file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A diagnostic never shows a value that came from an environment variable:
+/// its message, hint and path name the variable (`${SECRET_TOKEN}`) instead,
+/// also when they are set after it was recorded (see the `redact` module).
+#[derive(Clone, Debug)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
@@ -44,7 +50,33 @@ pub struct Diagnostic {
     pub hint: Option<String>,
     /// Set for problems with secret values: the source line is not shown.
     pub hide_source: bool,
+    /// Environment values to keep out of the text, and the variables whose
+    /// values were replaced so far.
+    redaction: Redaction,
 }
+
+#[derive(Clone, Debug, Default)]
+struct Redaction {
+    /// Values pasted into the text this diagnostic is about.
+    value: EnvValues,
+    /// Values pasted anywhere in the file.
+    file: EnvValues,
+    /// Variables whose values were replaced, in order.
+    hidden: Vec<String>,
+}
+
+impl PartialEq for Diagnostic {
+    fn eq(&self, other: &Self) -> bool {
+        self.severity == other.severity
+            && self.location == other.location
+            && self.path == other.path
+            && self.message == other.message
+            && self.hint == other.hint
+            && self.hide_source == other.hide_source
+    }
+}
+
+impl Eq for Diagnostic {}
 
 impl Diagnostic {
     /// Creates a diagnostic; an unknown location is stored as `None`.
@@ -60,20 +92,102 @@ impl Diagnostic {
             message: message.into(),
             hint: None,
             hide_source: false,
+            redaction: Redaction::default(),
         }
     }
 
     /// Sets the key path (an empty path is ignored).
     pub fn with_path(&mut self, path: impl Into<String>) -> &mut Self {
-        let path = path.into();
+        let path = self.redacted(path.into());
         self.path = (!path.is_empty()).then_some(path);
         self
     }
 
     /// Sets the hint.
     pub fn with_hint(&mut self, hint: impl Into<String>) -> &mut Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(self.redacted(hint.into()));
         self
+    }
+
+    /// Declares that this diagnostic is about text holding the pasted values
+    /// `env` (a node's or a [`Located`](crate::Located) value's
+    /// `env_values()`): every occurrence of them in the message, the hint and
+    /// the path, now or later, is replaced by `${NAME}`.
+    pub fn about_env_values(&mut self, env: &EnvValues) -> &mut Self {
+        if !env.is_empty() {
+            self.redaction.value = self.redaction.value.union(env);
+            self.redact_all();
+        }
+        self
+    }
+
+    /// Replaces the values pasted anywhere in the file (the safety net for
+    /// messages that quote a value written elsewhere).
+    pub(crate) fn redact_file_values(&mut self, env: &EnvValues) {
+        if !env.is_empty() {
+            self.redaction.file = self.redaction.file.union(env);
+            self.redact_all();
+        }
+    }
+
+    /// Variables whose values were replaced by `${NAME}` in this diagnostic.
+    pub fn hidden_variables(&self) -> &[String] {
+        &self.redaction.hidden
+    }
+
+    fn redact_all(&mut self) {
+        let message = std::mem::take(&mut self.message);
+        self.message = self.redacted(message);
+        if let Some(hint) = self.hint.take() {
+            self.hint = Some(self.redacted(hint));
+        }
+        if let Some(path) = self.path.take() {
+            self.path = Some(self.redacted(path));
+        }
+    }
+
+    fn redacted(&mut self, text: String) -> String {
+        let r = &self.redaction;
+        if r.value.is_empty() && r.file.is_empty() {
+            return text;
+        }
+        let (out, found) = redact(
+            &text,
+            &[(&r.value, Strength::Value), (&r.file, Strength::File)],
+        );
+        let out = match out {
+            std::borrow::Cow::Owned(o) => o,
+            std::borrow::Cow::Borrowed(_) => text,
+        };
+        for name in found {
+            if !self.redaction.hidden.contains(&name) {
+                self.redaction.hidden.push(name);
+            }
+        }
+        out
+    }
+
+    /// The message as shown: with a note naming the variables whose values
+    /// were replaced.
+    pub fn shown_message(&self) -> Cow<'_, str> {
+        let hidden = &self.redaction.hidden;
+        if hidden.is_empty() {
+            return Cow::Borrowed(&self.message);
+        }
+        let names = hidden
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (noun, verb) = if hidden.len() == 1 {
+            ("variable", "is")
+        } else {
+            ("variables", "are")
+        };
+        Cow::Owned(format!(
+            "{} (the value of environment {noun} {names} {verb} not shown)",
+            self.message
+        ))
     }
 
     /// Returns whether this is an error.
@@ -99,18 +213,19 @@ impl Diagnostic {
         if let Some(path) = &self.path {
             let _ = write!(out, "{path}: ");
         }
-        out.push_str(&self.message);
+        out.push_str(&self.shown_message());
         out.push('\n');
         if let (Some(loc), Some(source), false) = (self.location, source, self.hide_source)
             && let Some(line) = source.line(loc.line)
             && !line.trim().is_empty()
         {
             let line = mask_secret_value(line);
+            let (line, column) = snippet_window(&line, loc.column);
             let number = loc.line.to_string();
             let pad = " ".repeat(number.len());
             let caret: String = line
                 .chars()
-                .take(loc.column.saturating_sub(1))
+                .take(column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             let _ = writeln!(out, "  {number} | {line}");
@@ -120,6 +235,33 @@ impl Diagnostic {
             let _ = writeln!(out, "  hint: {hint}");
         }
     }
+}
+
+/// Most characters of a source line shown under a diagnostic.
+const SNIPPET_MAX_CHARS: usize = 160;
+/// Characters kept before the caret when a long line is cut.
+const SNIPPET_BEFORE_CARET: usize = 60;
+
+/// Cuts a long source line to a window around the 1-based `column`, marking cut
+/// ends with `…`; returns the text shown and the caret's column in it.
+fn snippet_window(line: &str, column: usize) -> (Cow<'_, str>, usize) {
+    let chars = line.chars().count();
+    if chars <= SNIPPET_MAX_CHARS {
+        return (Cow::Borrowed(line), column);
+    }
+    let at = column.saturating_sub(1).min(chars);
+    let end = (at.saturating_sub(SNIPPET_BEFORE_CARET) + SNIPPET_MAX_CHARS).min(chars);
+    let start = end.saturating_sub(SNIPPET_MAX_CHARS);
+    let mut shown = String::with_capacity(SNIPPET_MAX_CHARS * 4 + 8);
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(start).take(end - start));
+    if end < chars {
+        shown.push('…');
+    }
+    let caret = at - start + usize::from(start > 0) + 1;
+    (Cow::Owned(shown), caret)
 }
 
 /// Masks the value of a `key: value` line whose key names a secret, and the
@@ -147,6 +289,10 @@ fn mask_secret_value(line: &str) -> Cow<'_, str> {
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
     source: Option<Arc<SourceFile>>,
+    /// Values environment expansion pasted into the file; never shown.
+    env: EnvValues,
+    /// The process the file is checked for (decides which files checks open).
+    role: Role,
 }
 
 impl Diagnostics {
@@ -160,7 +306,38 @@ impl Diagnostics {
         Diagnostics {
             items: Vec::new(),
             source: Some(source),
+            env: EnvValues::default(),
+            role: Role::All,
         }
+    }
+
+    /// Records which process the configuration is checked for: checks that open
+    /// or inspect files named in a section (TLS material, file sink paths) run only
+    /// for the sections that process uses. [`Role::All`] unless set.
+    pub fn set_role(&mut self, role: Role) {
+        self.role = role;
+    }
+
+    /// Tells whether checks of the files named in `section` should run: a ruler pod
+    /// has no reason to hold the exporter's key, and an exporter checking the whole
+    /// file does not mount the receivers' certificates.
+    pub fn checks_files_of(&self, section: Role) -> bool {
+        self.role.uses(section)
+    }
+
+    /// Keeps the values environment expansion pasted into the file out of
+    /// every diagnostic, recorded or to come (they show as `${NAME}`).
+    pub fn hide_env_values(&mut self, env: &EnvValues) {
+        self.env = self.env.union(env);
+        for d in &mut self.items {
+            d.redact_file_values(env);
+        }
+    }
+
+    /// The values pasted into the file by environment expansion (names only
+    /// in `Debug`).
+    pub fn env_values(&self) -> &EnvValues {
+        &self.env
     }
 
     /// Returns the attached source file, if any.
@@ -193,7 +370,8 @@ impl Diagnostics {
 
     /// Records a diagnostic unless an identical one is already recorded, and
     /// returns the stored one.
-    pub fn push(&mut self, diagnostic: Diagnostic) -> &mut Diagnostic {
+    pub fn push(&mut self, mut diagnostic: Diagnostic) -> &mut Diagnostic {
+        diagnostic.redact_file_values(&self.env);
         let index = match self.items.iter().position(|d| *d == diagnostic) {
             Some(index) => index,
             None => {
@@ -285,7 +463,7 @@ impl Diagnostics {
                     path,
                     hint,
                     "config: {}",
-                    d.message
+                    d.shown_message()
                 ),
                 Severity::Warning => tracing::warn!(
                     file,
@@ -294,7 +472,7 @@ impl Diagnostics {
                     path,
                     hint,
                     "config: {}",
-                    d.message
+                    d.shown_message()
                 ),
             }
         }
@@ -418,6 +596,33 @@ mod tests {
             text.contains("ftp://herald:***@hooks.example.com/x"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let long = format!(
+            "key: {}{}",
+            "a".repeat(300_000),
+            "BAD".to_owned() + &"b".repeat(100_000)
+        );
+        let column = 5 + 300_000 + 1;
+        let source = Arc::new(SourceFile::new("c.yaml", format!("{long}\n")));
+        let mut diags = Diagnostics::for_source(source);
+        diags.error(Location::new(1, column), "bad value");
+        let text = diags.to_string();
+        assert!(text.len() < 1_000, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].starts_with("  1 | …aaa"), "{}", lines[1]);
+        assert!(lines[1].ends_with("bbb…"), "{}", lines[1]);
+        // the caret still points at `BAD`
+        let caret = lines[2].chars().position(|c| c == '^').unwrap();
+        let under: String = lines[1].chars().skip(caret).take(3).collect();
+        assert_eq!(under, "BAD", "{text}");
+        // short lines are shown whole
+        assert_eq!(snippet_window("short", 3), (Cow::Borrowed("short"), 3));
+        let xs = "x".repeat(500);
+        let (shown, col) = snippet_window(&xs, 1);
+        assert_eq!((shown.chars().count(), col), (SNIPPET_MAX_CHARS + 1, 1));
     }
 
     #[test]

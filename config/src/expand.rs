@@ -1,7 +1,13 @@
 //! Environment expansion of the whole file text, before YAML parsing.
 //!
 //! kubernetes-event-exporter runs Go's `os.ExpandEnv` over the raw file; we
-//! follow its rules exactly (COMPAT.md §1.1 point 2) with two fixes:
+//! follow its rules exactly: `${NAME}` takes every character up to the first `}`
+//! (`${A:-b}` looks up a variable named `A:-b`: there is no default syntax),
+//! `$NAME` the longest run of letters, digits and `_`; `$` before one of
+//! `* # $ @ ! ? -` or a digit takes that one character as the name; `${}` is
+//! removed and an unterminated `${` loses those two characters; a `$` before
+//! anything else stays; unset variables expand to nothing, never an error. Two
+//! fixes:
 //!
 //! * `$$` is a literal `$` (Go deletes both characters);
 //! * nothing is expanded inside a `{{ … }}` template action (from `{{` to the
@@ -9,14 +15,18 @@
 //!   survive; a `$` written right before such an action is kept too.
 //!
 //! The result keeps a position map so every location in the expanded text can
-//! be reported in the user's original file, and a record of every variable
-//! reference (never its value).
+//! be reported in the user's original file, a record of every variable
+//! reference, and the pasted values themselves, which are only ever used to
+//! keep them out of messages ([`EnvValues`]).
 
 use crate::diagnostics::Diagnostics;
 use crate::location::{LineIndex, Location};
+use crate::redact::EnvValues;
 
 /// The expanded text, a map back to the original, and what was referenced.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the references, never the expanded text or the values.
+#[derive(Clone)]
 pub struct Expanded {
     text: String,
     original: String,
@@ -24,6 +34,19 @@ pub struct Expanded {
     original_index: LineIndex,
     expanded_index: LineIndex,
     references: Vec<EnvReference>,
+    /// The value pasted for each reference (same index); `None` when nothing
+    /// was pasted.
+    values: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for Expanded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expanded")
+            .field("original_bytes", &self.original.len())
+            .field("expanded_bytes", &self.text.len())
+            .field("references", &self.references)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One environment reference found in the original text.
@@ -103,6 +126,7 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Expand
         out: String::with_capacity(text.len()),
         segments: Vec::new(),
         references: Vec::new(),
+        values: Vec::new(),
         original_index: LineIndex::new(text),
     };
     ex.run(&lookup);
@@ -110,6 +134,7 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Expand
         out,
         mut segments,
         references,
+        values,
         original_index,
         ..
     } = ex;
@@ -127,6 +152,7 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Expand
         original_index,
         expanded_index,
         references,
+        values,
     }
 }
 
@@ -135,6 +161,7 @@ struct Expander<'a> {
     out: String,
     segments: Vec<Segment>,
     references: Vec<EnvReference>,
+    values: Vec<Option<String>>,
     original_index: LineIndex,
 }
 
@@ -200,6 +227,7 @@ impl Expander<'_> {
                 });
                 if let Some(v) = value {
                     self.out.push_str(&v);
+                    self.values[index] = Some(v);
                 }
             }
             i += 1 + width;
@@ -237,6 +265,7 @@ impl Expander<'_> {
             offset,
             kind,
         });
+        self.values.push(None);
         self.references.len() - 1
     }
 
@@ -385,6 +414,52 @@ impl Expanded {
         )
     }
 
+    /// Every value pasted into the text, with its variable's name.
+    pub fn env_values(&self) -> EnvValues {
+        EnvValues::from_pairs(
+            self.pasted()
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        )
+    }
+
+    /// The values pasted into the expanded text between byte offsets `start`
+    /// and `end`.
+    pub fn env_values_in(&self, start: usize, end: usize) -> EnvValues {
+        let mut pairs = Vec::new();
+        let end = end.max(start + 1);
+        // segments are ordered by `out`: start at the last one beginning at or before
+        // `start`, stop at the first beginning at or after `end`
+        let first = self
+            .segments
+            .partition_point(|s| s.out <= start)
+            .saturating_sub(1);
+        for (i, seg) in self.segments.iter().enumerate().skip(first) {
+            if seg.out >= end {
+                break;
+            }
+            let Some(reference) = seg.reference.filter(|_| !seg.literal) else {
+                continue;
+            };
+            let seg_end = self.segments.get(i + 1).map_or(self.text.len(), |s| s.out);
+            if seg_end <= start || seg.out == seg_end {
+                continue;
+            }
+            if let (Some(r), Some(Some(value))) =
+                (self.references.get(reference), self.values.get(reference))
+            {
+                pairs.push((r.name.clone(), value.clone()));
+            }
+        }
+        EnvValues::from_pairs(pairs)
+    }
+
+    fn pasted(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.references
+            .iter()
+            .zip(&self.values)
+            .filter_map(|(r, v)| Some((r.name.as_str(), v.as_deref()?)))
+    }
+
     /// Maps a byte offset in the expanded text to the original text. Offsets
     /// inside a pasted value map to the `$` of its reference.
     pub fn original_offset(&self, expanded_offset: usize) -> usize {
@@ -420,11 +495,8 @@ impl Expanded {
     /// Returns the variable whose pasted value covers `expanded_offset`.
     pub fn variable_at(&self, expanded_offset: usize) -> Option<&str> {
         let seg = self.segment_at(expanded_offset);
-        let next_out = self
-            .segments
-            .iter()
-            .find(|s| s.out > seg.out)
-            .map_or(self.text.len(), |s| s.out);
+        let next = self.segments.partition_point(|s| s.out <= seg.out);
+        let next_out = self.segments.get(next).map_or(self.text.len(), |s| s.out);
         if seg.literal || expanded_offset >= next_out {
             return None;
         }
@@ -448,14 +520,15 @@ impl Expanded {
     }
 
     /// Adds the expansion warnings to `diags`: one per unset variable (at its
-    /// first reference), malformed references, and values that may change
-    /// the YAML structure. Values are never shown.
+    /// first reference outside YAML comments), malformed references, and
+    /// values that may change the YAML structure. Values are never shown.
     pub fn report(&self, diags: &mut Diagnostics) {
         let mut seen_unset: Vec<&str> = Vec::new();
         for r in &self.references {
             match r.kind {
                 ReferenceKind::Unset => {
-                    if seen_unset.contains(&r.name.as_str()) {
+                    // Expanding to nothing in a comment changes nothing.
+                    if seen_unset.contains(&r.name.as_str()) || self.in_comment(r.offset) {
                         continue;
                     }
                     seen_unset.push(&r.name);
@@ -507,6 +580,15 @@ impl Expanded {
                 ReferenceKind::Set { risk: None } => {}
             }
         }
+    }
+}
+
+impl Expanded {
+    /// Tells whether byte `offset` of the original text is inside a YAML comment
+    /// (a `#` at the start of the line or after whitespace, outside quotes).
+    fn in_comment(&self, offset: usize) -> bool {
+        let line_start = self.original[..offset].rfind('\n').map_or(0, |p| p + 1);
+        line_context(&self.original[line_start..offset]) == LineContext::Comment
     }
 }
 

@@ -15,6 +15,10 @@
 //! * [`load_file`] / [`load_str`]: the whole pipeline; [`redacted_summary`]
 //!   for the startup log.
 //!
+//! Values pasted from environment variables are tracked from expansion to the
+//! nodes and [`Located`] values that hold them ([`EnvValues`]); every
+//! [`Diagnostic`] shows `${NAME}` in their place, never the value.
+//!
 //! Other crates decode their parts (`route`, `receivers`) with [`decode`] or
 //! [`decode_with`], using [`Located`] for values they check later and
 //! [`Secret`] for credentials.
@@ -54,6 +58,7 @@ mod located;
 mod location;
 mod model;
 mod node;
+mod redact;
 mod scalar;
 mod secret;
 pub mod suggest;
@@ -77,5 +82,6 @@ pub use model::{
     WatchConfig, read_token_file,
 };
 pub use node::{Key, Node, NodeValue, ScalarStyle, is_secret_key};
+pub use redact::EnvValues;
 pub use secret::Secret;
 pub use summary::redacted_summary;

@@ -27,7 +27,7 @@ pub struct LoadedConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {}", path.display())]
+    #[error("cannot read config file {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -111,7 +111,9 @@ pub fn load_str_for(
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let source = Arc::new(SourceFile::new(name, text));
     let mut diagnostics = Diagnostics::for_source(source.clone());
+    diagnostics.set_role(role);
     let expanded = expand_env(text, env);
+    diagnostics.hide_env_values(&expanded.env_values());
     expanded.report(&mut diagnostics);
     let config = parse_expanded(&expanded, &source, &mut diagnostics)
         .and_then(|root| decode_config(&root, role, &mut diagnostics));

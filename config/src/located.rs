@@ -11,6 +11,7 @@ use serde::de::{Deserialize, Deserializer, Visitor};
 use crate::de::{LOCATED_TOKEN, take_location};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::location::Location;
+use crate::redact::EnvValues;
 
 /// A value and where it was written.
 ///
@@ -24,6 +25,9 @@ pub struct Located<T> {
     pub location: Location,
     /// Key path of the value, such as `route.routes[0].match[1].namespace`.
     pub path: String,
+    /// Environment values pasted into the value; diagnostics about it show
+    /// `${NAME}` instead.
+    env: EnvValues,
 }
 
 impl<T> Located<T> {
@@ -33,7 +37,14 @@ impl<T> Located<T> {
             value,
             location: Location::UNKNOWN,
             path: String::new(),
+            env: EnvValues::none(),
         }
+    }
+
+    /// Environment values pasted into this value (empty when it was written
+    /// out in the file).
+    pub fn env_values(&self) -> &EnvValues {
+        &self.env
     }
 
     /// Returns the value.
@@ -48,7 +59,7 @@ impl<T> Located<T> {
         message: impl Into<String>,
     ) -> &'d mut Diagnostic {
         let d = diags.error(self.location, message);
-        d.with_path(self.path.clone());
+        d.about_env_values(&self.env).with_path(self.path.clone());
         d
     }
 
@@ -59,7 +70,7 @@ impl<T> Located<T> {
         message: impl Into<String>,
     ) -> &'d mut Diagnostic {
         let d = diags.warning(self.location, message);
-        d.with_path(self.path.clone());
+        d.about_env_values(&self.env).with_path(self.path.clone());
         d
     }
 }
@@ -102,12 +113,13 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for LocatedVisitor<T> {
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         // Take the location before decoding the value, which may hold
         // located values of its own.
-        let (location, path) = take_location().unwrap_or_default();
+        let (location, path, env) = take_location().unwrap_or_default();
         let value = T::deserialize(d)?;
         Ok(Located {
             value,
             location,
             path,
+            env,
         })
     }
 }

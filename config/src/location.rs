@@ -44,22 +44,40 @@ impl fmt::Display for Location {
 }
 
 /// Byte offsets of line starts in a text, for offset ↔ line/column conversion.
+///
+/// Lines that are pure ASCII (almost all of them) convert in constant time, so a
+/// file with many values on one long line is not quadratic to read.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LineIndex {
     starts: Vec<usize>,
+    /// Whether each line (by index) is pure ASCII: columns are then byte offsets.
+    ascii: Vec<bool>,
 }
 
 impl LineIndex {
     /// Indexes the line starts of `text`.
     pub(crate) fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex { starts }
+        let mut ascii = Vec::new();
+        let mut line_ascii = true;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                starts.push(i + 1);
+                ascii.push(line_ascii);
+                line_ascii = true;
+            } else if !b.is_ascii() {
+                line_ascii = false;
+            }
+        }
+        ascii.push(line_ascii);
+        LineIndex { starts, ascii }
+    }
+
+    fn is_ascii(&self, line: usize) -> bool {
+        line.checked_sub(1)
+            .and_then(|i| self.ascii.get(i))
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Returns the location of byte `offset` (clamped to the text).
@@ -67,7 +85,11 @@ impl LineIndex {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         let line = self.starts.partition_point(|&s| s <= offset);
         let start = self.starts[line.saturating_sub(1)];
-        let column = text[start..offset].chars().count() + 1;
+        let column = if self.is_ascii(line) {
+            offset - start + 1
+        } else {
+            text[start..offset].chars().count() + 1
+        };
         Location::new(line, column)
     }
 
@@ -79,6 +101,9 @@ impl LineIndex {
         };
         let end = self.line_end(text, line);
         // A column past the end of the line points at the line break.
+        if self.is_ascii(line) {
+            return (start + column0).min(end);
+        }
         text[start..end]
             .char_indices()
             .nth(column0)

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::location::Location;
+use crate::redact::EnvValues;
 
 /// A YAML value with its location.
 #[derive(Clone, PartialEq)]
@@ -22,6 +23,9 @@ pub struct Node {
     /// Source text of a non-string scalar (`0x1F`, `True`, `~`), used when a
     /// string is expected; `None` for strings and collections.
     pub raw: Option<String>,
+    /// Environment values pasted into this value (for a collection: into any
+    /// value below it). Diagnostics about the node show `${NAME}` instead.
+    pub env: EnvValues,
 }
 
 /// The value of a [`Node`].
@@ -82,6 +86,7 @@ impl Node {
             loc,
             style: ScalarStyle::Plain,
             raw: None,
+            env: EnvValues::none(),
         }
     }
 

@@ -68,7 +68,25 @@ fn number(text: &str) -> Option<Plain> {
     if body.is_empty() || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    let magnitude = u64::from_str_radix(body, radix).ok()?;
+    let magnitude = match u64::from_str_radix(body, radix) {
+        Ok(m) => m,
+        // A number too large for any integer type is still a number (an integer
+        // field then reports it out of range, never as a string).
+        Err(e)
+            if *e.kind() == std::num::IntErrorKind::PosOverflow
+                && body.chars().all(|c| c.is_digit(radix)) =>
+        {
+            let approx = if radix == 10 {
+                body.parse::<f64>().unwrap_or(f64::INFINITY)
+            } else {
+                body.chars().fold(0f64, |acc, c| {
+                    acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))
+                })
+            };
+            return Some(Plain::Float(if negative { -approx } else { approx }));
+        }
+        Err(_) => return None,
+    };
     if negative {
         // -9223372036854775808 is the only magnitude beyond i64::MAX that fits.
         if magnitude == i64::MIN.unsigned_abs() {
@@ -139,6 +157,13 @@ mod tests {
             ("0x", Plain::String),
             ("-9223372036854775808", Plain::Int(i64::MIN)),
             ("18446744073709551615", Plain::Float(18446744073709551615.0)),
+            ("99999999999999999999", Plain::Float(99999999999999999999.0)),
+            (
+                "-99999999999999999999",
+                Plain::Float(-99999999999999999999.0),
+            ),
+            ("0x1FFFFFFFFFFFFFFFF", Plain::Float(36893488147419103231.0)),
+            ("99999999999999999999x", Plain::String),
             ("localhost:9092", Plain::String),
         ];
         for (text, want) in cases {

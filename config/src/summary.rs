@@ -43,7 +43,11 @@ pub fn redacted_summary(config: &Config) -> String {
         format_duration(le.renew_deadline),
         format_duration(le.retry_period)
     );
-    let _ = writeln!(out, "  metricsNamePrefix={:?}", config.metrics_name_prefix);
+    let _ = writeln!(
+        out,
+        "  metricsNamePrefix={:?} (kubernetes-event-exporter metrics: {}events_sent, …)",
+        config.metrics_name_prefix, config.metrics_name_prefix
+    );
     let (routes, rules) = config.route.as_ref().map_or((0, 0), count_routes);
     let _ = writeln!(
         out,

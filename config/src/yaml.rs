@@ -18,6 +18,7 @@ use crate::diagnostics::Diagnostics;
 use crate::expand::Expanded;
 use crate::location::{Location, SourceFile};
 use crate::node::{Key, Node, NodeValue, ScalarStyle};
+use crate::redact::EnvValues;
 use crate::scalar::{Plain, resolve_plain};
 
 /// The hint given when a line with a template failed to parse.
@@ -34,11 +35,20 @@ const MAX_NODES: usize = 250_000;
 /// document; a file without one gives a null node. Returns `None` when the
 /// text is not valid YAML; every problem is added to `diags`.
 pub fn parse(source: &SourceFile, diags: &mut Diagnostics) -> Option<Node> {
-    let map = |line: usize, col0: usize| Mapped {
+    let pos = |line: usize, col0: usize| Mapped {
         loc: Location::new(line, col0 + 1),
         variable: None,
     };
-    parse_with(source.text(), &map, source, diags)
+    let env = |_: (usize, usize), _: (usize, usize)| EnvValues::none();
+    parse_with(
+        source.text(),
+        &Mapper {
+            pos: &pos,
+            env: &env,
+        },
+        source,
+        diags,
+    )
 }
 
 /// Parses the expanded text of `source`, reporting locations in the original
@@ -48,14 +58,28 @@ pub fn parse_expanded(
     source: &SourceFile,
     diags: &mut Diagnostics,
 ) -> Option<Node> {
-    let map = |line: usize, col0: usize| {
+    let pos = |line: usize, col0: usize| {
         let offset = expanded.expanded_offset(line, col0);
         Mapped {
             loc: expanded.original_location_of_offset(offset),
             variable: expanded.variable_at(offset).map(str::to_owned),
         }
     };
-    parse_with(expanded.text(), &map, source, diags)
+    let env = |start: (usize, usize), end: (usize, usize)| {
+        expanded.env_values_in(
+            expanded.expanded_offset(start.0, start.1),
+            expanded.expanded_offset(end.0, end.1),
+        )
+    };
+    parse_with(
+        expanded.text(),
+        &Mapper {
+            pos: &pos,
+            env: &env,
+        },
+        source,
+        diags,
+    )
 }
 
 /// A parser position mapped to the user's file.
@@ -65,7 +89,15 @@ struct Mapped {
     variable: Option<String>,
 }
 
-type MapFn<'a> = &'a dyn Fn(usize, usize) -> Mapped;
+/// Maps parser positions to the user's file.
+struct Mapper<'a> {
+    /// A position (1-based line, 0-based column) in the parsed text.
+    pos: &'a dyn Fn(usize, usize) -> Mapped,
+    /// The environment values pasted between two positions.
+    env: &'a dyn Fn((usize, usize), (usize, usize)) -> EnvValues,
+}
+
+type MapFn<'a> = &'a Mapper<'a>;
 
 fn parse_with(
     text: &str,
@@ -99,6 +131,8 @@ struct Builder<'a> {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    /// An alias was expanded (the size limits then say so).
+    aliased: bool,
     doc_root: Option<Node>,
     result: Option<Node>,
 }
@@ -138,6 +172,7 @@ impl<'a> Builder<'a> {
             stack: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
+            aliased: false,
             doc_root: None,
             result: None,
         }
@@ -165,7 +200,15 @@ impl<'a> Builder<'a> {
     }
 
     fn loc(&self, span: &Span) -> Location {
-        (self.map)(span.start.line(), span.start.col()).loc
+        (self.map.pos)(span.start.line(), span.start.col()).loc
+    }
+
+    /// The environment values pasted into the text of `span`.
+    fn env(&self, span: &Span) -> EnvValues {
+        (self.map.env)(
+            (span.start.line(), span.start.col()),
+            (span.end.line(), span.end.col()),
+        )
     }
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Abort> {
@@ -186,7 +229,9 @@ impl<'a> Builder<'a> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let loc = self.loc(&span);
-                let node = self.scalar(text, style, tag.as_deref(), loc);
+                let env = self.env(&span);
+                let mut node = self.scalar(text, style, tag.as_deref(), loc, &env);
+                node.env = env;
                 self.count(1, 0, loc)?;
                 self.add(node, anchor);
                 Ok(())
@@ -213,7 +258,7 @@ impl<'a> Builder<'a> {
                 Ok(())
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (node, anchor) = match self.stack.pop() {
+                let (mut node, anchor) = match self.stack.pop() {
                     Some(Frame::Seq { loc, anchor, items }) => {
                         (Node::new(NodeValue::Seq(items), loc), anchor)
                     }
@@ -226,6 +271,7 @@ impl<'a> Builder<'a> {
                     // The parser never ends a collection it did not start.
                     None => return Ok(()),
                 };
+                node.env = children_env(&node);
                 self.add(node, anchor);
                 Ok(())
             }
@@ -236,6 +282,7 @@ impl<'a> Builder<'a> {
                     return Err(Abort);
                 };
                 let mut node = target.clone();
+                self.aliased = true;
                 let (size, depth) = measure(&node);
                 self.count(size, depth, loc)?;
                 // The alias itself is where the value is used.
@@ -263,17 +310,21 @@ impl<'a> Builder<'a> {
     fn count(&mut self, size: usize, depth: usize, loc: Location) -> Result<(), Abort> {
         self.nodes = self.nodes.saturating_add(size);
         if self.nodes > MAX_NODES {
-            self.diags.error(
-                loc,
-                format!("the document expands to more than {MAX_NODES} values (through aliases)"),
-            );
+            let message = if self.aliased {
+                format!("the document expands to more than {MAX_NODES} values (through aliases)")
+            } else {
+                format!("the document has more than {MAX_NODES} values")
+            };
+            self.diags.error(loc, message);
             return Err(Abort);
         }
         if self.stack.len() + depth > MAX_DEPTH {
-            self.diags.error(
-                loc,
-                format!("the document is nested deeper than {MAX_DEPTH} levels (through aliases)"),
-            );
+            let message = if self.aliased {
+                format!("the document is nested deeper than {MAX_DEPTH} levels (through aliases)")
+            } else {
+                format!("the document is nested deeper than {MAX_DEPTH} levels")
+            };
+            self.diags.error(loc, message);
             return Err(Abort);
         }
         Ok(())
@@ -285,6 +336,7 @@ impl<'a> Builder<'a> {
         style: saphyr_parser::ScalarStyle,
         tag: Option<&Tag>,
         loc: Location,
+        env: &EnvValues,
     ) -> Node {
         let style = match style {
             saphyr_parser::ScalarStyle::Plain => ScalarStyle::Plain,
@@ -312,18 +364,21 @@ impl<'a> Builder<'a> {
                             loc,
                             style,
                             raw: Some(text.into_owned()),
+                            env: EnvValues::none(),
                         };
                     }
                     _ => false,
                 };
                 if !ok {
-                    self.diags.error(
-                        loc,
-                        format!(
-                            "`{}` is not a valid !!{kind} value",
-                            crate::node::shorten(&text)
-                        ),
-                    );
+                    self.diags
+                        .error(
+                            loc,
+                            format!(
+                                "`{}` is not a valid !!{kind} value",
+                                crate::node::shorten(&text)
+                            ),
+                        )
+                        .about_env_values(env);
                 }
                 plain
             }
@@ -342,6 +397,7 @@ impl<'a> Builder<'a> {
             loc,
             style,
             raw,
+            env: EnvValues::none(),
         }
     }
 
@@ -478,7 +534,7 @@ impl<'a> Builder<'a> {
 
     fn scan_error(&mut self, e: &ScanError) {
         let marker = e.marker();
-        let mapped = (self.map)(marker.line(), marker.col());
+        let mapped = (self.map.pos)(marker.line(), marker.col());
         let loc = mapped.loc;
         let d = self
             .diags
@@ -498,6 +554,16 @@ impl<'a> Builder<'a> {
             d.with_hint("indent with spaces; YAML does not allow tabs for indentation");
         }
     }
+}
+
+/// The environment values pasted anywhere below a collection.
+fn children_env(node: &Node) -> EnvValues {
+    let children: Box<dyn Iterator<Item = &Node>> = match &node.value {
+        NodeValue::Seq(items) => Box::new(items.iter()),
+        NodeValue::Map(entries) => Box::new(entries.iter().map(|(_, v)| v)),
+        _ => return node.env.clone(),
+    };
+    children.fold(EnvValues::none(), |acc, child| acc.union(&child.env))
 }
 
 /// Returns the number of nodes in a tree and its nesting depth.

@@ -145,6 +145,12 @@ impl Exporter {
             .map_err(|e| ExporterError::Grpc(e.to_string()))?;
         let metrics = IngestMetrics::register(registry);
         let kube_stats = Arc::new(KubeStats::default());
+        // KEE's kube_api_read_cache_hits/_misses are the enricher's own counts
+        let lookups = kube_stats.clone();
+        kee.read_lookups_from(move || {
+            let s = lookups.snapshot();
+            (s.lookup_cache_hits, s.lookup_cache_misses)
+        });
         registry.register_collector(Box::new(StateCollector {
             store: store.clone(),
             hub: hub.clone(),

@@ -71,14 +71,31 @@ async fn run(args: Args) -> ExitCode {
         );
         return ExitCode::from(EXIT_CONFIG);
     }
-    let loaded = match herald_config::load_file_for(&args.config, herald_config::Role::Exporter) {
-        Ok(l) => l,
+    // The whole file, route and receivers included, is checked as the rulers and
+    // `herald check-config` check it: a file they refuse never runs half-way.
+    let loaded = match herald_ruler::plan::load(&args.config, herald_config::Role::Exporter) {
+        Ok((loaded, _plan)) => loaded,
         Err(e) => {
             eprintln!("herald-exporter: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let config = loaded.config;
+    let mut config = loaded.config;
+    // The command line wins over the file: apply it first, so the startup summary
+    // (and everything after it) shows the settings in effect.
+    if let Some(dir) = &args.data_dir {
+        config.exporter.data_dir.clone_from(dir);
+    }
+    if let Some(addr) = args.grpc_address {
+        config.exporter.grpc.listen = addr;
+    }
+    let metrics_addr = args
+        .metrics_address
+        .clone()
+        .unwrap_or_else(|| config.exporter.metrics.listen.to_string());
+    if let Ok(addr) = herald_config::units::parse_listen(&metrics_addr) {
+        config.exporter.metrics.listen = addr;
+    }
     let traces = match herald_telemetry::logging::init_with_traces(
         config.log_level.as_str(),
         config.log_format.as_str(),
@@ -91,7 +108,7 @@ async fn run(args: Args) -> ExitCode {
         }
     };
     loaded.diagnostics.log();
-    tracing::info!(config = %herald_config::redacted_summary(&config), "starting herald-exporter {}", env!("CARGO_PKG_VERSION"));
+    tracing::info!(config = %herald_config::redacted_summary(&config), metrics = %metrics_addr, "starting herald-exporter {}", env!("CARGO_PKG_VERSION"));
     let mut registry = Registry::default();
     let kee = KeeMetrics::new(&config.metrics_name_prefix);
     registry.register_collector(Box::new(kee.clone()));
@@ -102,9 +119,6 @@ async fn run(args: Args) -> ExitCode {
         data_dir: args.data_dir,
         ..ExporterOptions::default()
     };
-    let metrics_addr = args
-        .metrics_address
-        .unwrap_or_else(|| config.exporter.metrics.listen.to_string());
     let exporter = match Exporter::start(config, opts, &mut registry, &health, kee).await {
         Ok(e) => e,
         Err(e) => {

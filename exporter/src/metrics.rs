@@ -45,7 +45,8 @@ pub struct IngestMetrics {
 }
 
 impl IngestMetrics {
-    /// Creates the metrics and registers them under `herald_exporter_`.
+    /// Creates the metrics and registers them under `herald_exporter_`. Help texts
+    /// carry no final period: the registry adds one.
     pub fn register(registry: &mut Registry) -> IngestMetrics {
         let m = IngestMetrics {
             logged: Counter::default(),
@@ -62,52 +63,52 @@ impl IngestMetrics {
         let r = registry.sub_registry_with_prefix("herald_exporter");
         r.register(
             "events_logged",
-            "Event occurrences appended to the durable log.",
+            "Event occurrences appended to the durable log",
             m.logged.clone(),
         );
         r.register(
             "duplicates_skipped",
-            "Observations skipped because the occurrence was already logged.",
+            "Observations skipped because the occurrence was already logged",
             m.duplicates.clone(),
         );
         r.register(
             "events_discarded",
-            "Occurrences not logged by the cold-start age filter (maxEventAgeSeconds).",
+            "Occurrences not logged by the cold-start age filter (maxEventAgeSeconds)",
             m.discarded.clone(),
         );
         r.register(
             "failover_skipped",
-            "Occurrences skipped at a failover because the previous leader handled them.",
+            "Occurrences skipped at a failover because the previous leader handled them",
             m.handled_by_previous_leader.clone(),
         );
         r.register(
             "log_lost_events",
-            "Events removed by retention before every durable consumer group acknowledged them.",
+            "Events removed by retention before every durable consumer group acknowledged them",
             m.lost.clone(),
         );
         r.register(
             "ingest_lag_seconds",
-            "Time from an occurrence's last-seen timestamp to its append to the log.",
+            "Time from an occurrence's last-seen timestamp to its append to the log",
             m.lag.clone(),
         );
         r.register(
             "watch_healthy",
-            "1 while the Event watch is healthy.",
+            "1 while the Event watch is healthy",
             m.watch_healthy.clone(),
         );
         r.register(
             "leader",
-            "1 while this exporter is the active (leader) instance.",
+            "1 while this exporter is the active (leader) instance",
             m.leader.clone(),
         );
         r.register(
             "seen_entries",
-            "Event objects remembered for deduplication.",
+            "Event objects remembered for deduplication",
             m.seen_entries.clone(),
         );
         r.register(
             "log_appends",
-            "Durable log append transactions by outcome.",
+            "Durable log append transactions by outcome",
             m.appends.clone(),
         );
         m
@@ -298,5 +299,25 @@ impl Collector for StateCollector {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_texts_end_with_one_period() {
+        let mut registry = Registry::default();
+        let m = IngestMetrics::register(&mut registry);
+        // a family shows its HELP once it has a series
+        m.appends.get_or_create(&vec![("outcome", "ok")]).inc();
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        let help: Vec<&str> = out.lines().filter(|l| l.starts_with("# HELP")).collect();
+        assert_eq!(help.len(), 10, "{out}");
+        for line in help {
+            assert!(line.ends_with('.') && !line.ends_with(".."), "{line}");
+        }
     }
 }

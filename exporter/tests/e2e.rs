@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use harness::*;
 use herald_kubesim::HttpFault;
+use serde_json::json;
 
 const IDLE: Duration = Duration::from_millis(1500);
 
@@ -187,6 +188,57 @@ async fn gone_dropped_watches_429_and_500_recover_without_duplicates() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn kee_lookup_counters_and_the_startup_summary_tell_what_is_in_effect() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    // the harness turns lookups off; this test needs them
+    let cfg = setup.path("lookups.yaml");
+    std::fs::write(
+        &cfg,
+        "logLevel: debug\nmaxEventAgeSeconds: 3600\nexporter:\n  watch:\n    timeout: 5s\n",
+    )
+    .unwrap();
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    // events about two objects: every one is looked up (they do not exist in the
+    // simulator, so nothing is cached)
+    for i in 0..6 {
+        let mut e = event("shop", &format!("e-{i}"), "BackOff", chrono::Utc::now());
+        e["involvedObject"]["name"] = json!(format!("pod-{}", i % 2));
+        e["involvedObject"]["uid"] = json!(format!("pod-uid-{}", i % 2));
+        sim.create_event(e).unwrap();
+    }
+    ex.wait_logged(6).await;
+    let metrics = reqwest::get(format!("{}/metrics", ex.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    let (hits, misses) = (
+        value("herald_exporter_lookup_cache_hits_total"),
+        value("herald_exporter_lookup_cache_misses_total"),
+    );
+    assert!(misses >= 6, "hits {hits}, misses {misses}");
+    // the startup summary shows the command line's settings, which win over the file
+    let log = ex.log_text();
+    let data_dir = setup.path("data").display().to_string();
+    assert!(log.contains(&format!("dataDir={data_dir}")), "{log}");
+    let grpc = ex.grpc.trim_start_matches("http://");
+    assert!(log.contains(&format!("grpc={grpc}")), "{log}");
+    let metrics = ex.metrics.trim_start_matches("http://");
+    assert!(log.contains(&format!("metrics={metrics}")), "{log}");
+    assert_eq!(value("kube_api_read_cache_hits"), hits);
+    assert_eq!(value("kube_api_read_cache_misses"), misses);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn malformed_events_and_events_without_involved_object_do_not_stop_the_watch() {
     let sim = sim().await;
     let setup = Setup::new(&sim);
@@ -290,4 +342,50 @@ async fn bad_kubeconfig_and_bad_config_fail_with_clear_errors() {
     assert!(err.contains("bad.yaml:2:"), "{err}");
     assert!(err.contains("maxEventAgeSeconds"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn the_exporter_refuses_what_check_config_refuses_in_routes_and_receivers() {
+    // check-config rejects it: a receiver with a bad delivery timeout, a route naming a
+    // receiver that does not exist; the exporter must not start with it either.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("routes.yaml");
+    std::fs::write(
+        &bad,
+        "route:\n  routes:\n    - match:\n        - receiver: dumq\nreceivers:\n  - name: dump\n    stdout: {}\n    delivery:\n      timeout: soon\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(exporter_bin())
+        .arg("--config")
+        .arg(&bad)
+        .arg("--kubeconfig")
+        .arg(dir.path().join("never-read.kubeconfig"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("routes.yaml:4:"), "{err}");
+    assert!(err.contains("`dumq`, which is not defined"), "{err}");
+    assert!(err.contains("routes.yaml:9:"), "{err}");
+    assert!(err.contains("delivery.timeout"), "{err}");
+    // receivers' files belong to the rulers: an exporter does not require them
+    let ok = dir.path().join("tls.yaml");
+    std::fs::write(
+        &ok,
+        "route:\n  routes:\n    - match:\n        - receiver: hook\nreceivers:\n  - name: hook\n    webhook:\n      endpoint: https://hooks.example.com/x\n      tls:\n        caFile: /mounted/in/rulers/only/ca.pem\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(exporter_bin())
+        .arg("--config")
+        .arg(&ok)
+        .arg("--kubeconfig")
+        .arg(dir.path().join("missing.kubeconfig"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("missing.kubeconfig"),
+        "got past the config: {err}"
+    );
 }

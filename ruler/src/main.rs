@@ -49,21 +49,26 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let mut loaded = match herald_config::load_file_for(&args.config, herald_config::Role::Ruler) {
+    let (loaded, plan) = match herald_ruler::plan::load(&args.config, herald_config::Role::Ruler) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("herald-ruler: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let Some(plan) = herald_ruler::plan::plan(&loaded.config, &mut loaded.diagnostics) else {
-        eprintln!(
-            "herald-ruler: invalid configuration:\n{}",
-            loaded.diagnostics.render(&loaded.source)
-        );
-        return ExitCode::from(EXIT_CONFIG);
-    };
-    let config = loaded.config;
+    let mut config = loaded.config;
+    // The command line wins over the file: apply it first, so the startup summary
+    // shows the settings in effect.
+    if !args.exporters.is_empty() {
+        config.ruler.exporters.clone_from(&args.exporters);
+    }
+    let metrics_addr = args
+        .metrics_address
+        .clone()
+        .unwrap_or_else(|| config.ruler.metrics.listen.to_string());
+    if let Ok(addr) = herald_config::units::parse_listen(&metrics_addr) {
+        config.ruler.metrics.listen = addr;
+    }
     let traces = match herald_telemetry::logging::init_with_traces(
         config.log_level.as_str(),
         config.log_format.as_str(),
@@ -89,12 +94,13 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    tracing::info!(config = %herald_config::redacted_summary(&config), exporters = upstreams.len(), "starting herald-ruler {}", env!("CARGO_PKG_VERSION"));
+    tracing::info!(config = %herald_config::redacted_summary(&config), exporters = upstreams.len(), metrics = %metrics_addr, "starting herald-ruler {}", env!("CARGO_PKG_VERSION"));
     let mut registry = Registry::default();
     let kee = KeeMetrics::new(&config.metrics_name_prefix);
     registry.register_collector(Box::new(kee.clone()));
     let upstream_metrics = UpstreamMetrics::new();
     upstream_metrics.register(&mut registry);
+    plan.register_metrics(&mut registry);
     let health = Health::new();
     let ruler = match Ruler::start(&config, plan, &mut registry, &health, kee).await {
         Ok(r) => r,
@@ -103,9 +109,6 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let metrics_addr = args
-        .metrics_address
-        .unwrap_or_else(|| config.ruler.metrics.listen.to_string());
     let admin = match herald_telemetry::start_admin(&metrics_addr, Arc::new(registry), health).await
     {
         Ok(a) => a,

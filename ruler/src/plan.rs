@@ -1,9 +1,21 @@
 //! Turns the config file's `route:` and `receivers:` into what the ruler runs: the
 //! compiled route tree and the receiver configurations, reporting every problem (with
-//! file:line) at once. `herald check-config` and `herald route` use the same function.
+//! file:line) at once.
+//!
+//! [`load`] is the one validation of a config file: `herald check-config`, `herald
+//! route`, `herald run`, the ruler and the exporter all call it, so a file one of them
+//! rejects is rejected by all (the exporter does not route, but starting on a file its
+//! rulers refuse would hide the mistake until they restart).
 
-use herald_config::{Config, DecodeOptions, Diagnostics, Node, decode_with};
+use std::path::Path;
+
+use herald_config::{
+    Config, ConfigError, DecodeOptions, Diagnostics, LoadedConfig, Node, Role, SourceFile,
+    decode_with,
+};
 use herald_sinks::{ReceiverConfig, parse_receivers};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use crate::route::{RouteConfig, RouteTree};
 
@@ -21,6 +33,89 @@ impl Plan {
     pub fn receiver_names(&self) -> Vec<String> {
         self.receivers.iter().map(|r| r.name.clone()).collect()
     }
+
+    /// Registers the gauges that describe this plan:
+    /// `herald_ruler_rules_never_matching`, the rules whose pattern is not a valid
+    /// regular expression (they never match, as in kubernetes-event-exporter; the
+    /// startup log and `herald check-config` say which).
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        let never = Gauge::<i64>::default();
+        never.set(i64::try_from(self.tree.never_matching_rules()).unwrap_or(i64::MAX));
+        registry.register(
+            "herald_ruler_rules_never_matching",
+            "Route rules that never match because a pattern is not a valid regular expression (listed as warnings at startup and by herald check-config)",
+            never,
+        );
+    }
+}
+
+/// Why [`load`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file cannot be read as text (the message names the file and the reason).
+    #[error("{0}")]
+    Unreadable(String),
+    /// The file has errors; every problem found, rendered (file:line, message, hint).
+    #[error("invalid configuration:\n{0}")]
+    Invalid(String),
+}
+
+/// Loads the config file at `path` for a process in `role` (which decides the files
+/// that are opened, see [`Role`]) and compiles its route tree and receivers; every
+/// problem of the whole file is collected.
+///
+/// # Errors
+/// [`LoadError`] when the file cannot be read or has any error.
+pub fn load(path: &Path, role: Role) -> Result<(LoadedConfig, Plan), LoadError> {
+    let mut loaded = match herald_config::load_file_for(path, role) {
+        Ok(l) => l,
+        Err(ConfigError::Invalid(mut d)) => {
+            check_routing(path, &mut d);
+            return Err(LoadError::Invalid(d.to_string()));
+        }
+        Err(e) => return Err(LoadError::Unreadable(e.to_string())),
+    };
+    match plan(&loaded.config, &mut loaded.diagnostics) {
+        Some(p) => Ok((loaded, p)),
+        None => Err(LoadError::Invalid(
+            loaded
+                .diagnostics
+                .render(&loaded.source)
+                .trim_end()
+                .to_owned(),
+        )),
+    }
+}
+
+/// When the top-level settings do not load, `route` and `receivers` are never
+/// compiled; compiles them from the raw file so their problems are reported in the
+/// same run. Reads the file as the loader does (BOM, environment expansion).
+fn check_routing(path: &Path, diags: &mut Diagnostics) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let source = SourceFile::new(path.display().to_string(), text);
+    // `std::env::var` panics on such names; the loader treats them as unset too
+    let env = |name: &str| {
+        (!name.is_empty() && !name.contains(['=', '\0']))
+            .then(|| std::env::var_os(name))
+            .flatten()
+            .map(|v| v.to_string_lossy().into_owned())
+    };
+    let expanded = herald_config::expand_env(text, env);
+    // parse problems were already reported by the loader
+    let mut parse_diags = Diagnostics::new();
+    let Some(root) = herald_config::yaml::parse_expanded(&expanded, &source, &mut parse_diags)
+    else {
+        return;
+    };
+    let config = Config {
+        route: root.get("route").cloned(),
+        receivers: root.get("receivers").filter(|n| !n.is_null()).cloned(),
+        ..Config::default()
+    };
+    plan(&config, diags);
 }
 
 /// Decodes and compiles `route` and `receivers`; None when any error was reported.
@@ -62,9 +157,55 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
             "no receivers are defined: events are acknowledged without being sent anywhere",
         );
     }
+    if let Some(tree) = tree.as_ref().filter(|_| diags.error_count() == before) {
+        unreached_receivers(config, tree, &receivers, diags);
+    }
     match tree {
         Some(tree) if diags.error_count() == before => Some(Plan { tree, receivers }),
         _ => None,
+    }
+}
+
+/// Warns about receivers no event can reach: all of them when there is no `route:`,
+/// else each one no match rule names.
+fn unreached_receivers(
+    config: &Config,
+    tree: &RouteTree,
+    receivers: &[ReceiverConfig],
+    diags: &mut Diagnostics,
+) {
+    let Some(first) = receivers.first() else {
+        return;
+    };
+    if config.route.is_none() {
+        diags
+            .warning(
+                first.location,
+                format!(
+                    "{} receiver(s) defined but there is no `route:`: no event is sent anywhere",
+                    receivers.len()
+                ),
+            )
+            .with_path("receivers")
+            .with_hint(format!(
+                "add a route, e.g. `route: {{routes: [{{match: [{{receiver: {}}}]}}]}}`",
+                first.name
+            ));
+        return;
+    }
+    for (i, (rc, named)) in receivers.iter().zip(tree.named_receivers()).enumerate() {
+        if !named {
+            diags
+                .warning(
+                    rc.location,
+                    format!("no route sends events to receiver `{}`", rc.name),
+                )
+                .with_path(format!("receivers[{i}]"))
+                .with_hint(format!(
+                    "name it in a match rule under `route:`, e.g. `- match: [{{receiver: {}}}]`, or remove it",
+                    rc.name
+                ));
+        }
     }
 }
 
@@ -80,6 +221,69 @@ fn declared_names(receivers: &Node) -> impl Iterator<Item = String> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn warnings(text: &str) -> Vec<String> {
+        let mut loaded = herald_config::load_str("c.yaml", text, |_| None).unwrap();
+        assert!(plan(&loaded.config, &mut loaded.diagnostics).is_some());
+        loaded
+            .diagnostics
+            .warnings()
+            .map(|d| {
+                format!(
+                    "{}: {}: {} (hint: {})",
+                    d.location.map_or(0, |l| l.line),
+                    d.path.as_deref().unwrap_or(""),
+                    d.message,
+                    d.hint.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn receivers_no_route_reaches_are_warnings() {
+        let receivers =
+            "receivers:\n  - name: dump\n    stdout: {}\n  - name: spare\n    stdout: {}\n";
+        assert_eq!(
+            warnings(receivers),
+            [
+                "2: receivers: 2 receiver(s) defined but there is no `route:`: no event is sent anywhere (hint: add a route, e.g. `route: {routes: [{match: [{receiver: dump}]}]}`)"
+            ]
+        );
+        let routed = format!(
+            "route:\n  routes:\n    - drop: [{{receiver: spare}}]\n      match: [{{receiver: dump}}]\n{receivers}"
+        );
+        let w = warnings(&routed);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("a receiver in a drop rule is ignored"),
+            "{w:?}"
+        );
+        assert_eq!(
+            w[1],
+            "8: receivers[1]: no route sends events to receiver `spare` (hint: name it in a match rule under `route:`, e.g. `- match: [{receiver: spare}]`, or remove it)"
+        );
+        // a receiver named in a sub-route is reached
+        let nested = format!(
+            "route:\n  routes:\n    - match: [{{receiver: dump}}]\n      routes:\n        - match: [{{receiver: spare}}]\n{receivers}"
+        );
+        assert_eq!(warnings(&nested), Vec::<String>::new());
+    }
+
+    #[test]
+    fn never_matching_rules_are_exposed_as_a_gauge() {
+        let text = "route:\n  routes:\n    - drop:\n        - namespace: \"*test*\"\n      match:\n        - receiver: dump\nreceivers:\n  - name: dump\n    stdout: {}\n";
+        let mut loaded = herald_config::load_str("c.yaml", text, |_| None).unwrap();
+        let plan = plan(&loaded.config, &mut loaded.diagnostics).expect("KEE starts with it");
+        let mut registry = Registry::default();
+        plan.register_metrics(&mut registry);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        assert!(
+            out.contains("\nherald_ruler_rules_never_matching 1\n"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn a_route_naming_an_invalid_receiver_gets_no_not_defined_error() {

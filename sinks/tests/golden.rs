@@ -1,5 +1,6 @@
 //! Golden files of the KEE default JSON (`kee_json`), built from real
-//! API-server captures (kubesim's fixtures) and COMPAT.md §3.2's example.
+//! API-server captures (kubesim's fixtures) and the BackOff example event whose
+//! default JSON kubernetes-event-exporter users know.
 //!
 //! Each input event is written as one line of KEE JSON and compared with the
 //! `.kee.jsonl` golden file; every line must also equal Go-style JSON of the

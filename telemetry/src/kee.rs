@@ -3,12 +3,16 @@
 //! KEE exposes plain counters named `<prefix>events_sent`, `<prefix>events_discarded`,
 //! `<prefix>watch_errors`, `<prefix>send_event_errors`,
 //! `<prefix>kube_api_read_cache_hits`, `<prefix>kube_api_read_cache_misses` and the
-//! gauge `<prefix>build_info`. The OpenMetrics encoder would append `_total` to
-//! counters, which would break existing dashboards, so these series are exposed with
+//! gauge `<prefix>build_info{version}`. The OpenMetrics encoder would append `_total`
+//! to counters, which would break existing dashboards, so these series are exposed with
 //! type `unknown` under their exact KEE names.
+//!
+//! The two lookup counters are kept by the exporter's enricher, which counts its
+//! cache hits and misses anyway: [`KeeMetrics::read_lookups_from`] makes them read
+//! from there at scrape time instead of keeping a second copy.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
@@ -20,7 +24,6 @@ pub struct KeeMetrics {
     inner: Arc<Counters>,
 }
 
-#[derive(Debug)]
 struct Counters {
     prefix: String,
     events_sent: AtomicU64,
@@ -29,6 +32,19 @@ struct Counters {
     send_event_errors: AtomicU64,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
+    /// Lookup counts kept elsewhere: (cache hits, cache misses).
+    lookups: OnceLock<LookupSource>,
+}
+
+type LookupSource = Box<dyn Fn() -> (u64, u64) + Send + Sync>;
+
+impl std::fmt::Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counters")
+            .field("prefix", &self.prefix)
+            .field("lookups_wired", &self.lookups.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The counters KEE defines.
@@ -60,6 +76,7 @@ impl KeeMetrics {
                 send_event_errors: AtomicU64::new(0),
                 cache_hits: AtomicU64::new(0),
                 cache_misses: AtomicU64::new(0),
+                lookups: OnceLock::new(),
             }),
         }
     }
@@ -82,7 +99,20 @@ impl KeeMetrics {
 
     /// Reads a counter.
     pub fn get(&self, c: KeeCounter) -> u64 {
-        self.counter(c).load(Ordering::Relaxed)
+        let own = self.counter(c).load(Ordering::Relaxed);
+        let wired = self.inner.lookups.get().map(|read| read());
+        match (c, wired) {
+            (KeeCounter::CacheHits, Some((hits, _))) => own.saturating_add(hits),
+            (KeeCounter::CacheMisses, Some((_, misses))) => own.saturating_add(misses),
+            _ => own,
+        }
+    }
+
+    /// Makes `kube_api_read_cache_hits` and `_misses` read the lookup counts kept by
+    /// `source` (cache hits, cache misses). The first source wins; a process has one
+    /// enricher.
+    pub fn read_lookups_from(&self, source: impl Fn() -> (u64, u64) + Send + Sync + 'static) {
+        let _ = self.inner.lookups.set(Box::new(source));
     }
 }
 
@@ -134,7 +164,8 @@ impl Collector for KeeMetrics {
             None,
             MetricType::Gauge,
         )?;
-        m.encode_gauge(&1i64)?;
+        let labels = [("version", env!("CARGO_PKG_VERSION"))];
+        m.encode_family(&labels)?.encode_gauge(&1i64)?;
         Ok(())
     }
 }
@@ -155,6 +186,27 @@ mod tests {
         assert!(out.contains("event_exporter_events_sent 3\n"), "{out}");
         assert!(out.contains("event_exporter_kube_api_read_cache_misses 0\n"));
         assert!(!out.contains("events_sent_total"));
-        assert!(out.contains("event_exporter_build_info 1\n"));
+        assert!(
+            out.contains(&format!(
+                "event_exporter_build_info{{version=\"{}\"}} 1\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn lookup_counters_read_the_wired_source() {
+        let k = KeeMetrics::new("");
+        let hits = Arc::new(AtomicU64::new(0));
+        let read = hits.clone();
+        k.read_lookups_from(move || (read.load(Ordering::Relaxed), 7));
+        hits.store(933, Ordering::Relaxed);
+        let mut r = Registry::default();
+        r.register_collector(Box::new(k.clone()));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &r).unwrap();
+        assert!(out.contains("\nkube_api_read_cache_hits 933\n"), "{out}");
+        assert!(out.contains("\nkube_api_read_cache_misses 7\n"), "{out}");
     }
 }

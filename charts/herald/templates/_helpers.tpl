@@ -112,6 +112,30 @@ herald.dev/metrics: "true"
 {{- end -}}
 {{- end -}}
 
+{{/* Secret holding the gRPC bearer token: the user's, or the one the chart generates. */}}
+{{- define "herald.authSecretName" -}}
+{{- default (printf "%s-grpc-token" (include "herald.fullname" .)) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{/*
+The token of the chart-generated Secret: the one already in the cluster (so upgrades keep
+it), else a new random one. Computed once per render and remembered, so the Secret and the
+rulers' rollout checksum agree.
+*/}}
+{{- define "herald.generatedAuthToken" -}}
+{{- if not (hasKey .Values.auth "__generatedToken") -}}
+{{- $token := randAlphaNum 48 -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "herald.authSecretName" .) -}}
+{{- if $existing -}}
+{{- with index ($existing.data | default dict) .Values.auth.secretKey -}}
+{{- $token = b64dec . -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set .Values.auth "__generatedToken" $token -}}
+{{- end -}}
+{{- index .Values.auth "__generatedToken" -}}
+{{- end -}}
+
 {{/* Default gRPC URL of this release's exporter. */}}
 {{- define "herald.exporterURL" -}}
 {{- printf "%s://%s:%d" (ternary "https" "http" .Values.tls.enabled) (include "herald.exporterName" .) (int .Values.exporter.service.grpcPort) -}}
@@ -209,9 +233,6 @@ chart's values require. A key the user set is never overwritten.
 {{- end -}}
 {{- if and .Values.tls.enabled .Values.tls.clientAuth (eq .Values.mode "split") (not .Values.tls.rulerSecretName) -}}
 {{- fail "tls.clientAuth needs tls.rulerSecretName (a Secret with the rulers' tls.crt, tls.key and ca.crt)" -}}
-{{- end -}}
-{{- if and .Values.auth.enabled (not .Values.auth.existingSecret) -}}
-{{- fail "auth.enabled needs auth.existingSecret (a Secret holding the bearer token)" -}}
 {{- end -}}
 {{- $as := .Values.ruler.autoscaling -}}
 {{- if and (eq .Values.mode "split") $as.enabled -}}

@@ -154,7 +154,7 @@ spec:
     {{- if $v.auth.enabled }}
     - name: auth
       secret:
-        secretName: {{ $v.auth.existingSecret }}
+        secretName: {{ include "herald.authSecretName" $ }}
         items:
           - key: {{ $v.auth.secretKey }}
             path: {{ $v.auth.secretKey }}

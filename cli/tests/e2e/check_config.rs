@@ -244,3 +244,101 @@ receivers:
     );
     assert!(!out.contains("s3cr3t-t0k3n"), "{out}");
 }
+
+#[test]
+fn check_config_names_environment_variables_instead_of_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("env.yaml");
+    let text = r#"route:
+  routes:
+    - match:
+        - reason: "*${SECRET_TOKEN}*"
+          receiver: dump
+receivers:
+  - name: dump
+    stdout: {}
+    delivery:
+      timeout: ${SECRET_TOKEN}
+exporter:
+  ingest:
+    linger: "${SECRET_TOKEN}"
+"#;
+    std::fs::write(&path, text).unwrap();
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("check-config")
+        .arg(&path)
+        .env("SECRET_TOKEN", "hunter2");
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    let text_out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(EXIT_CONFIG), "{text_out}");
+    assert!(
+        !text_out.contains("hunter2"),
+        "the value was printed:\n{text_out}"
+    );
+    let file = path.display().to_string();
+    let d = diagnostic_at(&text_out, &file, line_of(text, "linger:"));
+    assert!(d.contains("invalid duration `${SECRET_TOKEN}`"), "{d}");
+    assert!(
+        d.contains("the value of environment variable `SECRET_TOKEN` is not shown"),
+        "{d}"
+    );
+    // the top-level error stops the loader; route and receivers are still checked
+    let d = diagnostic_at(&text_out, &file, line_of(text, "timeout:"));
+    assert!(d.contains("`${SECRET_TOKEN}`"), "{d}");
+    let d = diagnostic_at(&text_out, &file, line_of(text, "reason:"));
+    assert!(d.contains("`*${SECRET_TOKEN}*`"), "{d}");
+    assert!(d.contains("`.*${SECRET_TOKEN}.*`"), "{d}");
+}
+
+#[test]
+fn kee_readme_glob_starts_with_a_warning_and_strict_makes_it_fatal() {
+    // KEE's README example drops `*test*` namespaces: not a valid regular expression,
+    // which KEE accepts (the rule never matches). herald must accept the file too.
+    let text = r#"metricsNamePrefix: event_exporter_
+route:
+  routes:
+    - match:
+        - receiver: "dump"
+    - drop:
+        - namespace: "*test*"
+        - type: "Normal"
+      match:
+        - receiver: "dump"
+receivers:
+  - name: "dump"
+    stdout: {}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kee-readme.yaml");
+    std::fs::write(&path, text).unwrap();
+    let file = path.display().to_string();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    let d = diagnostic_at(&out, &file, line_of(text, "*test*"));
+    assert!(d.contains("warning:"), "{d}");
+    assert!(d.contains("invalid regular expression `*test*`"), "{d}");
+    assert!(d.contains("this rule never matches"), "{d}");
+    assert!(d.contains("hint: did you mean `.*test.*`?"), "{d}");
+    assert!(
+        out.contains("OK (1 receiver(s): dump; 1 warning(s))"),
+        "{out}"
+    );
+
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("check-config").arg("--strict").arg(&path);
+    let strict = run_to_end(cmd, Duration::from_secs(30));
+    let strict_out = String::from_utf8_lossy(&strict.stdout);
+    assert_eq!(strict.status.code(), Some(EXIT_CONFIG), "{strict_out}");
+    assert!(
+        strict_out.contains("invalid regular expression `*test*`"),
+        "{strict_out}"
+    );
+    assert!(
+        strict_out.contains("FAILED (1 warning(s), fatal with --strict)"),
+        "{strict_out}"
+    );
+}

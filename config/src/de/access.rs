@@ -15,6 +15,7 @@ use super::{LOCATED_TOKEN, NODE_TOKEN, Side, child_path, index_path, node_id, pu
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::location::Location;
 use crate::node::{Key, Node, NodeValue, ScalarStyle};
+use crate::redact::EnvValues;
 use crate::suggest::{one_of, suggest};
 
 /// A null node for enum variants written without a value.
@@ -23,6 +24,7 @@ static NULL_NODE: Node = Node {
     loc: Location::UNKNOWN,
     style: ScalarStyle::Plain,
     raw: None,
+    env: EnvValues::none(),
 };
 
 /// Deserializes `child` with `seed`, attaching the child's location to errors
@@ -140,6 +142,7 @@ fn key_de<'a>(parent: &NodeDe<'a>, entry: &'a (Key, Node)) -> KeyDe<'a> {
             path: child_path(&parent.path, &entry.0.name),
             // Skipping the value skips the whole entry.
             node: node_id(&entry.1),
+            env: EnvValues::none(),
         },
     }
 }
@@ -404,7 +407,11 @@ impl<'de> de::Deserializer<'de> for KeyDe<'de> {
     ) -> Result<V::Value, DeError> {
         match name {
             LOCATED_TOKEN => {
-                put_side(Side::Location(self.origin.loc, self.origin.path.clone()));
+                put_side(Side::Location(
+                    self.origin.loc,
+                    self.origin.path.clone(),
+                    EnvValues::none(),
+                ));
                 visitor.visit_newtype_struct(self)
             }
             NODE_TOKEN => {

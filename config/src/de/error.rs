@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::location::Location;
+use crate::redact::EnvValues;
 use crate::suggest::{one_of, suggest};
 
 /// Separates a message from its hint in custom errors of `Deserialize`
@@ -22,6 +23,8 @@ pub(crate) struct Origin {
     pub(crate) path: String,
     /// Identity of the node that failed; the retry loop skips it next pass.
     pub(crate) node: usize,
+    /// Environment values pasted into the failing value: never shown.
+    pub(crate) env: EnvValues,
 }
 
 /// A decoding error.
@@ -64,6 +67,9 @@ impl DeError {
         }
         if let Some(hint) = &self.hint {
             d.with_hint(hint.clone());
+        }
+        if let Some(origin) = &self.origin {
+            d.about_env_values(&origin.env);
         }
         d.hide_source = self.secret;
         d

@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::location::{Location, SourceFile};
 use crate::node::Node;
+use crate::redact::EnvValues;
 
 pub use error::HINT_SEPARATOR;
 use node_de::NodeDe;
@@ -70,6 +71,31 @@ pub fn decode_with<T: DeserializeOwned>(
     options: &DecodeOptions<'_>,
     diags: &mut Diagnostics,
 ) -> Option<T> {
+    match decode_partial(node, options, diags) {
+        Partial::Clean(value) => Some(value),
+        Partial::WithErrors(_) | Partial::Failed => None,
+    }
+}
+
+/// What [`decode_partial`] could make of a node.
+pub(crate) enum Partial<T> {
+    /// Decoded without errors.
+    Clean(T),
+    /// Decoded with the values that had errors left out (their defaults apply); the
+    /// errors are in the diagnostics. Good for checking the other values.
+    WithErrors(T),
+    /// Not even that.
+    Failed,
+}
+
+/// Like [`decode_with`], but keeps the value decoded without the failing parts, so
+/// later checks of the other values still run and report their problems in the same
+/// run.
+pub(crate) fn decode_partial<T: DeserializeOwned>(
+    node: &Node,
+    options: &DecodeOptions<'_>,
+    diags: &mut Diagnostics,
+) -> Partial<T> {
     let mut skipped: HashSet<usize> = HashSet::new();
     let mut failed = false;
     for _ in 0..MAX_PASSES {
@@ -83,7 +109,8 @@ pub fn decode_with<T: DeserializeOwned>(
         let errors_found = found.iter().any(Diagnostic::is_error);
         diags.extend(found);
         match result {
-            Ok(value) => return (!failed && !errors_found).then_some(value),
+            Ok(value) if !failed && !errors_found => return Partial::Clean(value),
+            Ok(value) => return Partial::WithErrors(value),
             Err(e) => {
                 failed = true;
                 if !e.consequential {
@@ -92,12 +119,12 @@ pub fn decode_with<T: DeserializeOwned>(
                 match e.origin {
                     Some(origin) if origin.node != node_id(node) && skipped.insert(origin.node) => {
                     }
-                    _ => return None,
+                    _ => return Partial::Failed,
                 }
             }
         }
     }
-    None
+    Partial::Failed
 }
 
 /// Parses `text` (without environment expansion) and decodes it as a `T`;
@@ -179,7 +206,7 @@ pub fn index_path(parent: &str, index: usize) -> String {
 
 /// Data handed from the deserializer to a visitor.
 pub(crate) enum Side {
-    Location(Location, String),
+    Location(Location, String, EnvValues),
     Node(Node),
 }
 
@@ -191,9 +218,9 @@ pub(crate) fn put_side(side: Side) {
     SIDE.with(|s| *s.borrow_mut() = Some(side));
 }
 
-pub(crate) fn take_location() -> Option<(Location, String)> {
+pub(crate) fn take_location() -> Option<(Location, String, EnvValues)> {
     SIDE.with(|s| match s.borrow_mut().take() {
-        Some(Side::Location(loc, path)) => Some((loc, path)),
+        Some(Side::Location(loc, path, env)) => Some((loc, path, env)),
         _ => None,
     })
 }

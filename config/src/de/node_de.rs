@@ -74,6 +74,7 @@ impl<'a> NodeDe<'a> {
             loc: self.node.loc,
             path: self.path.clone(),
             node: node_id(self.node),
+            env: self.node.env.clone(),
         }
     }
 
@@ -98,9 +99,20 @@ impl<'a> NodeDe<'a> {
 
     fn found(&self) -> String {
         if self.redact {
-            self.node.kind().to_owned()
-        } else {
-            self.node.describe()
+            return self.node.kind().to_owned();
+        }
+        // A value pasted whole from the environment is named, never shown;
+        // anything else that holds pasted text is redacted with the error.
+        let pasted = self
+            .node
+            .scalar_text()
+            .and_then(|text| self.node.env.variable_with_value(&text).map(str::to_owned));
+        match pasted {
+            Some(name) => format!(
+                "the value of environment variable `{name}` ({})",
+                self.node.kind()
+            ),
+            None => self.node.describe(),
         }
     }
 
@@ -133,7 +145,7 @@ impl<'a> NodeDe<'a> {
                 matches!(lower.as_str(), "yes" | "no" | "on" | "off" | "y" | "n")
                     .then(|| "write `true` or `false`".to_owned())
             }
-            (Want::Int, Some(Plain::String)) if !self.redact => {
+            (Want::Int, Some(Plain::String)) if !self.redact && self.node.env.is_empty() => {
                 let t = text.unwrap_or("");
                 let unit = t.trim_start_matches(|c: char| c.is_ascii_digit());
                 (!unit.is_empty() && unit.len() < t.len())
@@ -150,25 +162,45 @@ impl<'a> NodeDe<'a> {
         let value = match &self.node.value {
             NodeValue::Int(i) => *i,
             NodeValue::Null => 0,
+            // an integer literal too large for any integer type
+            NodeValue::Float(f) if f.abs() >= 9.2e18 && self.is_integer_literal() => {
+                let raw = self.node.raw.clone().unwrap_or_default();
+                return Err(self.out_of_range(min, max, raw));
+            }
             _ => return Err(self.mismatch(Want::Int)),
         };
         if i128::from(value) < min || i128::from(value) > max {
-            let range = if min == 0 {
-                format!("a non-negative integer up to {max}")
-            } else {
-                format!("an integer between {min} and {max}")
-            };
-            let found = if self.redact {
-                "a number out of range".to_owned()
-            } else {
-                value.to_string()
-            };
-            let mut e = DeError::new(format!("expected {range}, found {found}"));
-            e.origin = Some(self.origin());
-            e.secret = self.redact;
-            return Err(e);
+            return Err(self.out_of_range(min, max, value.to_string()));
         }
         visitor.visit_i64(value).map_err(|e| self.locate(e))
+    }
+
+    /// True for a number written as an integer (`123`, `0x1F`), whatever its size: a
+    /// float is only ever read from text with a `.` (`1.5`, `.inf`).
+    fn is_integer_literal(&self) -> bool {
+        self.node.raw.as_deref().is_some_and(|raw| {
+            !raw.contains('.')
+                && raw
+                    .trim_start_matches(['+', '-'])
+                    .starts_with(|c: char| c.is_ascii_digit())
+        })
+    }
+
+    fn out_of_range(&self, min: i128, max: i128, found: String) -> DeError {
+        let range = if min == 0 {
+            format!("a non-negative integer up to {max}")
+        } else {
+            format!("an integer between {min} and {max}")
+        };
+        let found = if self.redact {
+            "a number out of range".to_owned()
+        } else {
+            found
+        };
+        let mut e = DeError::new(format!("expected {range}, found {found}"));
+        e.origin = Some(self.origin());
+        e.secret = self.redact;
+        e
     }
 
     fn float<V: Visitor<'a>>(&self, visitor: V) -> Result<V::Value, DeError> {
@@ -332,7 +364,11 @@ impl<'a> de::Deserializer<'a> for NodeDe<'a> {
                 visitor.visit_unit()
             }
             LOCATED_TOKEN => {
-                put_side(Side::Location(self.node.loc, self.path.clone()));
+                put_side(Side::Location(
+                    self.node.loc,
+                    self.path.clone(),
+                    self.node.env.clone(),
+                ));
                 visitor.visit_newtype_struct(self)
             }
             SECRET_TOKEN => visitor.visit_newtype_struct(NodeDe {

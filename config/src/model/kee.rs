@@ -1,5 +1,10 @@
-//! kubernetes-event-exporter's top-level keys, decoded with their exact
-//! types and resolved with their defaults and checks (COMPAT.md §1.2).
+//! kubernetes-event-exporter's top-level keys, decoded with the types of its Go
+//! config struct (so a quoted number for an integer key is an error, as there) and
+//! resolved with its defaults and checks: 0 stands for the default of
+//! `maxEventAgeSeconds` (5), `kubeQPS` (5), `kubeBurst` (10) and `cacheSize` (1024);
+//! `throttlePeriod` is the deprecated name of `maxEventAgeSeconds` (setting both is
+//! an error); `logLevel` and `logFormat` accept zerolog's names only; a non-empty
+//! `metricsNamePrefix` must match `^[a-zA-Z][a-zA-Z0-9_:]*_$`.
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -10,7 +15,7 @@ use super::{
     DEFAULT_MAX_EVENT_AGE_SECONDS, ExporterConfig, LeaderElection, LogFormat, LogLevel, Role,
     RulerConfig,
 };
-use crate::de::{HINT_SEPARATOR, decode};
+use crate::de::{DecodeOptions, HINT_SEPARATOR, Partial, decode_partial};
 use crate::diagnostics::Diagnostics;
 use crate::located::Located;
 use crate::node::{Node, NodeValue};
@@ -65,11 +70,18 @@ pub(crate) fn decode_config(root: &Node, role: Role, diags: &mut Diagnostics) ->
             .with_hint("start the file with top-level keys such as `logLevel: info` and `route:`");
         return None;
     }
-    let raw: RawConfig = decode(root, diags)?;
+    // Values with type errors are left out (their defaults apply) so the checks
+    // below still report every other problem of the file in the same run.
+    let (raw, clean): (RawConfig, bool) =
+        match decode_partial(root, &DecodeOptions::default(), diags) {
+            Partial::Clean(raw) => (raw, true),
+            Partial::WithErrors(raw) => (raw, false),
+            Partial::Failed => return None,
+        };
     let errors_before = diags.error_count();
     let config = resolve(raw, diags);
     validate_sections(&config, root, role, diags);
-    (diags.error_count() == errors_before).then_some(config)
+    (clean && diags.error_count() == errors_before).then_some(config)
 }
 
 /// Applies kubernetes-event-exporter's defaults and checks.
@@ -152,6 +164,18 @@ fn log_format(raw: &Located<String>, diags: &mut Diagnostics) -> LogFormat {
 
 /// `maxEventAgeSeconds` and its deprecated alias `throttlePeriod`.
 fn max_event_age(throttle: &Located<i64>, max_age: &Located<i64>, diags: &mut Diagnostics) -> i64 {
+    for v in [throttle, max_age].into_iter().filter(|v| v.value < 0) {
+        v.warning(
+            diags,
+            format!(
+                "a negative value ({}) skips the whole existing backlog on the first start",
+                v.value
+            ),
+        )
+        .with_hint(
+            "kubernetes-event-exporter dropped every event with a negative value; herald only skips the events that exist when it first starts. Write a number of seconds, or 0 for the default (5)",
+        );
+    }
     match (throttle.value, max_age.value) {
         (0, 0) => DEFAULT_MAX_EVENT_AGE_SECONDS,
         (0, max) => max,
@@ -245,11 +269,12 @@ fn cache_size(raw: &Located<i64>, diags: &mut Diagnostics) -> usize {
 }
 
 /// `metricsNamePrefix`: empty, or `^[a-zA-Z][a-zA-Z0-9_:]*_$`.
+///
+/// Empty is not a problem: kubernetes-event-exporter's metrics keep their bare names,
+/// which is what a KEE user's dashboards query (recommending a prefix would rename
+/// them). The startup summary says which names are in effect.
 fn metrics_name_prefix(raw: Located<String>, diags: &mut Diagnostics) -> String {
     if raw.is_empty() {
-        diags
-            .warning(None, "`metricsNamePrefix` is empty")
-            .with_hint("setting `metricsNamePrefix: event_exporter_` is recommended");
         return raw.value;
     }
     if !is_valid_metrics_prefix(&raw) {

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use super::exporter::read_token_file;
 use super::{Config, ExporterConfig, Role, RulerConfig};
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Diagnostic, Diagnostics, Severity};
 use crate::location::Location;
 use crate::node::Node;
+use crate::redact::EnvValues;
 use crate::units::format_duration;
 
 /// Kubernetes' default Event TTL.
@@ -43,34 +44,42 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    /// Location of the value at `path`, or of its closest written ancestor.
-    fn loc(&self, path: &[&str]) -> Location {
+    /// The value at `path`, or its closest written ancestor.
+    fn node(&self, path: &[&str]) -> Option<&Node> {
         let mut node = self.root;
-        let mut loc = Location::UNKNOWN;
+        let mut found = None;
         for key in path {
             match node.entry(key) {
                 Some((_, value)) => {
                     node = value;
-                    loc = value.loc;
+                    found = Some(value);
                 }
                 None => break,
             }
         }
-        loc
+        found
+    }
+
+    /// Records a problem about the value at `path`, at its location (or its
+    /// closest written ancestor's); values pasted from the environment there
+    /// are never shown.
+    fn report(&mut self, severity: Severity, path: &[&str], message: String) -> &mut Diagnostic {
+        let (loc, env) = self
+            .node(path)
+            .map_or((Location::UNKNOWN, EnvValues::none()), |n| {
+                (n.loc, n.env.clone())
+            });
+        let d = self.diags.push(Diagnostic::new(severity, loc, message));
+        d.about_env_values(&env).with_path(path.join("."));
+        d
     }
 
     fn error(&mut self, path: &[&str], message: impl Into<String>) -> &mut Diagnostic {
-        let loc = self.loc(path);
-        let d = self.diags.error(loc, message);
-        d.with_path(path.join("."));
-        d
+        self.report(Severity::Error, path, message.into())
     }
 
     fn warning(&mut self, path: &[&str], message: impl Into<String>) -> &mut Diagnostic {
-        let loc = self.loc(path);
-        let d = self.diags.warning(loc, message);
-        d.with_path(path.join("."));
-        d
+        self.report(Severity::Warning, path, message.into())
     }
 
     fn positive(&mut self, path: &[&str], value: Duration) {
@@ -294,9 +303,11 @@ impl Validator<'_> {
             .unwrap_or_default();
         for (i, url) in cfg.exporters.iter().enumerate() {
             let loc = urls.get(i).map_or(Location::UNKNOWN, |n| n.loc);
+            let env = urls.get(i).map_or(EnvValues::none(), |n| n.env.clone());
             if let Err(problem) = check_exporter_url(url) {
                 self.diags
                     .error(loc, problem)
+                    .about_env_values(&env)
                     .with_path(format!("ruler.exporters[{i}]"))
                     .with_hint(
                         "write the exporter's gRPC URL, e.g. `http://herald-exporter:50051`",

@@ -224,6 +224,12 @@ fn load_file_reads_and_reports_with_the_path() {
     let err = load_file(&dir.path().join("missing.yaml")).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }));
     assert!(err.to_string().starts_with("cannot read config file"));
+    // the reason is part of the message, not only of its source chain
+    assert!(
+        err.to_string()
+            .ends_with("missing.yaml: No such file or directory (os error 2)"),
+        "{err}"
+    );
 
     std::fs::write(&path, b"logLevel: \xff\n").unwrap();
     assert!(matches!(
@@ -336,4 +342,125 @@ fn files_are_only_opened_for_the_sections_a_process_uses() {
         .unwrap_err()
         .to_string();
     assert!(all.contains("tls.key") && all.contains("ca.crt"), "{all}");
+}
+
+#[test]
+fn values_from_the_environment_are_named_never_shown() {
+    let text = "maxEventAgeSeconds: ${SECRET_TOKEN}\nexporter:\n  ingest:\n    linger: ${SECRET_TOKEN}\n  watch:\n    timeout: \"${LONG_SECRET}\"\n  grpc:\n    listen: ${SHORT}\n";
+    let long = "x".repeat(20) + "-long-secret-value-that-messages-would-shorten";
+    let vars = [
+        ("SECRET_TOKEN", "hunter2"),
+        ("LONG_SECRET", long.as_str()),
+        ("SHORT", "ab"),
+    ];
+    let Err(ConfigError::Invalid(diags)) = load_str("config.yaml", text, env(&vars)) else {
+        panic!("expected errors");
+    };
+    let out = diags.to_string();
+    for secret in ["hunter2", "xxxxxxxx", "long-secret", "`ab`"] {
+        assert!(!out.contains(secret), "`{secret}` was shown:\n{out}");
+    }
+    // a type error names the variable
+    let d = find(&diags, Severity::Error, "expected an integer");
+    assert_eq!(
+        d.message,
+        "expected an integer, found the value of environment variable `SECRET_TOKEN` (a string)"
+    );
+    let d = find(
+        &diags,
+        Severity::Error,
+        "invalid duration `${SECRET_TOKEN}`",
+    );
+    assert_eq!(d.path.as_deref(), Some("exporter.ingest.linger"));
+    let d = find(&diags, Severity::Error, "LONG_SECRET");
+    assert_eq!(d.path.as_deref(), Some("exporter.watch.timeout"));
+    // even a two-character value is not echoed about its own key
+    let d = find(&diags, Severity::Error, "listen address");
+    assert!(d.message.contains("`${SHORT}`"), "{}", d.message);
+    // the source lines shown are the file as written
+    assert!(out.contains("4 |     linger: ${SECRET_TOKEN}"), "{out}");
+
+    // a value pasted into a longer text, quoted by a later check
+    let Err(ConfigError::Invalid(diags)) = load_str(
+        "config.yaml",
+        "logLevel: \"lvl-${SECRET_TOKEN}\"\n",
+        env(&vars),
+    ) else {
+        panic!("expected errors");
+    };
+    let out = diags.to_string();
+    assert!(!out.contains("hunter2"), "{out}");
+    let d = find(&diags, Severity::Error, "invalid log level");
+    assert_eq!(d.message, "invalid log level `lvl-${SECRET_TOKEN}`");
+    assert_eq!(d.hidden_variables(), ["SECRET_TOKEN"]);
+    assert!(
+        out.contains(
+            "invalid log level `lvl-${SECRET_TOKEN}` (the value of environment variable `SECRET_TOKEN` is not shown)"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn variables_referenced_only_in_comments_are_not_reported_unset() {
+    let text = "# token: ${COMMENTED_TOKEN}\nclusterName: prod # was ${OLD_NAME}\n#   nested: $ALSO_COMMENTED\nnamespace: ${USED}\nreceivers: [] # ${USED} again\n";
+    let loaded = load_str("config.yaml", text, |_| None).unwrap();
+    let d = find(&loaded.diagnostics, Severity::Warning, "`USED` is not set");
+    assert_eq!(d.location.map(|l| l.line), Some(4));
+    assert_eq!(loaded.diagnostics.len(), 1, "{}", loaded.diagnostics);
+    // a value with a line break pasted into a comment still breaks the file: reported
+    let loaded = load_str(
+        "config.yaml",
+        "clusterName: prod # ${MULTI}\n",
+        env(&[("MULTI", "a\nb: c")]),
+    );
+    let diags = match loaded {
+        Ok(l) => l.diagnostics,
+        Err(ConfigError::Invalid(d)) => d,
+        Err(e) => panic!("{e}"),
+    };
+    find(&diags, Severity::Warning, "contains a line break");
+}
+
+#[test]
+fn messages_say_what_is_wrong() {
+    // an integer too large for any integer type is a number out of range, and the
+    // other problems of the file are still reported in the same run
+    let diags = crate::load_err(
+        "maxEventAgeSeconds: 99999999999999999999\nlogLevel: nope\nkubeBurst: -3\ncacheSize: 18446744073709551616\n",
+    );
+    let d = find(&diags, Severity::Error, "found 99999999999999999999");
+    assert_eq!(d.path.as_deref(), Some("maxEventAgeSeconds"));
+    assert_eq!(
+        d.message,
+        "expected an integer between -9223372036854775808 and 9223372036854775807, found 99999999999999999999"
+    );
+    find(&diags, Severity::Error, "invalid log level `nope`");
+    find(&diags, Severity::Error, "must be between 0 and");
+    let d = find(&diags, Severity::Error, "found 18446744073709551616");
+    assert_eq!(d.path.as_deref(), Some("cacheSize"));
+    assert!(!diags.to_string().contains("the string"), "{diags}");
+
+    // the size limit of a document without aliases does not mention aliases
+    let many = format!("x: [{}]\n", vec!["0"; 250_001].join(","));
+    let diags = crate::load_err(&many);
+    let d = find(&diags, Severity::Error, "250000 values");
+    assert_eq!(d.message, "the document has more than 250000 values");
+    let aliased = format!(
+        "a: &a [{}]\nb: [{}]\n",
+        vec!["0"; 1000].join(","),
+        vec!["*a"; 300].join(",")
+    );
+    let diags = crate::load_err(&aliased);
+    find(&diags, Severity::Error, "(through aliases)");
+
+    // negative ages are accepted as KEE does, but not silently
+    let loaded = load_str("config.yaml", "maxEventAgeSeconds: -1\n", |_| None).unwrap();
+    let d = find(
+        &loaded.diagnostics,
+        Severity::Warning,
+        "negative value (-1)",
+    );
+    assert_eq!(d.path.as_deref(), Some("maxEventAgeSeconds"));
+    assert_eq!(loaded.config.max_event_age_seconds, -1);
 }

@@ -1,6 +1,6 @@
 //! kubernetes-event-exporter's route tree, compiled once.
 //!
-//! Semantics (COMPAT §2.3), evaluated depth-first from the root:
+//! kubernetes-event-exporter's semantics, evaluated depth-first from the root:
 //! 1. **drop**: if any drop rule matches, stop here (this route and its sub-routes);
 //!    receivers chosen by ancestors keep the event;
 //! 2. **match**: every match rule is evaluated (no short-circuit); each matching rule
@@ -15,9 +15,16 @@
 //!
 //! herald's deliberate differences, documented in the README: an event reaches a
 //! receiver at most once per routing pass (KEE sent one copy per matching rule);
-//! invalid regexes and unknown receivers are startup errors (KEE ignored them
-//! silently); `minCount` compares the occurrence count, which is `series.count` for
-//! events written through events.k8s.io/v1 (KEE compared `count`, which is 0 there).
+//! unknown receivers are startup errors (KEE ignored them silently); `minCount`
+//! compares the occurrence count, which is `series.count` for events written through
+//! events.k8s.io/v1 (KEE compared `count`, which is 0 there).
+//!
+//! An invalid regular expression behaves as in KEE, whose match ignored the compile
+//! error: the rule holding it never matches (a drop rule never drops, a match rule
+//! never selects and gates its sub-routes shut). It is a loud warning with a hint
+//! instead of KEE's silence, is counted by [`RouteTree::never_matching_rules`] (the
+//! `herald_ruler_rules_never_matching` gauge), and `herald check-config --strict`
+//! turns it into an error.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -68,7 +75,7 @@ pub struct RuleConfig {
     /// Involved object annotations: key → regex on the value.
     pub annotations: Option<BTreeMap<String, Located<String>>>,
     /// Minimum occurrence count.
-    pub min_count: Option<i32>,
+    pub min_count: Option<Located<i32>>,
     /// Receiver to send matching events to.
     pub receiver: Option<Located<String>>,
 }
@@ -107,11 +114,14 @@ struct Rule {
     annotations: Vec<(String, Option<Regex>)>,
     min_count: Option<i32>,
     receiver: Option<usize>,
+    /// A pattern of this rule is not a valid regular expression: the rule never
+    /// matches, as in KEE.
+    never: bool,
 }
 
 impl Rule {
     fn matches(&self, ev: &Event) -> bool {
-        if self.min_count.is_some_and(|min| ev.occurrence < min) {
+        if self.never || self.min_count.is_some_and(|min| ev.occurrence < min) {
             return false;
         }
         self.fields.iter().all(|(f, re)| re.is_match(f.get(ev)))
@@ -139,6 +149,7 @@ struct Route {
 pub struct RouteTree {
     root: Route,
     receivers: usize,
+    never_matching: usize,
 }
 
 /// The receivers an event reached in one routing pass (each at most once).
@@ -206,15 +217,41 @@ impl RouteTree {
             .collect();
         let before = diags.error_count();
         let root = compile_route(root, &index, receivers, diags);
+        let never_matching = count_never(&root);
         (diags.error_count() == before).then_some(RouteTree {
             root,
             receivers: receivers.len(),
+            never_matching,
         })
     }
 
     /// Number of receivers this tree was compiled against.
     pub fn receivers(&self) -> usize {
         self.receivers
+    }
+
+    /// Tells, for each receiver (by index), whether a match rule names it: a receiver
+    /// no rule names never gets an event.
+    pub fn named_receivers(&self) -> Vec<bool> {
+        fn walk(r: &Route, out: &mut [bool]) {
+            for rule in &r.matches {
+                if let Some(slot) = rule.receiver.and_then(|i| out.get_mut(i)) {
+                    *slot = true;
+                }
+            }
+            for sub in &r.routes {
+                walk(sub, out);
+            }
+        }
+        let mut out = vec![false; self.receivers];
+        walk(&self.root, &mut out);
+        out
+    }
+
+    /// Number of rules that can never match because one of their patterns is not a
+    /// valid regular expression.
+    pub fn never_matching_rules(&self) -> usize {
+        self.never_matching
     }
 
     /// Routes `ev`, adding the selected receivers to `out` (cleared first).
@@ -246,6 +283,15 @@ fn route(r: &Route, ev: &Event, out: &mut Selection) {
             route(sub, ev, out);
         }
     }
+}
+
+fn count_never(r: &Route) -> usize {
+    r.drop
+        .iter()
+        .chain(&r.matches)
+        .filter(|rule| rule.never)
+        .count()
+        + r.routes.iter().map(count_never).sum::<usize>()
 }
 
 fn compile_route(
@@ -281,6 +327,7 @@ fn compile_rule(
     is_match: bool,
 ) -> Rule {
     let mut fields = Vec::new();
+    let mut never = false;
     for (field, value) in [
         (Field::Message, &cfg.message),
         (Field::ApiVersion, &cfg.api_version),
@@ -296,22 +343,25 @@ fn compile_rule(
         if v.value.is_empty() {
             continue;
         }
-        if let Some(re) = compile_pattern(v, diags) {
-            fields.push((field, re));
+        match compile_pattern(v, diags) {
+            Some(re) => fields.push((field, re)),
+            None => never = true,
         }
     }
-    let map_rules = |m: &Option<BTreeMap<String, Located<String>>>, diags: &mut Diagnostics| {
-        m.iter()
-            .flatten()
-            .map(|(k, v)| {
-                let re = if v.value.is_empty() {
-                    None // `app: ""` only checks that the key exists
-                } else {
-                    compile_pattern(v, diags)
-                };
-                (k.clone(), re)
-            })
-            .collect::<Vec<_>>()
+    let mut map_rules = |m: &Option<BTreeMap<String, Located<String>>>, diags: &mut Diagnostics| {
+        let mut out = Vec::new();
+        for (k, v) in m.iter().flatten() {
+            if v.value.is_empty() {
+                // `app: ""` only checks that the key exists
+                out.push((k.clone(), None));
+            } else {
+                match compile_pattern(v, diags) {
+                    Some(re) => out.push((k.clone(), Some(re))),
+                    None => never = true,
+                }
+            }
+        }
+        out
     };
     let labels = map_rules(&cfg.labels, diags);
     let annotations = map_rules(&cfg.annotations, diags);
@@ -333,6 +383,10 @@ fn compile_rule(
                 );
                 match herald_config::suggest::closest(&r.value, names.iter().map(String::as_str)) {
                     Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+                    None if names.is_empty() => d.with_hint(format!(
+                        "no receiver is defined: add one under `receivers:`, e.g. `- name: {}` with `stdout: {{}}`",
+                        r.value
+                    )),
                     None => d.with_hint(format!("defined receivers: {}", names.join(", "))),
                 };
                 None
@@ -340,15 +394,30 @@ fn compile_rule(
         },
         _ => None,
     };
+    if let Some(min) = cfg.min_count.as_ref().filter(|m| m.value < 0) {
+        min.warning(
+            diags,
+            format!(
+                "`minCount: {}` has no effect: every event occurred at least once",
+                min.value
+            ),
+        )
+        .with_hint(
+            "remove it, or set the number of occurrences an event needs, e.g. `minCount: 3`",
+        );
+    }
     Rule {
         fields,
         labels,
         annotations,
-        min_count: cfg.min_count,
+        min_count: cfg.min_count.as_ref().map(|m| m.value),
         receiver,
+        never,
     }
 }
 
+/// Compiles a rule's pattern. An invalid one is a warning (KEE starts with it, and the
+/// rule never matches there); `None` tells the caller the rule never matches.
 fn compile_pattern(v: &Located<String>, diags: &mut Diagnostics) -> Option<Regex> {
     match go_regex::compile(&v.value) {
         Ok(re) => {
@@ -372,9 +441,12 @@ fn compile_pattern(v: &Located<String>, diags: &mut Diagnostics) -> Option<Regex
                 .unwrap_or_default()
                 .trim()
                 .to_owned();
-            let d = v.error(
+            let d = v.warning(
                 diags,
-                format!("invalid regular expression `{}`: {first}", v.value),
+                format!(
+                    "invalid regular expression `{}`: {first}; this rule never matches (kubernetes-event-exporter ignores the error the same way)",
+                    v.value
+                ),
             );
             match go_regex::glob_hint(&v.value) {
                 Some(h) => d.with_hint(format!(
@@ -406,3 +478,6 @@ fn glob_warning(p: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -193,17 +193,34 @@ match:
 }
 
 #[test]
-fn invalid_regex_is_a_startup_error_with_glob_hint() {
-    let (t, d) = compile("drop: [{namespace: \"*test*\"}]\n");
-    assert!(t.is_none());
-    let err = d.errors().next().unwrap();
-    let text = describe(err);
+fn an_invalid_regex_warns_and_its_rule_never_matches_as_in_kee() {
+    // KEE's README example: `*test*` compiles nowhere, KEE starts and the rule never
+    // matches; herald starts too, warns with the hint and counts the rule.
+    let (t, d) = compile(
+        "drop: [{namespace: \"*test*\"}]\nmatch: [{receiver: dump}]\nroutes:\n  - match: [{receiver: alert, reason: \"(\"}]\n  - match: [{receiver: pager, labels: {app: \"[\"}}]\n",
+    );
+    assert!(!d.has_errors(), "{d}");
+    let t = t.expect("the tree compiles");
+    let w = d.warnings().next().unwrap();
+    let text = describe(w);
     assert!(
         text.contains("invalid regular expression `*test*`"),
         "{text}"
     );
-    assert!(text.contains(".*test.*"), "{text}");
-    assert_eq!(err.location.unwrap().line, 1);
+    assert!(text.contains("this rule never matches"), "{text}");
+    assert!(text.contains("did you mean `.*test.*`?"), "{text}");
+    assert_eq!(w.location.unwrap().line, 1);
+    assert_eq!(d.warning_count(), 3, "{d}");
+    assert_eq!(t.never_matching_rules(), 3);
+    // the drop rule never drops, the broken match rules never select
+    let mut e = ev("test-ns", "Warning", "(", "Pod");
+    e.involved_object.labels.insert("app".into(), "[".into());
+    assert_eq!(routed(&t, &e), vec!["dump"]);
+    // a match rule that never matches also closes its sub-routes, as in KEE
+    let (t, d) = compile("match: [{reason: \"*x\"}]\nroutes:\n  - match: [{receiver: dump}]\n");
+    assert!(!d.has_errors(), "{d}");
+    assert!(routed(&t.unwrap(), &ev("a", "Warning", "*x", "Pod")).is_empty());
+    assert_eq!(tree(KEE_EXAMPLE).never_matching_rules(), 0);
 }
 
 #[test]
@@ -221,6 +238,26 @@ fn glob_like_regexes_warn() {
     assert!(t.is_some());
     let w = describe(d.warnings().next().unwrap());
     assert!(w.contains("^kube-"), "{w}");
+}
+
+#[test]
+fn a_negative_min_count_warns_and_an_empty_receiver_list_is_said_plainly() {
+    let (t, d) = compile("match: [{receiver: dump, minCount: -1}]\n");
+    let w = describe(d.warnings().next().unwrap());
+    assert!(w.contains("`minCount: -1` has no effect"), "{w}");
+    assert_eq!(
+        routed(&t.unwrap(), &ev("a", "Normal", "R", "Pod")),
+        vec!["dump"]
+    );
+
+    let (route, mut diags) = crate::testutil::decode_route("match: [{receiver: zzzzzz}]\n");
+    assert!(RouteTree::compile(&route, &[], &mut diags).is_none());
+    let e = describe(diags.errors().next().unwrap());
+    assert!(
+        e.contains("hint: no receiver is defined: add one under `receivers:`"),
+        "{e}"
+    );
+    assert!(!e.contains("defined receivers: )"), "{e}");
 }
 
 fn describe(d: &herald_config::Diagnostic) -> String {

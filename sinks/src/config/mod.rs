@@ -150,7 +150,23 @@ fn parse_receiver(
         return None;
     };
     let sink_keys = sink_keys(registry);
-    warn_unknown_keys(entries, &sink_keys, path, diags);
+    // Without a known sink key, every other key is taken for a misspelled or unknown
+    // receiver type and reported as such, not as an ignored key.
+    let unknown_types: Vec<&Key> = if entries
+        .iter()
+        .any(|(k, _)| sink_keys.contains(&k.name.as_str()))
+    {
+        Vec::new()
+    } else {
+        entries
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !RECEIVER_KEYS.contains(&k.name.as_str()))
+            .collect()
+    };
+    if unknown_types.is_empty() {
+        warn_unknown_keys(entries, &sink_keys, path, diags);
+    }
     let name = parse_name(item, path, diags)?;
     let sinks: Vec<(&Key, &Node)> = entries
         .iter()
@@ -158,6 +174,21 @@ fn parse_receiver(
         .map(|(k, v)| (k, v))
         .collect();
     let (key, sink_node) = match sinks.as_slice() {
+        [] if !unknown_types.is_empty() => {
+            for key in unknown_types {
+                let d = diags
+                    .error(key.loc, format!("unknown receiver type `{}`", key.name))
+                    .with_path(child_path(path, &key.name));
+                let types = quoted(&available(registry));
+                match herald_config::suggest::closest(&key.name, sink_keys.iter().copied()) {
+                    Some(near) => d.with_hint(format!(
+                        "did you mean `{near}`? receiver types in this build: {types}"
+                    )),
+                    None => d.with_hint(format!("receiver types in this build: {types}")),
+                };
+            }
+            return Some((name, None));
+        }
         [] => {
             diags
                 .error(item.loc, format!("receiver `{}` has no sink", name.value))

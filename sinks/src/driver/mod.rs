@@ -1,4 +1,5 @@
-//! The delivery driver, written once and used by every sink.
+//! The delivery driver, written once and used by every sink, so that a sink is only
+//! an encoder and a request.
 //!
 //! A sink implements [`Sink`] and its [`RequestBuilder`]: encode one event,
 //! build a request from a batch of encoded events, send a request. Everything

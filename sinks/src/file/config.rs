@@ -96,7 +96,9 @@ impl FileConfig {
         } else {
             PathBuf::from(&raw.path.value)
         };
-        check_writable_path(&file_path, &raw.path, diags);
+        if diags.checks_files_of(herald_config::Role::Ruler) {
+            check_writable_path(&file_path, &raw.path, diags);
+        }
         let layout = match &raw.layout {
             Some(l) if !l.is_null() => Some(LayoutSpec::from_node(
                 l,

@@ -1,4 +1,4 @@
-//! kubernetes-event-exporter's `deDot` (COMPAT.md §3.4): a copy of the event
+//! kubernetes-event-exporter's `deDot`: a copy of the event
 //! whose labels and annotations keys have every `.` replaced by `_`, made
 //! before layout rendering so templates see the de-dotted keys.
 

@@ -20,9 +20,10 @@ use super::time::push_utc;
 /// Field order, `omitempty` rules, always-present `source`,
 /// `reportingComponent`, `reportingInstance`, `clusterName` and `deleted`,
 /// `null` for zero timestamps, `metav1.Time` with seconds and `MicroTime` with
-/// microseconds, sorted map keys and HTML escaping all follow Go
-/// (COMPAT.md §3.2). With `dedot`, the keys of the event's and the involved
-/// object's labels and annotations have every `.` replaced by `_` (§3.4).
+/// microseconds, sorted map keys and HTML escaping all follow Go's
+/// `encoding/json` as kubernetes-event-exporter uses it. With `dedot` (KEE's
+/// `deDot`), the keys of the event's and the involved object's labels and
+/// annotations have every `.` replaced by `_`.
 pub fn kee_json(ev: &Event, dedot: bool, out: &mut Vec<u8>) {
     let mut w = Obj::open(out);
     // metadata

@@ -9,7 +9,8 @@ use herald_template::{Template, Value, to_go_json};
 use super::value::{timestamp_iso8601, timestamp_ms};
 use super::*;
 
-/// The event of COMPAT.md §3.2.
+/// A BackOff event of a Deployment's pod with its involved object looked up: the
+/// example kubernetes-event-exporter users see in its default JSON (no layout).
 pub(crate) fn compat_example() -> Event {
     let t = Utc.with_ymd_and_hms(2024, 5, 14, 10, 0, 3).unwrap();
     let mut ev = Event {

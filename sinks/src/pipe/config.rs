@@ -54,7 +54,9 @@ impl PipeConfig {
                 .with_hint("set `path:` to a FIFO or to /dev/stdout");
             return None;
         }
-        if std::path::Path::new(&raw.path.value).is_dir() {
+        if diags.checks_files_of(herald_config::Role::Ruler)
+            && std::path::Path::new(&raw.path.value).is_dir()
+        {
             raw.path
                 .error(diags, format!("`{}` is a directory", raw.path.value))
                 .with_hint("set `path:` to a FIFO or to /dev/stdout");
