@@ -165,7 +165,10 @@ fn a_registered_type_kee_never_had_is_a_sink_key_too() {
     let e = diags.errors().next().unwrap();
     assert_eq!(e.message, "unknown receiver type `ecno`");
     assert!(
-        e.hint.as_deref().unwrap().starts_with("did you mean `echo`?"),
+        e.hint
+            .as_deref()
+            .unwrap()
+            .starts_with("did you mean `echo`?"),
         "{e:?}"
     );
     assert_eq!(diags.warning_count(), 0, "{diags}");
