@@ -139,3 +139,65 @@ async fn seek_replays_to_one_receiver_and_delete_refuses_a_live_group() {
     let status = run.proc.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}; log:\n{}", run.proc.log());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_added_later_starts_where_the_others_are() {
+    let cluster = Cluster::start().await;
+    let (archive, newer) = (cluster.path("archive.log"), cluster.path("newer.log"));
+    let receiver = |name: &str, path: &std::path::Path| {
+        format!(
+            "  - name: {name}\n    file:\n      path: {}\n      layout:\n        key: \"{{{{ .IdempotencyKey }}}}\"\n",
+            path.display()
+        )
+    };
+    let config = |receivers: &[String]| {
+        let routes: String = receivers
+            .iter()
+            .map(|r| {
+                let name = r.trim_start().trim_start_matches("- name: ");
+                let name = name.split_whitespace().next().unwrap_or_default();
+                format!("        - receiver: {name}\n")
+            })
+            .collect();
+        format!(
+            "{}omitLookup: true\nroute:\n  routes:\n    - match:\n{routes}receivers:\n{}",
+            crate::support::cluster::BASE_CONFIG,
+            receivers.concat()
+        )
+    };
+    let first = cluster.write("one.yaml", &config(&[receiver("archive", &archive)]));
+    let mut run = Combined::start(&cluster, &first).await;
+    cluster.create_numbered("old", 0..10, |_| true);
+    let grpc = run.grpc_url();
+    eventually("10 acknowledged", Duration::from_secs(20), || {
+        fully_acknowledged(&grpc, "ruler", 10)
+    })
+    .await;
+    let status = run.proc.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}; log:\n{}", run.proc.log());
+
+    // the new receiver joins a running system: it starts where `archive` is, so the
+    // ten old events are not replayed into it
+    let second = cluster.write(
+        "two.yaml",
+        &config(&[receiver("archive", &archive), receiver("newer", &newer)]),
+    );
+    let mut run = Combined::start(&cluster, &second).await;
+    let new_keys = cluster.create_numbered("new", 0..10, |_| true);
+    let grpc = run.grpc_url();
+    eventually("20 acknowledged", Duration::from_secs(20), || {
+        fully_acknowledged(&grpc, "ruler", 20)
+    })
+    .await;
+    let status = run.proc.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}; log:\n{}", run.proc.log());
+    let got_new = keys(&newer);
+    assert_eq!(
+        got_new.keys().cloned().collect::<Vec<_>>(),
+        new_keys,
+        "the added receiver gets exactly the events after it was added"
+    );
+    let got_archive = keys(&archive);
+    assert_eq!(got_archive.len(), 20);
+    assert!(got_archive.values().all(|n| *n == 1), "{got_archive:?}");
+}
