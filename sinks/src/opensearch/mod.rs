@@ -1,0 +1,35 @@
+//! `opensearch` sink: the [`elasticsearch`](crate::elasticsearch) sink's
+//! code under its own config key, with the same keys (kubernetes-event-exporter
+//! had no `apiKey`, `cloudID` or `headers` for OpenSearch; herald accepts
+//! them). AWS SigV4 signing is not implemented yet.
+
+use async_trait::async_trait;
+use herald_config::{Diagnostics, Node};
+
+use crate::driver::BatchSettings;
+use crate::elasticsearch::{SearchBuilder, SearchConfig, SearchError, SearchSink};
+use crate::registry::{BuildContext, SinkType};
+
+/// An `opensearch:` receiver.
+#[derive(Debug, Clone)]
+pub struct OpenSearchConfig(pub SearchConfig);
+
+#[async_trait]
+impl SinkType for OpenSearchConfig {
+    const NAME: &'static str = "opensearch";
+    const BATCH_DEFAULTS: BatchSettings = SearchConfig::BATCH_DEFAULTS;
+    type Sink = SearchSink;
+    type BuildError = SearchError;
+
+    fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<Self> {
+        SearchConfig::from_node(node, path, Self::NAME, diags).map(OpenSearchConfig)
+    }
+
+    fn request_builder(&self, _name: &str) -> SearchBuilder {
+        SearchBuilder::new(&self.0)
+    }
+
+    async fn build(&self, cx: &mut BuildContext<'_>) -> Result<SearchSink, SearchError> {
+        SearchSink::new(cx.name, Self::NAME, &self.0, cx.settings.timeout)
+    }
+}
