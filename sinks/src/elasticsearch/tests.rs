@@ -265,3 +265,56 @@ async fn a_429_answer_does_not_fail_over_and_is_retriable() {
     assert!(e.is_retriable());
     assert_eq!(b.requests().len(), 0);
 }
+
+/// The `tls` block reaches the shared sender: a private CA and `serverName`
+/// verify an HTTPS target's certificate, and without the CA it is refused.
+#[tokio::test]
+async fn the_tls_block_is_applied() {
+    use rustls::ServerConfig;
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::sync::Arc;
+    use tokio_rustls::TlsAcceptor;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["es.herald.test".to_owned()]).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ck.cert.pem()).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    let config = ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = Arc::new(FakeHttp::with_replies([ok_reply(1)]).await);
+    let f = fake.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let f = f.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    f.serve_connection(tls).await;
+                }
+            });
+        }
+    });
+    let hosts = format!("      hosts: [\"https://{addr}\"]\n      index: k\n");
+    let plain = es_config(&hosts);
+    let sink = SearchSink::new("dump", "elasticsearch", &plain, Duration::from_secs(5)).unwrap();
+    let request = sink.builder().request_for(&[&delivery()]).unwrap();
+    assert!(sink.send(&request).await.is_err());
+    assert!(fake.requests().is_empty());
+    let c = es_config(&format!(
+        "{hosts}      tls:\n        caFile: {}\n        serverName: es.herald.test\n",
+        ca.display()
+    ));
+    let sink = SearchSink::new("dump", "elasticsearch", &c, Duration::from_secs(5)).unwrap();
+    assert_eq!(sink.send(&request).await.unwrap(), SendOutcome::Delivered);
+    assert_eq!(fake.requests().len(), 1);
+}
