@@ -54,6 +54,26 @@ struct RawSearchConfig {
     layout: Option<Node>,
     #[serde(default)]
     de_dot: Option<bool>,
+    #[serde(default, rename = "awsSigV4")]
+    aws_sig_v4: Option<RawSigV4>,
+}
+
+#[derive(Deserialize)]
+struct RawSigV4 {
+    #[serde(default)]
+    region: Located<String>,
+    #[serde(default)]
+    service: Located<String>,
+}
+
+/// AWS SigV4 signing (`opensearch` only): the region and the service, `es`
+/// (Amazon OpenSearch Service) or `aoss` (OpenSearch Serverless).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigV4Config {
+    /// `eu-west-1`, …
+    pub region: String,
+    /// `es` or `aoss`.
+    pub service: String,
 }
 
 /// Which time `indexFormat` is formatted with.
@@ -99,6 +119,8 @@ pub struct SearchConfig {
     pub layout: Option<LayoutSpec>,
     /// Replace `.` in label and annotation keys with `_`.
     pub dedot: bool,
+    /// Sign requests with AWS SigV4.
+    pub sigv4: Option<SigV4Config>,
 }
 
 impl fmt::Debug for SearchConfig {
@@ -119,6 +141,7 @@ impl fmt::Debug for SearchConfig {
             .field("tls", &self.tls)
             .field("layout", &self.layout)
             .field("dedot", &self.dedot)
+            .field("sigv4", &self.sigv4)
             .finish()
     }
 }
@@ -195,6 +218,10 @@ impl SearchConfig {
             Some(l) if !l.is_null() => LayoutSpec::from_node(l, &child_path(path, "layout"), diags),
             _ => None,
         };
+        let sigv4 = raw
+            .aws_sig_v4
+            .as_ref()
+            .and_then(|a| parse_sigv4(a, node, path, kind, diags));
         if diags.error_count() > before {
             return None;
         }
@@ -208,6 +235,7 @@ impl SearchConfig {
             tls,
             layout,
             dedot: raw.de_dot.unwrap_or(false),
+            sigv4,
         })
     }
 
@@ -218,6 +246,44 @@ impl SearchConfig {
         max_bytes: 5 * 1024 * 1024,
         linger: Duration::from_secs(1),
     };
+}
+
+fn parse_sigv4(
+    raw: &RawSigV4,
+    node: &Node,
+    path: &str,
+    kind: &str,
+    diags: &mut Diagnostics,
+) -> Option<SigV4Config> {
+    if kind != "opensearch" {
+        diags
+            .error(node.loc, "`awsSigV4` is only available for `opensearch` receivers")
+            .with_path(path)
+            .with_hint("Amazon's managed clusters run OpenSearch: use an `opensearch:` receiver");
+        return None;
+    }
+    let region = raw.region.value.trim();
+    if region.is_empty() {
+        diags
+            .error(node.loc, "`awsSigV4` needs a `region`")
+            .with_path(child_path(path, "awsSigV4"))
+            .with_hint("set `region: eu-west-1` (the region of the domain or collection)");
+        return None;
+    }
+    let service = match raw.service.value.trim() {
+        "" | "es" => "es",
+        "aoss" => "aoss",
+        other => {
+            raw.service
+                .error(diags, format!("unknown AWS service `{other}`"))
+                .with_hint("use `es` (Amazon OpenSearch Service) or `aoss` (OpenSearch Serverless)");
+            return None;
+        }
+    };
+    Some(SigV4Config {
+        region: region.to_owned(),
+        service: service.to_owned(),
+    })
 }
 
 fn authorization(raw: &RawSearchConfig) -> Option<Secret<String>> {
@@ -417,6 +483,6 @@ impl SinkType for ElasticsearchConfig {
     }
 
     async fn build(&self, cx: &mut BuildContext<'_>) -> Result<SearchSink, SearchError> {
-        SearchSink::new(cx.name, Self::NAME, &self.0, cx.settings.timeout)
+        SearchSink::from_env(cx.name, Self::NAME, &self.0, cx.settings.timeout)
     }
 }

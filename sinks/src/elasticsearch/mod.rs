@@ -24,15 +24,18 @@
 //! * Authentication: credentials in a host URL, else `apiKey`
 //!   (`Authorization: ApiKey …`), else Basic when both `username` and
 //!   `password` are set; `headers` are static and added to every request.
+//!   `opensearch` with `awsSigV4` signs every request with AWS SigV4 instead
+//!   ([`sigv4`]), when it is sent (the preview shows it unsigned).
 
 mod bulk;
 mod config;
 mod index;
+pub(crate) mod sigv4;
 mod sink;
 #[cfg(test)]
 mod tests;
 
-pub use config::{DocumentId, ElasticsearchConfig, IndexTime, SearchConfig};
+pub use config::{DocumentId, ElasticsearchConfig, IndexTime, SearchConfig, SigV4Config};
 pub use index::IndexName;
 pub use sink::{BulkItem, BulkRequest, SearchBuilder, SearchSink};
 
@@ -44,4 +47,9 @@ pub enum SearchError {
     /// The HTTP client could not be created (its `tls` block, …).
     #[error(transparent)]
     Client(#[from] HttpClientError),
+    /// `awsSigV4` is set but the environment has no AWS credentials.
+    #[error(
+        "awsSigV4 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials) in the environment"
+    )]
+    MissingAwsCredentials,
 }

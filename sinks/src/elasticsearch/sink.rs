@@ -13,7 +13,8 @@ use tracing::warn;
 
 use super::bulk::parse_response;
 use super::config::basic;
-use super::{DocumentId, IndexName, IndexTime, SearchConfig, SearchError};
+use super::sigv4::{self, Canonical, Credentials};
+use super::{DocumentId, IndexName, IndexTime, SearchConfig, SearchError, SigV4Config};
 use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, SendOutcome, Sink};
 use crate::util::PayloadEncoder;
 use crate::util::http::{HttpRequest, HttpSender, redact_url};
@@ -199,6 +200,8 @@ pub struct SearchSink {
     hosts: Vec<Host>,
     /// The host that answered last; tried first.
     current: AtomicUsize,
+    /// AWS SigV4 signing and its credentials.
+    signer: Option<(SigV4Config, Credentials)>,
 }
 
 impl SearchSink {
@@ -213,7 +216,42 @@ impl SearchSink {
         config: &SearchConfig,
         timeout: Duration,
     ) -> Result<Self, SearchError> {
+        Self::with_credentials(name, kind, config, timeout, None)
+    }
+
+    /// Creates the sink, with the AWS credentials of the environment when
+    /// the config asks for SigV4.
+    ///
+    /// # Errors
+    /// The TLS files cannot be loaded, the client cannot be built, or
+    /// `awsSigV4` is set without credentials in the environment.
+    pub fn from_env(
+        name: &str,
+        kind: &'static str,
+        config: &SearchConfig,
+        timeout: Duration,
+    ) -> Result<Self, SearchError> {
+        let credentials = match &config.sigv4 {
+            Some(_) => Some(Credentials::from_env().ok_or(SearchError::MissingAwsCredentials)?),
+            None => None,
+        };
+        Self::with_credentials(name, kind, config, timeout, credentials)
+    }
+
+    pub(crate) fn with_credentials(
+        name: &str,
+        kind: &'static str,
+        config: &SearchConfig,
+        timeout: Duration,
+        credentials: Option<Credentials>,
+    ) -> Result<Self, SearchError> {
+        let signer = match (&config.sigv4, credentials) {
+            (Some(s), Some(c)) => Some((s.clone(), c)),
+            (Some(_), None) => return Err(SearchError::MissingAwsCredentials),
+            (None, _) => None,
+        };
         Ok(SearchSink {
+            signer,
             name: Arc::from(name),
             kind,
             builder: SearchBuilder::new(config),
@@ -229,9 +267,74 @@ impl SearchSink {
         if let Some(auth) = &host.authorization {
             http.headers.insert(AUTHORIZATION, auth.clone());
         }
+        if let Some((config, credentials)) = &self.signer {
+            sign(&mut http, config, credentials, chrono::Utc::now());
+        }
         let response = self.sender.send(&http).await?;
         let body = response.body().await?;
         parse_response(&body, request.count)
+    }
+}
+
+/// Signs `http` with AWS SigV4 at `now`: adds `X-Amz-Date`,
+/// `X-Amz-Content-Sha256`, `X-Amz-Security-Token` (temporary credentials) and
+/// `Authorization`, signing those, `Host` and `Content-Type`.
+pub(crate) fn sign(
+    http: &mut HttpRequest,
+    config: &SigV4Config,
+    credentials: &Credentials,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    use sha2::Digest as _;
+    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let payload = sigv4::hex(&sha2::Sha256::digest(&http.body));
+    let mut set = |name: &'static str, value: &str, sensitive: bool| {
+        if let Ok(mut v) = HeaderValue::from_str(value) {
+            v.set_sensitive(sensitive);
+            http.headers.insert(name, v);
+        }
+    };
+    set("x-amz-date", &amz_date, false);
+    set("x-amz-content-sha256", &payload, false);
+    if let Some(token) = &credentials.session_token {
+        set("x-amz-security-token", token.expose(), true);
+    }
+    let host = match http.url.port() {
+        Some(port) => format!("{}:{port}", http.url.host_str().unwrap_or_default()),
+        None => http.url.host_str().unwrap_or_default().to_owned(),
+    };
+    let mut headers = vec![("host".to_owned(), host)];
+    for name in [
+        "content-type",
+        "x-amz-content-sha256",
+        "x-amz-date",
+        "x-amz-security-token",
+    ] {
+        if let Some(v) = http.headers.get(name).and_then(|v| v.to_str().ok()) {
+            headers.push((name.to_owned(), v.to_owned()));
+        }
+    }
+    let canonical = Canonical {
+        method: http.method.as_str(),
+        path: http.url.path(),
+        query: http
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        headers,
+        payload_sha256: payload,
+    };
+    let auth = sigv4::authorization(
+        &canonical,
+        &amz_date,
+        &config.region,
+        &config.service,
+        credentials,
+    );
+    if let Ok(mut v) = HeaderValue::from_str(&auth) {
+        v.set_sensitive(true);
+        http.headers.insert(AUTHORIZATION, v);
     }
 }
 

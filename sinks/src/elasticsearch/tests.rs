@@ -318,3 +318,100 @@ async fn the_tls_block_is_applied() {
     assert_eq!(sink.send(&request).await.unwrap(), SendOutcome::Delivered);
     assert_eq!(fake.requests().len(), 1);
 }
+
+mod sigv4_signing {
+    use super::*;
+    use crate::elasticsearch::sigv4::{self, Canonical, Credentials};
+    use herald_config::Secret;
+    use sha2::Digest as _;
+
+    fn os_config(block: &str) -> SearchConfig {
+        let (r, diags) = parse(&format!(
+            "receivers:\n  - name: dump\n    opensearch:\n{block}"
+        ));
+        assert!(!diags.has_errors(), "{diags}");
+        r[0].sink.downcast_ref::<OpenSearchConfig>().unwrap().0.clone()
+    }
+
+    fn credentials() -> Credentials {
+        Credentials {
+            access_key_id: Secret::new("AKIDEXAMPLE".into()),
+            secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into()),
+            session_token: Some(Secret::new("session-token".into())),
+        }
+    }
+
+    #[test]
+    fn the_aws_sigv4_block_is_checked() {
+        let c = os_config("      index: k\n      awsSigV4:\n        region: eu-west-1\n        service: aoss\n");
+        assert_eq!(
+            c.sigv4,
+            Some(SigV4Config {
+                region: "eu-west-1".into(),
+                service: "aoss".into()
+            })
+        );
+        let c = os_config("      index: k\n      awsSigV4: {region: us-east-1}\n");
+        assert_eq!(c.sigv4.unwrap().service, "es");
+        let e = errors_of("      index: k\n      awsSigV4: {region: us-east-1}\n");
+        assert!(e.contains("only available for `opensearch`"), "{e}");
+        let (_, diags) = parse("receivers:\n  - name: d\n    opensearch:\n      index: k\n      awsSigV4: {service: es}\n");
+        assert!(diags.to_string().contains("needs a `region`"), "{diags}");
+        let (_, diags) = parse("receivers:\n  - name: d\n    opensearch:\n      index: k\n      awsSigV4: {region: x, service: s3}\n");
+        assert!(diags.to_string().contains("unknown AWS service `s3`"), "{diags}");
+        let c = os_config("      index: k\n      awsSigV4: {region: us-east-1}\n");
+        let e = SearchSink::with_credentials("d", "opensearch", &c, Duration::from_secs(5), None)
+            .err()
+            .unwrap();
+        assert!(matches!(e, SearchError::MissingAwsCredentials));
+    }
+
+    #[tokio::test]
+    async fn requests_are_signed_when_sent() {
+        let fake = FakeHttp::with_replies([ok_reply(1)]).await;
+        let c = os_config(&format!(
+            "      hosts: [\"{}\"]\n      index: k\n      awsSigV4: {{region: eu-west-1, service: aoss}}\n",
+            fake.url()
+        ));
+        let sink =
+            SearchSink::with_credentials("d", "opensearch", &c, Duration::from_secs(5), Some(credentials()))
+                .unwrap();
+        let request = sink.builder().request_for(&[&delivery()]).unwrap();
+        // The preview shows the request unsigned.
+        assert!(!sink.builder().describe(&request).contains("AWS4"));
+        sink.send(&request).await.unwrap();
+        let r = &fake.requests()[0];
+        let one = |name: &str| r.header(name)[0].to_owned();
+        assert_eq!(
+            one("x-amz-content-sha256"),
+            sigv4::hex(&sha2::Sha256::digest(&r.body))
+        );
+        assert_eq!(one("x-amz-security-token"), "session-token");
+        let date = one("x-amz-date");
+        let auth = one("authorization");
+        assert!(
+            auth.starts_with(&format!(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{}/eu-west-1/aoss/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature="
+                , &date[..8]
+            )),
+            "{auth}"
+        );
+        // The signature is the one of the request as the target received it.
+        let headers = ["content-type", "host", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token"]
+            .iter()
+            .map(|n| ((*n).to_owned(), one(n)))
+            .collect();
+        let canonical = Canonical {
+            method: "POST",
+            path: "/_bulk",
+            query: Vec::new(),
+            headers,
+            payload_sha256: one("x-amz-content-sha256"),
+        };
+        assert_eq!(
+            auth,
+            sigv4::authorization(&canonical, &date, "eu-west-1", "aoss", &credentials())
+        );
+    }
+}

@@ -1,7 +1,10 @@
 //! `opensearch` sink: the [`elasticsearch`](crate::elasticsearch) sink's
 //! code under its own config key, with the same keys (kubernetes-event-exporter
 //! had no `apiKey`, `cloudID` or `headers` for OpenSearch; herald accepts
-//! them). AWS SigV4 signing is not implemented yet.
+//! them), plus `awsSigV4: {region, service}`: requests signed with AWS
+//! Signature Version 4 for Amazon OpenSearch Service (`es`) or OpenSearch
+//! Serverless (`aoss`), with the credentials of `AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
 
 use async_trait::async_trait;
 use herald_config::{Diagnostics, Node};
@@ -30,6 +33,6 @@ impl SinkType for OpenSearchConfig {
     }
 
     async fn build(&self, cx: &mut BuildContext<'_>) -> Result<SearchSink, SearchError> {
-        SearchSink::new(cx.name, Self::NAME, &self.0, cx.settings.timeout)
+        SearchSink::from_env(cx.name, Self::NAME, &self.0, cx.settings.timeout)
     }
 }
