@@ -231,3 +231,60 @@ async fn use_event_id_keeps_one_document_per_event_in_osmem() {
         .unwrap();
     assert_eq!(doc["_source"]["message"], "two", "{doc}");
 }
+
+#[tokio::test]
+async fn batches_close_by_count_and_by_bytes() {
+    let fake = FakeHttp::start().await;
+    fake.set_default(Reply::ok().json(&json!({"took": 1, "errors": false, "items": []})));
+    let s = sink(
+        "elasticsearch",
+        &format!("    hosts: [\"{}\"]\n    index: k\n", fake.url()),
+    );
+    let item = {
+        use herald_sinks::driver::Sink as _;
+        use herald_sinks::driver::{AckRef, Delivery, RequestBuilder as _};
+        let d = Delivery::from_event(event("u0", "m"), AckRef::detached());
+        let b = s.builder();
+        b.item_size(&b.encode(&d).unwrap())
+    };
+    // Room for two documents per request by bytes, three by count.
+    let mut settings = settings();
+    settings.batch = BatchSettings {
+        max_events: 3,
+        max_bytes: item * 2 + item / 2,
+        linger: Duration::from_millis(300),
+    };
+    let mut h = DriverHarness::start(s, settings);
+    for uid in ["u1", "u2", "u3", "u4", "u5"] {
+        h.deliver(event(uid, "m")).await;
+    }
+    let acks = h.acks(5, WAIT).await;
+    assert!(acks.iter().all(|a| a.delivered == 1));
+    let per_request: Vec<usize> = fake
+        .requests()
+        .iter()
+        .map(|r| r.text().lines().count() / 2)
+        .collect();
+    assert_eq!(per_request, [2, 2, 1]);
+    // By count: three per request when bytes allow.
+    let fake = FakeHttp::start().await;
+    fake.set_default(Reply::ok().json(&json!({"took": 1, "errors": false, "items": []})));
+    let s = sink(
+        "elasticsearch",
+        &format!("    hosts: [\"{}\"]\n    index: k\n", fake.url()),
+    );
+    let mut settings = self::settings();
+    settings.batch.max_events = 3;
+    settings.batch.linger = Duration::from_millis(300);
+    let mut h = DriverHarness::start(s, settings);
+    for uid in ["u1", "u2", "u3", "u4"] {
+        h.deliver(event(uid, "m")).await;
+    }
+    h.acks(4, WAIT).await;
+    let per_request: Vec<usize> = fake
+        .requests()
+        .iter()
+        .map(|r| r.text().lines().count() / 2)
+        .collect();
+    assert_eq!(per_request, [3, 1]);
+}
