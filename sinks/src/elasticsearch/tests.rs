@@ -415,3 +415,27 @@ mod sigv4_signing {
         );
     }
 }
+
+/// The README's `elasticsearch` example loads (its CA file swapped for a
+/// real one).
+#[test]
+fn the_readme_example_loads() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("receivers:\n  - name: dump\n    elasticsearch:")
+        .expect("README example");
+    let block = &readme[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["es-1".to_owned()]).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ck.cert.pem()).unwrap();
+    let yaml = block.replace("/etc/es-ca.pem", &ca.display().to_string());
+    let (r, diags) = parse(&yaml);
+    assert!(!diags.has_errors(), "{diags}");
+    let c = &r[0].sink.downcast_ref::<ElasticsearchConfig>().unwrap().0;
+    assert_eq!(c.hosts.len(), 2);
+    assert_eq!(c.index_time, IndexTime::Event);
+    assert_eq!(c.document_id, DocumentId::Occurrence);
+    assert!(c.authorization.as_ref().unwrap().expose().starts_with("ApiKey "));
+}
