@@ -15,3 +15,11 @@ if [ ${#need[@]} -gt 0 ]; then
         exit 1
     fi
 fi
+# osmem-server (an in-memory OpenSearch, for the elasticsearch/opensearch sink tests):
+# a venv under the cache, skipped when present; .ci/test exports HERALD_OSMEM_BIN.
+HERALD_CACHE="${HERALD_CACHE:-$HOME/.cache/herald}"
+osmem_venv="$HERALD_CACHE/osmem"
+if ! "$osmem_venv/bin/python" -c 'import osmem_server' 2>/dev/null; then
+    python3 -m venv "$osmem_venv"
+    "$osmem_venv/bin/pip" install -q 'osmem-server==0.1.6'
+fi

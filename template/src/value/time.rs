@@ -77,6 +77,12 @@ impl Time {
         }
     }
 
+    /// Formats the time with a Go reference-time layout (`2006-01-02`), as
+    /// Go's `Time.Format` does.
+    pub fn format(&self, layout: &str) -> String {
+        crate::gotime::format(self, layout)
+    }
+
     /// Returns the current time as a `time.Time` in UTC.
     pub fn now() -> Time {
         Time::from_chrono(Some(chrono::Utc::now()), TimeKind::Go)
