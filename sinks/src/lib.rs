@@ -9,7 +9,7 @@
 //!   queues, batching, retries, timeouts, acknowledgements, metrics, health;
 //! * [`SinkSet`]: every configured receiver, running;
 //! * one folder per receiver type, registered below: [`stdout`],
-//!   [`file`](mod@file), [`pipe`], [`webhook`], [`in_memory`];
+//!   [`file`](mod@file), [`pipe`], [`webhook`], [`in_memory`], [`loki`];
 //! * [`util`]: payload encoding, layouts, JSON lines, HTTP and TLS helpers.
 
 pub mod config;
@@ -28,6 +28,7 @@ registry::receivers! {
     pipe::PipeConfig,
     webhook::WebhookConfig,
     in_memory::InMemoryConfig,
+    loki::LokiConfig,
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
