@@ -219,3 +219,46 @@ fn the_entry_time_falls_back_to_event_time_then_observed() {
     ev.observed_at = Some(t + chrono::Duration::seconds(2));
     assert_eq!(sink::event_nanos(&ev), (t.timestamp() + 2) * 1_000_000_000);
 }
+
+#[test]
+fn an_empty_label_map_uses_the_default_and_too_many_labels_warn() {
+    let (c, diags) = loki("      streamLabels: {}\n");
+    assert!(!diags.has_errors(), "{diags}");
+    assert_eq!(c.unwrap().stream_labels.len(), 3);
+    let many: String = (0..16).map(|i| format!("        l{i}: v\n")).collect();
+    let (c, diags) = loki(&format!("      streamLabels:\n{many}"));
+    assert!(c.is_some());
+    assert_eq!(diags.warning_count(), 1, "{diags}");
+    assert!(diags.to_string().contains("16 stream labels"), "{diags}");
+}
+
+#[test]
+fn batches_default_to_500_events_with_a_one_second_linger() {
+    let b = LokiConfig::BATCH_DEFAULTS;
+    assert_eq!(
+        (b.max_events, b.max_bytes, b.linger),
+        (500, 1 << 20, std::time::Duration::from_secs(1))
+    );
+}
+
+#[test]
+fn a_configured_header_replaces_herald_s_own() {
+    let (c, diags) = loki(
+        "      tenant: from-key\n      bearerToken: t0k3n\n      headers:\n        X-Scope-OrgID: from-header\n        Authorization: Basic abc\n        content-type: application/json; charset=utf-8\n",
+    );
+    let b = c.unwrap_or_else(|| panic!("{diags}")).request_builder("loki");
+    let d = Delivery::from_event(compat_example(), AckRef::detached());
+    let r = b.request_for(&[&d]).unwrap();
+    let all = |n: &str| -> Vec<String> {
+        r.headers
+            .get_all(n)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(all("x-scope-orgid"), ["from-header"]);
+    assert_eq!(all("authorization"), ["Basic abc"]);
+    assert_eq!(all("content-type"), ["application/json; charset=utf-8"]);
+    let shown = b.describe(&r);
+    assert!(!shown.contains("Basic abc") && !shown.contains("t0k3n"), "{shown}");
+}
