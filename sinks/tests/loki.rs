@@ -155,6 +155,179 @@ fn decode_push(r: &Recorded) -> Result<Streams, String> {
     Ok(out)
 }
 
+/// A fake Loki that answers by what it decodes, as Loki's distributor does:
+/// valid entries are stored even when others in the push are refused; a push
+/// with refused entries is answered 400 with Loki's messages and
+/// `total ignored: N out of M`; an undecodable push is a 400 (or 404/415);
+/// otherwise 204. Scripted answers (429, 500) go first when queued.
+struct FakeLoki {
+    addr: std::net::SocketAddr,
+    state: Arc<std::sync::Mutex<LokiState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// An answer: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, String);
+
+#[derive(Default)]
+struct LokiState {
+    pushes: Vec<Recorded>,
+    accepted: Streams,
+    script: std::collections::VecDeque<Answer>,
+    /// Entries older than this (ns) are "too old" (`reject_old_samples`).
+    oldest: i64,
+}
+
+fn rfc3339(ns: i64) -> String {
+    Utc.timestamp_nanos(ns)
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn label_text(labels: &Labels) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+impl LokiState {
+    fn answer(&mut self, push: Recorded) -> Answer {
+        self.pushes.push(push.clone());
+        if let Some(scripted) = self.script.pop_front() {
+            return scripted;
+        }
+        let streams = match decode_push(&push) {
+            Ok(s) => s,
+            Err(e) => return (400, Vec::new(), e),
+        };
+        let now = Utc::now().timestamp_nanos_opt().unwrap();
+        let (mut total, mut errors) = (0, Vec::new());
+        for (labels, entries) in streams {
+            for (ts, line) in entries {
+                total += 1;
+                let stream = label_text(&labels);
+                let newest = self
+                    .accepted
+                    .get(&labels)
+                    .and_then(|e| e.iter().map(|x| x.0).max());
+                if ts < self.oldest {
+                    errors.push(format!("entry for stream '{stream}' has timestamp too old: {}, oldest acceptable timestamp is: {}", rfc3339(ts), rfc3339(self.oldest)));
+                } else if ts > now + 600 * NS {
+                    errors.push(format!(
+                        "entry for stream '{stream}' has timestamp too new: {}",
+                        rfc3339(ts)
+                    ));
+                } else if newest.is_some_and(|n| ts < n - 3600 * NS) {
+                    errors.push(format!("entry with timestamp {} ignored, reason: 'entry too far behind, oldest acceptable timestamp is: {}' for stream: {stream},", rfc3339(ts), rfc3339(newest.unwrap_or(0) - 3600 * NS)));
+                } else {
+                    self.accepted
+                        .entry(labels.clone())
+                        .or_default()
+                        .push((ts, line));
+                }
+            }
+        }
+        if errors.is_empty() {
+            (204, Vec::new(), String::new())
+        } else {
+            let n = errors.len();
+            (
+                400,
+                Vec::new(),
+                format!("{}\ntotal ignored: {n} out of {total}", errors.join("\n")),
+            )
+        }
+    }
+}
+
+impl FakeLoki {
+    async fn start() -> FakeLoki {
+        use http_body_util::{BodyExt as _, Full};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(std::sync::Mutex::new(LokiState::default()));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let state = state.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let push = Recorded {
+                                method: parts.method.to_string(),
+                                target: parts.uri.to_string(),
+                                headers: parts
+                                    .headers
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        (k.to_string(), v.to_str().unwrap_or("").to_owned())
+                                    })
+                                    .collect(),
+                                body,
+                                status: None,
+                            };
+                            let (status, headers, text) = state.lock().unwrap().answer(push);
+                            let mut response = hyper::Response::builder().status(status);
+                            for (k, v) in headers {
+                                response = response.header(k, v);
+                            }
+                            Ok::<_, std::convert::Infallible>(
+                                response.body(Full::new(bytes::Bytes::from(text))).unwrap(),
+                            )
+                        }
+                    },
+                );
+                connections.spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FakeLoki { addr, state, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn script(&self, status: u16, headers: &[(&str, &str)], body: &str) {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.state
+            .lock()
+            .unwrap()
+            .script
+            .push_back((status, headers, body.to_owned()));
+    }
+
+    fn reject_older_than(&self, ns: i64) {
+        self.state.lock().unwrap().oldest = ns;
+    }
+
+    fn pushes(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().pushes.clone()
+    }
+
+    fn accepted(&self) -> Streams {
+        self.state.lock().unwrap().accepted.clone()
+    }
+}
+
+impl Drop for FakeLoki {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 fn config(yaml: &str) -> LokiConfig {
     let source = Arc::new(SourceFile::new("config.yaml", yaml));
     let mut diags = Diagnostics::for_source(source.clone());
@@ -383,15 +556,14 @@ async fn send_time_stamps_whole_seconds_as_kee_did() {
 
 #[tokio::test]
 async fn throttling_and_server_errors_are_retried() {
-    let fake = FakeHttp::with_replies([
-        Reply::status(429)
-            .header("Retry-After", "1")
-            .body("Ingestion rate limit exceeded for user fake (limit: 4194304 bytes/sec)"),
-        Reply::status(500).body("rpc error: code = Unavailable"),
-        Reply::status(204),
-    ])
-    .await;
-    let c = config(&kee_example(&fake.url()));
+    let loki = FakeLoki::start().await;
+    loki.script(
+        429,
+        &[("Retry-After", "1")],
+        "Ingestion rate limit exceeded for user fake (limit: 4194304 bytes/sec)",
+    );
+    loki.script(500, &[], "rpc error: code = Unavailable");
+    let c = config(&kee_example(&loki.url()));
     let mut h = harness(&c, settings());
     let started = std::time::Instant::now();
     h.deliver(ev("a", "shop", "BackOff", 1)).await;
@@ -400,25 +572,52 @@ async fn throttling_and_server_errors_are_retried() {
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After honoured"
     );
-    let reqs = fake.requests();
-    assert_eq!(reqs.len(), 3);
+    let pushes = loki.pushes();
+    assert_eq!(pushes.len(), 3);
     assert!(
-        reqs.iter().all(|r| r.body == reqs[0].body),
+        pushes.iter().all(|r| r.body == pushes[0].body),
         "the same push again"
     );
     assert_eq!(h.metric("herald_sink_retries_total", ""), 2.0);
+    assert_eq!(loki.accepted().values().map(Vec::len).sum::<usize>(), 1);
+}
+
+/// Many events, several streams, shuffled times, both formats: Loki takes
+/// every entry, in the right stream.
+#[tokio::test]
+async fn loki_accepts_every_entry_of_mixed_batches() {
+    for format in ["json", "protobuf"] {
+        let loki = FakeLoki::start().await;
+        let c = config(&format!(
+            "receivers:\n  - name: loki\n    loki:\n      url: {}\n      format: {format}\n      streamLabels:\n        ns: \"{{{{ .Namespace }}}}\"\n        reason: \"{{{{ .Reason }}}}\"\n",
+            loki.url()
+        ));
+        let mut h = harness(&c, settings());
+        let namespaces = ["shop", "infra", "kube-system"];
+        for i in 0..30_i64 {
+            let ns = namespaces[usize::try_from(i % 3).unwrap()];
+            h.deliver(ev(&format!("u{i}"), ns, "BackOff", (i * 7) % 30))
+                .await;
+        }
+        let acks = h.acks(30, WAIT).await;
+        assert!(acks.iter().all(|a| a.delivered == 1), "{format}: {acks:?}");
+        let accepted = loki.accepted();
+        assert_eq!(accepted.len(), 3, "{format}");
+        assert!(accepted.values().all(|e| e.len() == 10), "{format}");
+        assert!(loki.pushes().len() >= 3, "batches of at most 10");
+    }
 }
 
 #[tokio::test]
-async fn out_of_order_and_too_old_entries_are_permanent_and_counted() {
-    let too_old = "entry for stream '{foo=\"bar\"}' has timestamp too old: 2024-05-14T10:00:01Z, oldest acceptable timestamp is: 2024-05-20T00:00:00Z";
-    let fake = FakeHttp::with_replies([Reply::status(400).body(too_old), Reply::status(204)]).await;
-    let c = config(&kee_example(&fake.url()));
+async fn too_old_entries_are_permanent_and_counted_with_loki_s_message() {
+    let loki = FakeLoki::start().await;
+    loki.reject_older_than(at(100).timestamp_nanos_opt().unwrap());
+    let c = config(&kee_example(&loki.url()));
     let mut h = harness(&c, settings());
     h.deliver(ev("a", "shop", "BackOff", 1)).await;
     let ack = h.acks(1, WAIT).await[0];
     assert_eq!((ack.delivered, ack.rejected), (0, 1));
-    assert_eq!(fake.requests().len(), 1, "never retried");
+    assert_eq!(loki.pushes().len(), 1, "never retried");
     assert_eq!(
         h.metric(
             "herald_sink_dropped_events_total",
@@ -426,17 +625,14 @@ async fn out_of_order_and_too_old_entries_are_permanent_and_counted() {
         ),
         1.0
     );
-    h.deliver(ev("b", "shop", "BackOff", 2)).await;
+    h.deliver(ev("b", "shop", "BackOff", 200)).await;
     assert_eq!(h.acks(1, WAIT).await[0].delivered, 1);
 
     // The error carries Loki's own message.
     use herald_sinks::{RequestBuilder as _, Sink as _};
-    let out_of_order = "entry with timestamp 2024-05-14 10:00:01 +0000 UTC ignored, reason: 'entry out of order' for stream: {foo=\"bar\"},\ntotal ignored: 1 out of 1";
-    let fake = FakeHttp::with_replies([Reply::status(400).body(out_of_order)]).await;
-    let c = config(&kee_example(&fake.url()));
     let sink = LokiSink::new("loki", &c, Duration::from_secs(5)).unwrap();
     let d = herald_sinks::Delivery::from_event(
-        ev("a", "shop", "BackOff", 1),
+        ev("c", "shop", "BackOff", 2),
         herald_sinks::AckRef::detached(),
     );
     let e = sink
@@ -446,8 +642,21 @@ async fn out_of_order_and_too_old_entries_are_permanent_and_counted() {
     assert!(!e.is_retriable());
     assert_eq!(
         e.to_string(),
-        format!("Loki refused the entries (HTTP 400): {out_of_order}")
+        "Loki refused the entries (HTTP 400): entry for stream '{foo=\"bar\"}' has timestamp too old: 2024-05-14T10:00:02Z, oldest acceptable timestamp is: 2024-05-14T10:01:40Z\ntotal ignored: 1 out of 1"
     );
+}
+
+#[tokio::test]
+async fn entries_too_far_behind_their_stream_are_refused() {
+    let loki = FakeLoki::start().await;
+    let c = config(&kee_example(&loki.url()));
+    let mut h = harness(&c, settings());
+    h.deliver(ev("a", "shop", "BackOff", 7200)).await;
+    assert_eq!(h.acks(1, WAIT).await[0].delivered, 1);
+    h.deliver(ev("b", "shop", "BackOff", 0)).await;
+    let ack = h.acks(1, WAIT).await[0];
+    assert_eq!(ack.rejected, 1);
+    assert_eq!(loki.pushes().len(), 2);
 }
 
 mod tls {
