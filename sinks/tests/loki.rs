@@ -1,10 +1,17 @@
-//! The `loki` receiver against a fake Loki built on the test kit's
-//! [`FakeHttp`]: every push is checked as Loki's distributor would (path,
-//! method, content type and encoding; JSON or snappy-compressed protobuf
-//! decoded; label names, values and nanosecond timestamps validated; entries
-//! ordered per stream), and answered with Loki's own replies (204, 400 with
-//! Loki's messages, 429, 500). Driver tests run the sink through the real
-//! delivery driver (the test kit's harness).
+//! The `loki` receiver against Loki fakes. Every push is checked as Loki's
+//! distributor would ([`decode_push`]: path, method, content type and
+//! encoding; JSON or snappy-compressed protobuf decoded; label names, values
+//! and nanosecond timestamps validated; entries ordered per stream, each
+//! stream once).
+//!
+//! * [`FakeLoki`] answers by what it decodes: 204, or 400 with Loki's
+//!   messages for entries too old, too new or too far behind their stream
+//!   (keeping the valid ones, as Loki does), and scripted 429/500 answers.
+//! * The test kit's [`FakeHttp`] records the request exactly as written on
+//!   the wire (header-name case included) for the exact-request checks.
+//!
+//! Driver tests run the sink through the real delivery driver (the test
+//! kit's harness).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -262,3 +262,40 @@ fn a_configured_header_replaces_herald_s_own() {
     let shown = b.describe(&r);
     assert!(!shown.contains("Basic abc") && !shown.contains("t0k3n"), "{shown}");
 }
+
+/// `herald route`'s preview is the push Loki receives (credentials masked).
+#[tokio::test]
+async fn the_preview_is_the_push_loki_receives() {
+    use crate::driver::{AckGroup, SinkMetrics, ack_channel};
+    use crate::set::SinkSet;
+    use herald_testkit::{FakeHttp, Reply};
+
+    let fake = FakeHttp::with_replies([Reply::status(204)]).await;
+    let (r, diags) = parse(&format!(
+        "receivers:\n  - name: loki\n    loki:\n      url: \"{}\"\n      tenant: a\n      bearerToken: s3cr3t\n      streamLabels:\n        kind: \"{{{{ .InvolvedObject.Kind }}}}\"\n",
+        fake.url()
+    ));
+    assert!(!diags.has_errors(), "{diags}");
+    let preview = crate::preview(&r[0], &compat_example()).unwrap();
+    let set = SinkSet::build(&r, &SinkMetrics::new()).await.unwrap();
+    let (tx, mut rx) = ack_channel();
+    let ack = AckGroup::new(1, 1, &tx).remove(0);
+    set.deliver_to("loki", Delivery::from_event(compat_example(), ack))
+        .await;
+    assert_eq!(rx.recv().await.unwrap().delivered, 1);
+    let got = fake.requests().remove(0);
+    let (head, body) = preview.split_once("\n\n").unwrap();
+    assert_eq!(
+        head.lines().next().unwrap(),
+        format!("POST {}/loki/api/v1/push", fake.url())
+    );
+    assert!(head.contains("Authorization: ***"), "{preview}");
+    assert!(!preview.contains("s3cr3t"), "{preview}");
+    assert_eq!(got.header_exact("Authorization"), ["Bearer s3cr3t"]);
+    assert_eq!(body.as_bytes(), got.body.as_ref());
+    assert!(
+        set.close_and_drain(std::time::Duration::from_secs(5))
+            .await
+            .is_complete()
+    );
+}
