@@ -241,8 +241,11 @@ fn parse_auth(
         (None, None, Some(t)) => Some(LokiAuth::Bearer(t.clone())),
         (_, _, Some(_)) => {
             diags
-                .error(node.loc, "set either `username`/`password` or `bearerToken`, not both")
-                .with_path(path)
+                .error(
+                    key_loc(node, "bearerToken"),
+                    "set either `username`/`password` or `bearerToken`, not both",
+                )
+                .with_path(child_path(path, "bearerToken"))
                 .with_hint("Loki behind a proxy takes one kind of credentials");
             None
         }
@@ -253,12 +256,20 @@ fn parse_auth(
         }
         (None, Some(_), None) => {
             diags
-                .error(node.loc, "`password` is set but `username` is not")
+                .error(
+                    key_loc(node, "password"),
+                    "`password` is set but `username` is not",
+                )
                 .with_path(child_path(path, "password"))
                 .with_hint("basic auth needs both `username` and `password`");
             None
         }
     }
+}
+
+/// Where `key` is written in `node` (the node itself when it is not there).
+fn key_loc(node: &Node, key: &str) -> herald_config::Location {
+    node.entry(key).map_or(node.loc, |(k, _)| k.loc)
 }
 
 /// Parses `url`, appending [`PUSH_PATH`] when its path does not already end

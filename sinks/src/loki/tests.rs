@@ -152,9 +152,13 @@ fn format_timestamp_and_auth_are_checked() {
     let (c, diags) = loki("      username: u\n");
     assert!(c.is_none());
     assert!(diags.to_string().contains("`password` is not"), "{diags}");
+    let (c, diags) = loki("      password: p4ss\n");
+    assert!(c.is_none());
+    assert!(diags.to_string().contains("config.yaml:5:7"), "{diags}");
     let (c, diags) = loki("      username: u\n      password: p4ss\n      bearerToken: t0k\n");
     assert!(c.is_none());
     let text = diags.to_string();
+    assert!(text.contains("config.yaml:7:7"), "{text}");
     assert!(text.contains("not both"), "{text}");
     assert!(!text.contains("p4ss") && !text.contains("t0k"), "{text}");
     let (c, _) = loki("      password: p4ss\n      username: u\n");
