@@ -36,9 +36,9 @@ impl fmt::Debug for HeaderTemplate {
 
 impl HeaderTemplate {
     /// The value for one event: the rendered template, or the raw text when
-    /// rendering fails (as kubernetes-event-exporter did); `Err` carries the
-    /// template error for the caller's log line. `None` inside when the text
-    /// is not a valid header value.
+    /// rendering fails (as kubernetes-event-exporter did), with the template
+    /// error for the caller's log line. The value is `None` when the text is
+    /// not a valid header value.
     pub(crate) fn render(&self, data: &Value) -> (Option<HeaderValue>, Option<String>) {
         let Some(template) = &self.template else {
             return (self.value(self.raw.expose()), None);

@@ -223,18 +223,16 @@ impl RequestBuilder for LokiBuilder {
                     "header template failed for this event, sending its raw text"
                 );
             }
-            match value {
-                Some(v) => headers.append(h.name.clone(), v),
-                None => {
-                    warn!(
-                        sink = %self.name,
-                        sink_type = LokiConfig::NAME,
-                        header = %h.name,
-                        "rendered header value contains characters HTTP does not allow, header not sent"
-                    );
-                    false
-                }
-            };
+            if let Some(v) = value {
+                headers.append(h.name.clone(), v);
+            } else {
+                warn!(
+                    sink = %self.name,
+                    sink_type = LokiConfig::NAME,
+                    header = %h.name,
+                    "rendered header value contains characters HTTP does not allow, header not sent"
+                );
+            }
         }
         let nanos = match self.timestamp {
             TimestampSource::Event => Some(event_nanos(&delivery.event)),

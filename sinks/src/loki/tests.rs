@@ -303,3 +303,15 @@ async fn the_preview_is_the_push_loki_receives() {
             .is_complete()
     );
 }
+
+#[test]
+fn a_failing_header_template_sends_its_raw_text() {
+    let (c, diags) = loki(
+        "      headers:\n        X-Owner: \"{{ .NoSuchField }}\"\n        X-Kind: \"{{ .InvolvedObject.Kind }}\"\n",
+    );
+    let b = c.unwrap_or_else(|| panic!("{diags}")).request_builder("loki");
+    let d = Delivery::from_event(compat_example(), AckRef::detached());
+    let r = b.request_for(&[&d]).unwrap();
+    assert_eq!(r.headers["x-owner"], "{{ .NoSuchField }}");
+    assert_eq!(r.headers["x-kind"], "Pod");
+}
