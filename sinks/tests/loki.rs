@@ -653,6 +653,30 @@ async fn too_old_entries_are_permanent_and_counted_with_loki_s_message() {
     );
 }
 
+/// Loki keeps the valid entries of a push it answers 400 to; herald counts
+/// the whole push as rejected and never sends it again.
+#[tokio::test]
+async fn a_push_with_one_refused_entry_is_rejected_whole_and_not_resent() {
+    let loki = FakeLoki::start().await;
+    loki.reject_older_than(at(100).timestamp_nanos_opt().unwrap());
+    let c = config(&kee_example(&loki.url()));
+    let mut h = harness(&c, settings());
+    h.deliver(ev("old", "shop", "BackOff", 1)).await;
+    h.deliver(ev("new", "shop", "BackOff", 200)).await;
+    let acks = h.acks(2, WAIT).await;
+    assert!(acks.iter().all(|a| a.rejected == 1), "{acks:?}");
+    assert_eq!(loki.pushes().len(), 1);
+    let kept: Vec<i64> = loki.accepted().values().flatten().map(|e| e.0).collect();
+    assert_eq!(kept, [at(200).timestamp_nanos_opt().unwrap()]);
+    assert_eq!(
+        h.metric(
+            "herald_sink_dropped_events_total",
+            "reason=\"permanent_error\""
+        ),
+        2.0
+    );
+}
+
 #[tokio::test]
 async fn entries_too_far_behind_their_stream_are_refused() {
     let loki = FakeLoki::start().await;
