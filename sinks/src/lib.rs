@@ -10,7 +10,7 @@
 //! * [`SinkSet`]: every configured receiver, running;
 //! * one folder per receiver type, registered below: [`stdout`],
 //!   [`file`](mod@file), [`pipe`], [`webhook`], [`in_memory`],
-//!   [`elasticsearch`], [`opensearch`];
+//!   [`elasticsearch`], [`opensearch`], [`loki`];
 //! * [`util`]: payload encoding, layouts, JSON lines, HTTP and TLS helpers.
 
 pub mod config;
@@ -31,6 +31,7 @@ registry::receivers! {
     in_memory::InMemoryConfig,
     elasticsearch::ElasticsearchConfig,
     opensearch::OpenSearchConfig,
+    loki::LokiConfig,
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

@@ -342,3 +342,53 @@ receivers:
         "{strict_out}"
     );
 }
+
+#[test]
+fn check_config_loads_the_kee_loki_example_and_reports_bad_loki_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    // kubernetes-event-exporter's README example, unchanged
+    let kee = "route:\n  routes:\n    - match:\n        - receiver: \"loki\"\nreceivers:\n  - name: \"loki\"\n    loki:\n      streamLabels:\n        foo: bar\n      url: http://127.0.0.1:3100/loki/api/v1/push\n";
+    let path = dir.path().join("loki.yaml");
+    std::fs::write(&path, kee).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK (1 receiver(s): loki; 0 warning(s))"),
+        "{out}"
+    );
+
+    let bad = r#"route:
+  routes:
+    - match:
+        - receiver: loki
+receivers:
+  - name: loki
+    loki:
+      url: "loki:3100"
+      password: Pa55w0rd
+      streamLabels:
+        app.kubernetes.io/name: x
+        kind: "{{ .InvolvedObject.Kind"
+        pod: "{{ .InvolvedObject.Name }}"
+"#;
+    let path = dir.path().join("bad-loki.yaml");
+    std::fs::write(&path, bad).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, EXIT_CONFIG, "{out}");
+    let file = path.display().to_string();
+    let d = diagnostic_at(&out, &file, line_of(bad, "url:"));
+    assert!(d.contains("loki URL") && d.contains("hint:"), "{d}");
+    let d = diagnostic_at(&out, &file, line_of(bad, "app.kubernetes.io"));
+    assert!(
+        d.contains("invalid Loki label name") && d.contains("hint:"),
+        "{d}"
+    );
+    let d = diagnostic_at(&out, &file, line_of(bad, "kind:"));
+    assert!(d.contains("invalid label template"), "{d}");
+    let d = diagnostic_at(&out, &file, line_of(bad, "pod:"));
+    assert!(
+        d.contains("warning: ") && d.contains("`.InvolvedObject.Name`"),
+        "{d}"
+    );
+    assert!(!out.contains("Pa55w0rd"), "{out}");
+}
