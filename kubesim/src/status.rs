@@ -326,6 +326,19 @@ impl Status {
         )
     }
 
+    /// 406 for a metadata kind that does not fit the response (`as=PartialObjectMetadata`
+    /// on a list, `as=PartialObjectMetadataList` on a single object). `go_type` is the
+    /// `%T` of the API server's internal object, such as `*core.PodList`.
+    pub fn metadata_kind_not_acceptable(requested: &str, go_type: &str, list: bool) -> Self {
+        let what = if list { "a list" } else { "not a list" };
+        Self::failure(
+            406,
+            "NotAcceptable",
+            format!("you requested {requested}, but the requested object is {what} ({go_type})"),
+            None,
+        )
+    }
+
     /// 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::failure(400, "BadRequest", message.into(), None)

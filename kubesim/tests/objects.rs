@@ -80,6 +80,47 @@ async fn namespace_list_metadata_matches_capture() {
 }
 
 #[tokio::test]
+async fn metadata_kind_must_fit_object_or_list() {
+    let sim = sim().await;
+    sim.load_fixture_objects().unwrap();
+    // A list asked for item by item, and an object asked for as a list: the API server
+    // negotiates both, then refuses the transformation with 406 (pretty-printed, like
+    // every error of a metadata request).
+    let (status, body) = get_accept(&sim, "/api/v1/namespaces/shop/pods", META).await;
+    assert_eq!(status, 406);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(st["reason"], "NotAcceptable");
+    assert_eq!(st["code"], 406);
+    assert_eq!(
+        st["message"],
+        "you requested PartialObjectMetadata, but the requested object is a list (*core.PodList)"
+    );
+    assert!(body.starts_with(b"{\n"), "pretty-printed");
+    let (status, body) = get_accept(
+        &sim,
+        "/api/v1/namespaces/shop/pods/nginx-55b49f585d-pjdb6",
+        META_LIST,
+    )
+    .await;
+    assert_eq!(status, 406);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        st["message"],
+        "you requested PartialObjectMetadataList, but the requested object is not a list (*core.Pod)"
+    );
+    // The fitting kinds work.
+    let (status, body) = get_accept(&sim, "/api/v1/namespaces/shop/pods", META_LIST).await;
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(list["kind"], "PartialObjectMetadataList");
+    assert_eq!(
+        list["items"][0]["metadata"]["name"],
+        "nginx-55b49f585d-pjdb6"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn involved_objects_across_groups_and_scopes() {
     let sim = sim().await;
     sim.put_object(
