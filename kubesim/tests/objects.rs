@@ -347,6 +347,47 @@ async fn injected_429_is_the_captured_plain_text_answer() {
 }
 
 #[tokio::test]
+async fn injected_403_is_worded_like_the_rbac_authorizer() {
+    let sim = sim().await;
+    sim.faults()
+        .fail_next("/api/v1/pods", 2, HttpFault::Forbidden);
+    let (status, _, body) = get(&sim, "/api/v1/pods?limit=500").await;
+    assert_eq!(status, 403);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(st["reason"], "Forbidden");
+    assert_eq!(st["code"], 403);
+    assert_eq!(
+        st["message"],
+        "pods is forbidden: User \"system:anonymous\" cannot list resource \"pods\" in API group \"\" at the cluster scope"
+    );
+    assert_eq!(st["details"]["kind"], "pods");
+    let (status, _, body) = get(&sim, "/api/v1/pods?watch=1").await;
+    assert_eq!(status, 403);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot watch resource"),
+        "{st}"
+    );
+    sim.faults().fail_next(
+        "/apis/apps/v1/namespaces/shop/replicasets/web",
+        1,
+        HttpFault::Forbidden,
+    );
+    let (status, _, body) = get(&sim, "/apis/apps/v1/namespaces/shop/replicasets/web").await;
+    assert_eq!(status, 403);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        st["message"],
+        "replicasets.apps \"web\" is forbidden: User \"system:anonymous\" cannot get resource \"replicasets\" in API group \"apps\" in the namespace \"shop\""
+    );
+    assert_eq!(st["details"]["name"], "web");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn stalls_delay_matching_requests() {
     let sim = sim().await;
     sim.faults()
