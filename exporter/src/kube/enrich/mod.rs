@@ -1,40 +1,48 @@
 //! Involved-object enrichment (KEE's `objects.go`, without its bugs).
 //!
-//! For each Event the involved object's labels, annotations, ownerReferences and
-//! deletion state (and optionally its namespace's labels) are read with a metadata-only
-//! GET and kept in a bounded TTL cache keyed by object UID. A slow API server delays
-//! enrichment, never ingestion: every [`Enricher::enrich`] call has a deadline covering
-//! queueing and the request; when it passes the event goes on unenriched
-//! (`lookup: Failed`) while the fetch finishes in the background and warms the cache.
-//! Concurrent lookups of one object share one request, and a semaphore bounds the
-//! requests in flight.
+//! Each Event gets its involved object's labels, annotations, ownerReferences and
+//! deletion state (and optionally its namespace's labels). Where they come from:
+//!
+//! * **Pods**, the kind most Events are about, when `watch_pods` is on: a
+//!   metadata-only list+watch of every Pod (`metadata_watch`) keeps their metadata in
+//!   memory, so a Pod that appears and goes costs no request at all; a deleted Pod's
+//!   last metadata is kept (marked deleted) for `cache_ttl`.
+//! * **everything else** (and Pods the watch has not seen): a metadata-only GET, kept
+//!   in a bounded TTL cache keyed by object UID; concurrent lookups of one object share
+//!   one request.
+//!
+//! The API budget (`kubeQPS`/`kubeBurst`) is shared with the Event watch, which must
+//! never wait for lookups. Lookup requests are sent by one dispatcher (`fetch`) and
+//! paid only with tokens the rate limiter has to spare, newest lookup first, never
+//! reserved ahead. An Event waits for its metadata at most `max_wait`, then goes on
+//! unenriched (`lookup: Failed`); its lookup carries on (bounded by `timeout` once
+//! sent) and the answer serves the object's next Events. What is known and what is
+//! waiting lives in `state`.
+
+mod fetch;
+mod state;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
-use tokio::sync::Semaphore;
+use futures::future::{BoxFuture, Shared as SharedFuture};
+use tokio::sync::Notify;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use herald_proto::kube_json::has_involved_object;
 use herald_proto::{Event, InvolvedObject, Lookup};
 
-use super::api::{KubeApi, ObjectMetadata, object_path};
-use super::cache::GenCache;
+use self::state::{Answer, State};
+use super::api::{KubeApi, ObjectMetadata, collection_path};
+use super::backoff::BackoffOptions;
 use super::discovery::Discovery;
 use super::error::ApiError;
-use super::packed::{Interner, PackedMetadata};
+use super::metadata_watch::{Change, MetadataSink, MetadataWatch, MetadataWatchOptions};
+use super::packed::PackedMetadata;
 use crate::store::uid_key;
-
-/// Lookups waiting or running at most; beyond that new lookups fail at once.
-const MAX_PENDING: usize = 4096;
-/// At most one failure warning per kind in this period.
-const WARN_EVERY: Duration = Duration::from_secs(60);
-/// Kinds remembered for warning rate limiting.
-const MAX_WARN_KINDS: usize = 256;
 
 /// Enrichment settings.
 #[derive(Debug, Clone)]
@@ -43,11 +51,14 @@ pub struct EnrichOptions {
     pub omit_lookup: bool,
     /// KEE `cacheSize`: objects (and namespaces) kept in the cache.
     pub cache_size: usize,
-    /// How long found metadata stays cached.
+    /// How long found metadata stays cached (and a deleted Pod's last metadata).
     pub cache_ttl: Duration,
     /// How long "not found" (and forbidden / unknown kind) answers stay cached.
     pub negative_ttl: Duration,
-    /// Deadline of one `enrich` call, queueing included.
+    /// Longest time an Event waits for its metadata before it goes on without it.
+    pub max_wait: Duration,
+    /// Bound on one lookup request once sent (it goes on after `max_wait` and fills
+    /// the cache for the object's next Events).
     pub timeout: Duration,
     /// Lookup requests in flight at most.
     pub max_concurrent: usize,
@@ -55,6 +66,15 @@ pub struct EnrichOptions {
     pub namespace_labels: bool,
     /// A group-version is re-discovered at most this often on an unknown kind.
     pub discovery_refresh: Duration,
+    /// Keep every Pod's metadata from a metadata-only list+watch instead of reading
+    /// Pods one by one.
+    pub watch_pods: bool,
+    /// Watch the Pods of this namespace only (`None`: all namespaces).
+    pub watch_namespace: Option<String>,
+    /// Page size of the Pod list.
+    pub watch_page_size: u32,
+    /// Minimum server-side timeout of the Pod watch.
+    pub watch_timeout: Duration,
 }
 
 impl Default for EnrichOptions {
@@ -64,15 +84,22 @@ impl Default for EnrichOptions {
             cache_size: 1024,
             cache_ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(30),
+            max_wait: Duration::from_millis(500),
             timeout: Duration::from_secs(5),
             max_concurrent: 8,
             namespace_labels: true,
             discovery_refresh: Duration::from_secs(60),
+            watch_pods: false,
+            watch_namespace: None,
+            watch_page_size: 500,
+            watch_timeout: Duration::from_secs(300),
         }
     }
 }
 
-/// Adds involved-object metadata to Events; cheap to clone and share.
+/// Adds involved-object metadata to Events; cheap to clone and share. Must be created
+/// inside a Tokio runtime: it starts the dispatcher (and the Pod watch) there, and
+/// stops them when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Enricher {
     inner: Arc<Inner>,
@@ -80,24 +107,40 @@ pub struct Enricher {
 
 #[derive(Debug)]
 struct Inner {
+    shared: Arc<Shared>,
+    _tasks: Vec<AbortOnDrop>,
+}
+
+/// What the enricher, its dispatcher and its Pod watch share.
+#[derive(Debug)]
+struct Shared {
     api: KubeApi,
     opts: EnrichOptions,
     discovery: Discovery,
-    permits: Semaphore,
     state: Mutex<State>,
+    /// Wakes the dispatcher when a lookup may have become due.
+    wake: Notify,
     /// Last failure warning per kind.
     warned: Mutex<HashMap<String, Instant>>,
 }
 
-#[derive(Debug)]
-struct State {
-    cache: GenCache<Key, Cached>,
-    inflight: HashMap<Key, SharedLookup>,
-    /// Shares the metadata of objects that carry identical labels and owners.
-    interner: Interner,
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
-type SharedLookup = Shared<BoxFuture<'static, Outcome>>;
+/// Aborts a background task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+type SharedLookup = SharedFuture<BoxFuture<'static, Outcome>>;
 
 /// Cache key: the object's UID (as its 128-bit [`uid_key`]), or its reference when it
 /// has none; or a namespace.
@@ -116,12 +159,6 @@ enum Outcome {
     Failed,
 }
 
-#[derive(Debug)]
-struct Cached {
-    outcome: Outcome,
-    expires: Instant,
-}
-
 /// What to fetch for a key.
 #[derive(Debug, Clone)]
 enum Target {
@@ -134,49 +171,72 @@ enum Target {
     Namespace(String),
 }
 
-/// Why a fetch failed, and whether that answer may be cached.
-struct Failure {
-    error: String,
-    cacheable: bool,
-}
-
 impl Enricher {
-    /// Creates an enricher reading through `api`.
+    /// Creates an enricher reading through `api`, and starts its background tasks.
     pub fn new(api: KubeApi, opts: EnrichOptions) -> Self {
+        let watch_pods = opts.watch_pods && !opts.omit_lookup;
+        let shared = Arc::new(Shared {
+            discovery: Discovery::new(api.clone(), opts.discovery_refresh),
+            state: Mutex::new(State::new(
+                opts.cache_size,
+                opts.cache_ttl,
+                opts.negative_ttl,
+                watch_pods,
+                opts.watch_namespace.clone(),
+            )),
+            wake: Notify::new(),
+            warned: Mutex::new(HashMap::new()),
+            api,
+            opts,
+        });
+        let mut tasks = Vec::new();
+        if !shared.opts.omit_lookup {
+            tasks.push(AbortOnDrop(tokio::spawn(fetch::dispatch(shared.clone()))));
+        }
+        if watch_pods {
+            let watch = MetadataWatch::new(
+                shared.api.clone(),
+                MetadataWatchOptions {
+                    path: collection_path("v1", "pods", shared.opts.watch_namespace.as_deref()),
+                    what: "pods",
+                    page_size: shared.opts.watch_page_size,
+                    watch_timeout: shared.opts.watch_timeout,
+                    backoff: BackoffOptions::default(),
+                },
+            );
+            let sink: Arc<dyn MetadataSink> = Arc::new(PodSink(shared.clone()));
+            tasks.push(AbortOnDrop(tokio::spawn(watch.run(sink))));
+        }
         Self {
             inner: Arc::new(Inner {
-                discovery: Discovery::new(api.clone(), opts.discovery_refresh),
-                permits: Semaphore::new(opts.max_concurrent.max(1)),
-                state: Mutex::new(State {
-                    cache: GenCache::new(opts.cache_size.max(2)),
-                    inflight: HashMap::new(),
-                    interner: Interner::default(),
-                }),
-                warned: Mutex::new(HashMap::new()),
-                api,
-                opts,
+                shared,
+                _tasks: tasks,
             }),
         }
     }
 
-    /// Fills `ev.involved_object` with the object's metadata, within the deadline.
+    /// Fills `ev.involved_object` with the object's metadata, waiting at most
+    /// `max_wait`.
     ///
     /// Never fails: the outcome is recorded in `involved_object.lookup` (`Found`,
     /// `NotFound` with `deleted: true`, `Failed`, or `Skipped` when lookups are off or
     /// the event names no object).
     pub async fn enrich(&self, ev: &mut Event) {
-        let opts = &self.inner.opts;
+        let shared = &self.inner.shared;
+        let opts = &shared.opts;
         if opts.omit_lookup || !has_involved_object(ev) || ev.involved_object.name.is_empty() {
             ev.involved_object.lookup = Lookup::Skipped;
             return;
         }
-        let deadline = Instant::now() + opts.timeout;
+        let deadline = Instant::now() + opts.max_wait;
+        let seen = ev.last_seen();
         let object = &ev.involved_object;
-        let object_lookup = self.lookup(object_key(object), object_target(object));
+        let object_lookup = self.lookup(object_key(object), object_target(object), seen);
         let namespace_lookup = (opts.namespace_labels && !object.namespace.is_empty()).then(|| {
             self.lookup(
                 Key::Namespace(object.namespace.clone()),
                 Target::Namespace(object.namespace.clone()),
+                None,
             )
         });
         let namespace_result = async {
@@ -204,12 +264,12 @@ impl Enricher {
                 io.lookup = Lookup::NotFound;
             }
             Ok(Outcome::Failed) => {
-                self.inner.api.stats().record_lookup_failure();
+                shared.api.stats().record_lookup_failure();
                 io.lookup = Lookup::Failed;
             }
             Err(_) => {
-                self.inner.api.stats().record_lookup_failure();
-                debug!(kind = %io.kind, name = %io.name, "involved object lookup timed out");
+                shared.api.stats().record_lookup_failure();
+                debug!(kind = %io.kind, name = %io.name, "involved object metadata not there in time, logging the event without it");
                 io.lookup = Lookup::Failed;
             }
         }
@@ -218,177 +278,71 @@ impl Enricher {
         }
     }
 
-    /// Returns the cached outcome for `key`, or joins / starts the fetch of `target`.
-    fn lookup(&self, key: Key, target: Target) -> BoxFuture<'static, Outcome> {
-        let inner = &self.inner;
-        let stats = inner.api.stats();
-        let mut state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        match state.cache.get(&key) {
-            Some(cached) if cached.expires > now => {
-                stats.record_cache_hit();
-                let outcome = cached.outcome.clone();
-                return futures::future::ready(outcome).boxed();
-            }
-            Some(_) => state.cache.remove(&key),
-            None => {}
+    /// Returns the known outcome for `key`, or joins / registers its lookup.
+    fn lookup(
+        &self,
+        key: Key,
+        target: Target,
+        seen: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> BoxFuture<'static, Outcome> {
+        let shared = &self.inner.shared;
+        let stats = shared.api.stats();
+        let (answer, from_memory) = shared.lock().lookup(key, target, seen);
+        match from_memory {
+            Some(true) => stats.record_cache_hit(),
+            Some(false) => stats.record_cache_miss(),
+            None => debug!("too many involved object lookups pending, skipping one"),
         }
-        stats.record_cache_miss();
-        if let Some(running) = state.inflight.get(&key) {
-            return running.clone().boxed();
-        }
-        if state.inflight.len() >= MAX_PENDING {
-            debug!("too many involved object lookups pending, skipping one");
-            return futures::future::ready(Outcome::Failed).boxed();
-        }
-        let task = tokio::spawn(fetch(inner.clone(), key.clone(), target));
-        let shared = async move { task.await.unwrap_or(Outcome::Failed) }
-            .boxed()
-            .shared();
-        state.inflight.insert(key, shared.clone());
-        shared.boxed()
-    }
-}
-
-/// Removes the in-flight entry when the fetch task ends, even by panic.
-struct InflightGuard {
-    inner: Arc<Inner>,
-    key: Key,
-}
-
-impl Drop for InflightGuard {
-    fn drop(&mut self) {
-        let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.inflight.remove(&self.key);
-    }
-}
-
-/// Fetches `target`, caches the answer and returns it. Runs as its own task so that it
-/// completes (and warms the cache) even when every waiter has given up.
-async fn fetch(inner: Arc<Inner>, key: Key, target: Target) -> Outcome {
-    let _guard = InflightGuard {
-        inner: inner.clone(),
-        key: key.clone(),
-    };
-    let result = match inner.permits.acquire().await {
-        Ok(_permit) => fetch_target(&inner, &target).await,
-        // The semaphore is never closed; treat it as a failure anyway.
-        Err(_) => Err(Failure {
-            error: "lookup semaphore closed".to_owned(),
-            cacheable: false,
-        }),
-    };
-    let (mut outcome, ttl) = match result {
-        Ok(Some(meta)) => (
-            Outcome::Found(PackedMetadata::pack(meta)),
-            Some(inner.opts.cache_ttl),
-        ),
-        Ok(None) => (Outcome::NotFound, Some(inner.opts.negative_ttl)),
-        Err(failure) => {
-            warn_failure(&inner, &target, &failure.error);
-            (
-                Outcome::Failed,
-                failure.cacheable.then_some(inner.opts.negative_ttl),
-            )
-        }
-    };
-    if let Some(ttl) = ttl {
-        let mut state = inner.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Outcome::Found(meta) = outcome {
-            outcome = Outcome::Found(state.interner.intern(meta));
-        }
-        state.cache.insert(
-            key,
-            Cached {
-                outcome: outcome.clone(),
-                expires: Instant::now() + ttl,
-            },
-        );
-    }
-    outcome
-}
-
-/// Reads the metadata; `Ok(None)` means 404.
-async fn fetch_target(inner: &Inner, target: &Target) -> Result<Option<ObjectMetadata>, Failure> {
-    let path = match target {
-        Target::Namespace(name) => {
-            return match inner.api.get_namespace(name).await {
-                Ok(meta) => Ok(Some(meta)),
-                Err(ApiError::NotFound { .. }) => Ok(None),
-                Err(e) => Err(api_failure(&e)),
-            };
-        }
-        Target::Object {
-            api_version,
-            kind,
-            namespace,
-            name,
-        } => {
-            let resource = inner
-                .discovery
-                .resolve(api_version, kind)
-                .await
-                .map_err(|e| api_failure(&e))?
-                .ok_or_else(|| Failure {
-                    error: format!("kind {kind} is not served in {api_version:?}"),
-                    cacheable: true,
-                })?;
-            let group_version = if api_version.is_empty() {
-                "v1"
-            } else {
-                api_version
-            };
-            let namespace = match (resource.namespaced, namespace.is_empty()) {
-                (true, true) => {
-                    return Err(Failure {
-                        error: format!("{kind} is namespaced but the reference has no namespace"),
-                        cacheable: true,
-                    });
+        match answer {
+            Answer::Ready(outcome) => futures::future::ready(outcome).boxed(),
+            Answer::Wait { rx, wake } => {
+                if wake {
+                    shared.wake.notify_one();
                 }
-                (true, false) => Some(namespace.as_str()),
-                (false, _) => None,
-            };
-            object_path(group_version, &resource.name, namespace, name)
+                rx.boxed()
+            }
         }
-    };
-    match inner.api.get_metadata(&path).await {
-        Ok(meta) => Ok(Some(meta)),
-        Err(ApiError::NotFound { .. }) => {
-            debug!(%path, "involved object not found, likely deleted");
-            Ok(None)
-        }
-        Err(e) => Err(api_failure(&e)),
+    }
+
+    /// Lookups waiting for an answer or on their way.
+    pub fn pending_lookups(&self) -> usize {
+        self.inner.shared.lock().pending_len()
+    }
+
+    /// Pods in the Pod watch's view (0 without the watch).
+    pub fn watched_pods(&self) -> usize {
+        self.inner.shared.lock().watched_pods()
     }
 }
 
-fn api_failure(e: &ApiError) -> Failure {
-    Failure {
-        error: e.to_string(),
-        // RBAC does not change by itself within seconds; transient errors may.
-        cacheable: matches!(e, ApiError::Forbidden { .. }),
-    }
-}
+/// Feeds the Pod watch into the shared state.
+struct PodSink(Arc<Shared>);
 
-/// Logs a lookup failure at most once per kind per [`WARN_EVERY`].
-fn warn_failure(inner: &Inner, target: &Target, error: &str) {
-    let kind = match target {
-        Target::Object { kind, .. } => kind.as_str(),
-        Target::Namespace(_) => "Namespace",
-    };
-    let now = Instant::now();
-    let mut warned = inner.warned.lock().unwrap_or_else(|p| p.into_inner());
-    if warned
-        .get(kind)
-        .is_some_and(|last| now.saturating_duration_since(*last) < WARN_EVERY)
-    {
-        debug!(%kind, %error, "involved object lookup failed");
-        return;
+impl MetadataSink for PodSink {
+    fn list_started(&self) {
+        self.0.lock().list_started();
     }
-    if warned.len() >= MAX_WARN_KINDS {
-        warned.clear();
+
+    fn list_page(&self, items: Vec<ObjectMetadata>) {
+        self.0.lock().list_page(items);
     }
-    warned.insert(kind.to_owned(), now);
-    warn!(%kind, %error, "involved object lookup failed, exporting events of this kind unenriched");
+
+    fn list_complete(&self) {
+        if self.0.lock().list_complete() {
+            self.0.wake.notify_one();
+        }
+    }
+
+    fn change(&self, change: Change) {
+        self.0.lock().change(change);
+    }
+
+    fn unavailable(&self, error: &ApiError) {
+        debug!(%error, "pod metadata watch unavailable");
+        if self.0.lock().unavailable() {
+            self.0.wake.notify_one();
+        }
+    }
 }
 
 fn object_key(object: &InvolvedObject) -> Key {
