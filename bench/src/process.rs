@@ -161,6 +161,8 @@ pub struct Exporter {
     pub proc: Proc,
     /// gRPC URL.
     pub grpc_url: String,
+    /// Admin (metrics) URL.
+    pub metrics_url: String,
     /// When it was started.
     pub started: Instant,
     client: Option<EventLogClient<Channel>>,
@@ -195,6 +197,7 @@ impl Exporter {
         Ok(Exporter {
             proc,
             grpc_url: format!("http://127.0.0.1:{grpc_port}"),
+            metrics_url: format!("http://127.0.0.1:{metrics_port}"),
             started,
             client: None,
         })
@@ -223,6 +226,21 @@ impl Exporter {
                 Ok(None)
             }
         }
+    }
+
+    /// The value of the unlabelled metric `name` on `/metrics`; None when it cannot be
+    /// read.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.metrics_url))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines().find_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            (key == name).then(|| value.trim().parse().ok())?
+        })
     }
 
     /// Reads the events at offsets `from..from + n` through an ephemeral tail.

@@ -46,6 +46,8 @@ fn smoke_run_measures_every_scenario() {
         "exporter restart: warm",
         "exporter restart: cold",
         "exporter memory:",
+        "exporter lookups: pod churn",
+        "exporter lookups: after SIGKILL",
         "e2e burst: exporter + 1 ruler",
         "e2e latency @",
         "e2e burst: exporter + 2 rulers",
@@ -65,7 +67,10 @@ fn smoke_run_measures_every_scenario() {
             "{name}: events were lost: {}",
             r["notes"]
         );
-        if name.starts_with("e2e") || name.starts_with("soak") {
+        if name.starts_with("e2e")
+            || name.starts_with("soak")
+            || name.starts_with("exporter lookups")
+        {
             assert!(r["p99_ms"].as_f64().is_some(), "{name}: no latency");
         }
     }

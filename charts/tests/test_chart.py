@@ -53,6 +53,7 @@ DEFAULT_LOOKUP_RULES = [
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["get"]},
 ]
 EVENTS_RULE = {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]}
+PODS_WATCH_RULE = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
 NAMESPACES_RULE = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}
 
 
@@ -293,7 +294,7 @@ def test_default_ruler_deployment() -> None:
 def test_default_rbac_is_least_privilege() -> None:
     out = render()
     role = out.get("ClusterRole", CLUSTER_NAME)
-    assert role["rules"] == [EVENTS_RULE, *DEFAULT_LOOKUP_RULES, NAMESPACES_RULE]
+    assert role["rules"] == [EVENTS_RULE, *DEFAULT_LOOKUP_RULES, PODS_WATCH_RULE, NAMESPACES_RULE]
     binding = out.get("ClusterRoleBinding", CLUSTER_NAME)
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": CLUSTER_NAME}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": EXPORTER, "namespace": NAMESPACE}]
@@ -313,6 +314,7 @@ def test_custom_lookup_rules_replace_the_defaults() -> None:
     assert out.get("ClusterRole", CLUSTER_NAME)["rules"] == [
         EVENTS_RULE,
         {"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get"]},
+        PODS_WATCH_RULE,
         NAMESPACES_RULE,
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     ]
@@ -477,7 +479,7 @@ def test_namespace_scoped_mode_uses_roles_in_that_namespace() -> None:
     out = render(SCENARIOS["namespace-scoped"])
     role = out.get("Role", EXPORTER)
     assert role["metadata"]["namespace"] == "apps"
-    assert role["rules"] == [EVENTS_RULE, *DEFAULT_LOOKUP_RULES]
+    assert role["rules"] == [EVENTS_RULE, *DEFAULT_LOOKUP_RULES, PODS_WATCH_RULE]
     binding = out.get("RoleBinding", EXPORTER)
     assert binding["metadata"]["namespace"] == "apps"
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": EXPORTER}
@@ -489,6 +491,12 @@ def test_namespace_scoped_mode_uses_roles_in_that_namespace() -> None:
     (cluster_binding,) = out.all("ClusterRoleBinding")
     assert cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
     assert "namespace apps only" in out.notes
+
+
+def test_the_pod_watch_can_be_turned_off_with_its_rule() -> None:
+    out = render({"config": {"exporter": {"lookup": {"watchPods": False}}}})
+    assert out.get("ClusterRole", CLUSTER_NAME)["rules"] == [EVENTS_RULE, *DEFAULT_LOOKUP_RULES, NAMESPACES_RULE]
+    assert out.config()["exporter"]["lookup"]["watchPods"] is False
 
 
 def test_omit_lookup_drops_every_get_rule() -> None:

@@ -85,11 +85,13 @@ pub fn redacted_summary(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "    lookup: ttl={} timeout={} concurrency={} namespaceLabels={}; subscribers: ackTimeout={} maxBatchSize={}",
+        "    lookup: ttl={} maxWait={} timeout={} concurrency={} namespaceLabels={} watchPods={}; subscribers: ackTimeout={} maxBatchSize={}",
         format_duration(ex.lookup.ttl),
+        format_duration(ex.lookup.max_wait),
         format_duration(ex.lookup.timeout),
         ex.lookup.concurrency,
         ex.lookup.namespace_labels,
+        ex.lookup.watch_pods,
         format_duration(ex.subscribers.ack_timeout),
         ex.subscribers.max_batch_size
     );

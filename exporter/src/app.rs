@@ -437,9 +437,14 @@ impl Exporter {
                     omit_lookup: false,
                     cache_size: cfg.cache_size,
                     cache_ttl: cfg.exporter.lookup.ttl,
+                    max_wait: cfg.exporter.lookup.max_wait,
                     timeout: cfg.exporter.lookup.timeout,
                     max_concurrent: cfg.exporter.lookup.concurrency as usize,
                     namespace_labels: cfg.exporter.lookup.namespace_labels,
+                    watch_pods: cfg.exporter.lookup.watch_pods,
+                    watch_namespace: cfg.namespace.clone(),
+                    watch_page_size: cfg.exporter.watch.list_page_size,
+                    watch_timeout: cfg.exporter.watch.timeout,
                     ..EnrichOptions::default()
                 },
             )

@@ -19,6 +19,10 @@ pub enum HttpFault {
     },
     /// `500` InternalError Status.
     InternalError,
+    /// `403` Forbidden Status as the RBAC authorizer words it for the request's verb
+    /// and resource (`pods is forbidden: User "system:anonymous" cannot list resource
+    /// "pods" in API group "" at the cluster scope`).
+    Forbidden,
 }
 
 /// How to corrupt an item in a list response.

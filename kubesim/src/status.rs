@@ -191,6 +191,42 @@ impl Status {
         )
     }
 
+    /// 403 from the RBAC authorizer: `user` may not `verb` `resource` (of `group`), in
+    /// `namespace` or at the cluster scope; `name` for requests on one object.
+    pub fn forbidden(
+        user: &str,
+        verb: &str,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Self {
+        let subject = match name {
+            Some(n) => format!("{} {}", group_resource(group, resource), go_quote(n)),
+            None => group_resource(group, resource),
+        };
+        let scope = match namespace {
+            Some(ns) => format!("in the namespace {}", go_quote(ns)),
+            None => "at the cluster scope".to_owned(),
+        };
+        Self::failure(
+            403,
+            "Forbidden",
+            format!(
+                "{subject} is forbidden: User {} cannot {verb} resource {} in API group {} {scope}",
+                go_quote(user),
+                go_quote(resource),
+                go_quote(group)
+            ),
+            Some(StatusDetails {
+                name: name.unwrap_or_default().to_owned(),
+                group: group.to_owned(),
+                kind: resource.to_owned(),
+                ..StatusDetails::default()
+            }),
+        )
+    }
+
     /// 404 for a path that is not served.
     pub fn path_not_found() -> Self {
         Self::failure(
@@ -322,6 +358,19 @@ impl Status {
             format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type:?})"
             ),
+            None,
+        )
+    }
+
+    /// 406 for a metadata kind that does not fit the response (`as=PartialObjectMetadata`
+    /// on a list, `as=PartialObjectMetadataList` on a single object). `go_type` is the
+    /// `%T` of the API server's internal object, such as `*core.PodList`.
+    pub fn metadata_kind_not_acceptable(requested: &str, go_type: &str, list: bool) -> Self {
+        let what = if list { "a list" } else { "not a list" };
+        Self::failure(
+            406,
+            "NotAcceptable",
+            format!("you requested {requested}, but the requested object is {what} ({go_type})"),
             None,
         )
     }

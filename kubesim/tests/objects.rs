@@ -80,6 +80,47 @@ async fn namespace_list_metadata_matches_capture() {
 }
 
 #[tokio::test]
+async fn metadata_kind_must_fit_object_or_list() {
+    let sim = sim().await;
+    sim.load_fixture_objects().unwrap();
+    // A list asked for item by item, and an object asked for as a list: the API server
+    // negotiates both, then refuses the transformation with 406 (pretty-printed, like
+    // every error of a metadata request).
+    let (status, body) = get_accept(&sim, "/api/v1/namespaces/shop/pods", META).await;
+    assert_eq!(status, 406);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(st["reason"], "NotAcceptable");
+    assert_eq!(st["code"], 406);
+    assert_eq!(
+        st["message"],
+        "you requested PartialObjectMetadata, but the requested object is a list (*core.PodList)"
+    );
+    assert!(body.starts_with(b"{\n"), "pretty-printed");
+    let (status, body) = get_accept(
+        &sim,
+        "/api/v1/namespaces/shop/pods/nginx-55b49f585d-pjdb6",
+        META_LIST,
+    )
+    .await;
+    assert_eq!(status, 406);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        st["message"],
+        "you requested PartialObjectMetadataList, but the requested object is not a list (*core.Pod)"
+    );
+    // The fitting kinds work.
+    let (status, body) = get_accept(&sim, "/api/v1/namespaces/shop/pods", META_LIST).await;
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(list["kind"], "PartialObjectMetadataList");
+    assert_eq!(
+        list["items"][0]["metadata"]["name"],
+        "nginx-55b49f585d-pjdb6"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn involved_objects_across_groups_and_scopes() {
     let sim = sim().await;
     sim.put_object(
@@ -302,6 +343,47 @@ async fn injected_429_is_the_captured_plain_text_answer() {
     let st: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(st["reason"], "InternalError");
     assert_eq!(st["code"], 500);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn injected_403_is_worded_like_the_rbac_authorizer() {
+    let sim = sim().await;
+    sim.faults()
+        .fail_next("/api/v1/pods", 2, HttpFault::Forbidden);
+    let (status, _, body) = get(&sim, "/api/v1/pods?limit=500").await;
+    assert_eq!(status, 403);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(st["reason"], "Forbidden");
+    assert_eq!(st["code"], 403);
+    assert_eq!(
+        st["message"],
+        "pods is forbidden: User \"system:anonymous\" cannot list resource \"pods\" in API group \"\" at the cluster scope"
+    );
+    assert_eq!(st["details"]["kind"], "pods");
+    let (status, _, body) = get(&sim, "/api/v1/pods?watch=1").await;
+    assert_eq!(status, 403);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot watch resource"),
+        "{st}"
+    );
+    sim.faults().fail_next(
+        "/apis/apps/v1/namespaces/shop/replicasets/web",
+        1,
+        HttpFault::Forbidden,
+    );
+    let (status, _, body) = get(&sim, "/apis/apps/v1/namespaces/shop/replicasets/web").await;
+    assert_eq!(status, 403);
+    let st: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        st["message"],
+        "replicasets.apps \"web\" is forbidden: User \"system:anonymous\" cannot get resource \"replicasets\" in API group \"apps\" in the namespace \"shop\""
+    );
+    assert_eq!(st["details"]["name"], "web");
     sim.shutdown().await;
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::{get, get_accept, sim};
-use herald_kubesim::scenario::{Clock, Scenario, ScenarioConfig};
+use herald_kubesim::scenario::{Clock, Mix, Scenario, ScenarioConfig};
 use serde_json::Value;
 
 fn virtual_cfg(seed: u64) -> ScenarioConfig {
@@ -43,6 +43,75 @@ async fn same_seed_same_cluster_byte_for_byte() {
     assert_eq!(pods_a, pods_b);
     let (events_c, _) = run_steps(43, 250).await;
     assert_ne!(events_a, events_c);
+}
+
+#[tokio::test]
+async fn pod_churn_replaces_pods_and_tells_their_lifecycle() {
+    let sim = sim().await;
+    let mut s = Scenario::new(ScenarioConfig {
+        mix: Mix::PodChurn,
+        ..virtual_cfg(5)
+    });
+    let first = s.step(&sim);
+    assert_eq!(first.failed, 0, "{first:?}");
+    assert_eq!(first.events_created, 7, "{first:?}");
+    let pods = |body: &[u8]| -> BTreeSet<String> {
+        let list: Value = serde_json::from_slice(body).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let meta_list = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+    let (_, before) = get_accept(&sim, "/api/v1/pods", meta_list).await;
+    let before = pods(&before);
+    for _ in 0..40 {
+        let r = s.step(&sim);
+        assert_eq!(
+            (r.events_created, r.events_repeated, r.failed),
+            (7, 0, 0),
+            "{r:?}"
+        );
+    }
+    let (_, after) = get_accept(&sim, "/api/v1/pods", meta_list).await;
+    let after = pods(&after);
+    assert_eq!(
+        before.len(),
+        after.len(),
+        "one pod goes for each that comes"
+    );
+    assert!(
+        before.intersection(&after).count() < before.len(),
+        "pods were replaced"
+    );
+
+    // Started is about a pod that exists; Killing about one that is gone.
+    let (_, _, body) = get(&sim, "/api/v1/events").await;
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    let items = list["items"].as_array().unwrap();
+    let about = |reason: &str| -> Vec<String> {
+        items
+            .iter()
+            .filter(|e| e["reason"] == reason)
+            .map(|e| e["involvedObject"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(about("Started").len(), 41);
+    assert_eq!(about("Killing").len(), 41);
+    assert_eq!(about("Scheduled").len(), 41);
+    let started: BTreeSet<String> = about("Started").into_iter().collect();
+    for new in after.difference(&before) {
+        assert!(
+            started.contains(new),
+            "{new} came without its Started event"
+        );
+    }
+    for killed in about("Killing") {
+        assert!(!after.contains(&killed), "{killed}");
+    }
+    sim.shutdown().await;
 }
 
 #[tokio::test]

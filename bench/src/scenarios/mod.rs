@@ -7,12 +7,14 @@
 //! | `ruler` | route tree and layouts in-process (one thread), and the ruler process fed by a synthetic gRPC source |
 //! | `e2e` | simulator → exporter → 1 and 2 rulers → file sink: burst throughput and latency at 1,000 events/s |
 //! | `memory` | exporter RSS with 100k distinct involved objects looked up and cached |
+//! | `lookups` | exporter with lookups on at KEE's default API budget (5 QPS) while pods come and go: lag, requests, enrichment |
 //! | `baseline` | decoding the same watch stream with serde_json alone (the physical floor) |
 //! | `soak` | end-to-end at 1,000 events/s for 10 minutes: ruler RSS over time |
 
 pub mod baseline;
 pub mod e2e;
 pub mod ingest;
+pub mod lookups;
 pub mod memory;
 pub mod ruler;
 pub mod soak;
@@ -29,7 +31,9 @@ use crate::stats::RssPoint;
 use crate::workload::Sample;
 
 /// Scenario names, in the order a full run executes them.
-pub const NAMES: &[&str] = &["baseline", "ruler", "ingest", "memory", "e2e", "soak"];
+pub const NAMES: &[&str] = &[
+    "baseline", "ruler", "ingest", "memory", "lookups", "e2e", "soak",
+];
 
 /// Problem sizes.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +54,12 @@ pub struct Sizes {
     pub e2e_latency: Duration,
     /// Distinct involved objects of the memory scenario.
     pub memory_objects: usize,
+    /// Pod churn of the lookups scenario: steady phase, downtime, after the restart.
+    pub lookups_churn: Duration,
+    /// See `lookups_churn`.
+    pub lookups_down: Duration,
+    /// See `lookups_churn`.
+    pub lookups_after: Duration,
     /// Events decoded by the baseline.
     pub baseline_events: usize,
     /// Duration of the soak.
@@ -69,6 +79,9 @@ impl Sizes {
         e2e_rate: 1000.0,
         e2e_latency: Duration::from_secs(60),
         memory_objects: 100_000,
+        lookups_churn: Duration::from_secs(60),
+        lookups_down: Duration::from_secs(10),
+        lookups_after: Duration::from_secs(30),
         baseline_events: 200_000,
         soak: Duration::from_secs(600),
         sample_every: Duration::from_secs(1),
@@ -84,6 +97,9 @@ impl Sizes {
         e2e_rate: 500.0,
         e2e_latency: Duration::from_secs(2),
         memory_objects: 1_000,
+        lookups_churn: Duration::from_secs(3),
+        lookups_down: Duration::from_secs(1),
+        lookups_after: Duration::from_secs(3),
         baseline_events: 2_000,
         soak: Duration::from_secs(4),
         sample_every: Duration::from_millis(100),
@@ -175,6 +191,7 @@ pub async fn run(name: &str, ctx: &mut Ctx) -> Result<Vec<Row>> {
         "ruler" => ruler::run(ctx).await,
         "e2e" => e2e::run(ctx).await,
         "memory" => memory::run(ctx).await,
+        "lookups" => lookups::run(ctx).await,
         "baseline" => baseline::run(ctx).await,
         "soak" => soak::run(ctx).await,
         other => Err(crate::error::BenchError::Invalid(format!(

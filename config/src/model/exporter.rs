@@ -241,9 +241,14 @@ impl Default for WatchConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct LookupConfig {
-    /// How long a cached metadata entry is used.
+    /// How long a cached metadata entry is used (and a deleted Pod's last metadata).
     #[serde(deserialize_with = "de_duration")]
     pub ttl: Duration,
+    /// Longest time an Event waits for its involved object's metadata; then it is
+    /// logged without it (`lookup: Failed`) and the lookup carries on for the
+    /// object's next Events.
+    #[serde(deserialize_with = "de_duration")]
+    pub max_wait: Duration,
     /// Timeout of one lookup request.
     #[serde(deserialize_with = "de_duration")]
     pub timeout: Duration,
@@ -251,15 +256,20 @@ pub struct LookupConfig {
     pub concurrency: u32,
     /// Also attach the labels of the event's namespace.
     pub namespace_labels: bool,
+    /// Keep every Pod's metadata from a metadata-only list+watch (needs `list` and
+    /// `watch` on pods) instead of reading Pods one by one.
+    pub watch_pods: bool,
 }
 
 impl Default for LookupConfig {
     fn default() -> Self {
         LookupConfig {
             ttl: Duration::from_secs(600),
+            max_wait: Duration::from_millis(500),
             timeout: Duration::from_secs(5),
             concurrency: 4,
             namespace_labels: true,
+            watch_pods: true,
         }
     }
 }

@@ -312,6 +312,8 @@ fn herald_sections_have_defaults() {
     assert_eq!(ex.lookup.timeout, Duration::from_secs(5));
     assert_eq!(ex.lookup.concurrency, 4);
     assert!(ex.lookup.namespace_labels);
+    assert_eq!(ex.lookup.max_wait, Duration::from_millis(500));
+    assert!(ex.lookup.watch_pods);
     assert_eq!(ex.leader_election.lease_duration, Duration::from_secs(15));
     assert_eq!(ex.leader_election.renew_deadline, Duration::from_secs(10));
     assert_eq!(ex.leader_election.retry_period, Duration::from_secs(2));
@@ -331,7 +333,7 @@ fn herald_sections_have_defaults() {
 fn durations_and_sizes_in_the_config() {
     let c = load_ok(
         "exporter:\n  retention: {maxAge: 36h, maxBytes: 512MiB}\n  dedup: {retention: 2h30m}\n\
-         \x20 watch: {unhealthyAfter: 90, timeout: 1.5h}\n  lookup: {ttl: 500ms}\n  subscribers: {ackTimeout: 1m30s}\n\
+         \x20 watch: {unhealthyAfter: 90, timeout: 1.5h}\n  lookup: {ttl: 500ms, maxWait: 0s, watchPods: false}\n  subscribers: {ackTimeout: 1m30s}\n\
          \x20 metrics: {listen: \":9090\"}\nruler:\n  shutdownGrace: 45s\n  memberId: ruler-0\n",
     )
     .config;
@@ -341,6 +343,8 @@ fn durations_and_sizes_in_the_config() {
     assert_eq!(c.exporter.watch.unhealthy_after, Duration::from_secs(90));
     assert_eq!(c.exporter.watch.timeout, Duration::from_secs(5400));
     assert_eq!(c.exporter.lookup.ttl, Duration::from_millis(500));
+    assert_eq!(c.exporter.lookup.max_wait, Duration::ZERO);
+    assert!(!c.exporter.lookup.watch_pods);
     assert_eq!(c.exporter.subscribers.ack_timeout, Duration::from_secs(90));
     assert_eq!(c.exporter.metrics.listen.port(), 9090);
     assert_eq!(c.ruler.shutdown_grace, Duration::from_secs(45));

@@ -2,8 +2,11 @@
 //!
 //! Going below kube's typed `Api` lets herald see status codes and headers (410,
 //! `Retry-After`), stream watch lines itself and send a metadata-only `Accept`. Every
-//! call first takes a token from the shared [`RateLimiter`] and is counted in
-//! [`KubeStats`]; unary calls are bounded by the request timeout.
+//! call takes a token from the shared [`RateLimiter`] and is counted in [`KubeStats`]:
+//! the Event list and watch, discovery and Lease calls wait for theirs; metadata reads,
+//! lists and watches are paid with a [`Token`] the caller took beforehand from what the
+//! bucket has to spare ([`KubeApi::spare_token`]). Unary calls are bounded by the
+//! request timeout.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,12 +23,18 @@ use herald_proto::OwnerReference;
 use herald_proto::kube_json::KubeOwnerReference;
 
 use super::error::ApiError;
-use super::limiter::RateLimiter;
+use super::limiter::{RateLimiter, Token};
 use super::stats::{KubeStats, RequestKind};
 use super::watch_stream::EventWatch;
 
-/// `Accept` header asking for PartialObjectMetadata (metadata only, any resource type).
+/// `Accept` header asking for PartialObjectMetadata (metadata only, any resource type):
+/// for one object, and for each object of a watch.
 pub const ACCEPT_METADATA: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
+/// `Accept` header asking for a PartialObjectMetadataList (a list of a collection's
+/// metadata; the API server answers 406 to a list asked for as `PartialObjectMetadata`).
+pub const ACCEPT_METADATA_LIST: &str =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
 
 /// Default bound on one unary request (list page, lookup, lease call).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -88,6 +97,17 @@ pub struct ObjectMetadata {
     pub deleting: bool,
 }
 
+/// One page of a metadata list ([`KubeApi::list_metadata`]).
+#[derive(Debug, Clone, Default)]
+pub struct MetadataListPage {
+    /// `metadata.resourceVersion` of the list.
+    pub resource_version: String,
+    /// `metadata.continue`, when more pages follow.
+    pub continue_token: Option<String>,
+    /// The objects of this page (items that cannot be read are left out).
+    pub items: Vec<ObjectMetadata>,
+}
+
 /// One resource of an APIResourceList (discovery).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiResource {
@@ -135,10 +155,37 @@ struct WireMeta {
     deletion_timestamp: Option<String>,
 }
 
+impl WireMeta {
+    fn into_domain(self) -> ObjectMetadata {
+        ObjectMetadata {
+            uid: self.uid.unwrap_or_default(),
+            labels: self.labels.unwrap_or_default(),
+            annotations: self.annotations.unwrap_or_default(),
+            owner_references: self
+                .owner_references
+                .unwrap_or_default()
+                .into_iter()
+                .map(KubeOwnerReference::into_domain)
+                .collect(),
+            deleting: self.deletion_timestamp.is_some_and(|t| !t.is_empty()),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct WireObject {
     #[serde(default)]
     metadata: WireMeta,
+}
+
+/// Reads the metadata of one object (a list item, a watch notification's object).
+///
+/// # Errors
+/// [`ApiError::Decode`] when it is not an object with readable metadata.
+pub fn parse_metadata(object: &RawValue) -> Result<ObjectMetadata, ApiError> {
+    let object: WireObject = serde_json::from_str(object.get())
+        .map_err(|e| ApiError::decode("object metadata", e, object.get().as_bytes()))?;
+    Ok(object.metadata.into_domain())
 }
 
 #[derive(Deserialize)]
@@ -159,6 +206,14 @@ struct WireResource {
 struct WireApiVersions {
     #[serde(default)]
     versions: Vec<String>,
+}
+
+/// How a request gets its rate-limiter token.
+enum Admission {
+    /// Waits for (reserves) the next token.
+    Wait,
+    /// Already paid with a token from [`KubeApi::spare_token`].
+    Paid(Token),
 }
 
 impl KubeApi {
@@ -185,6 +240,17 @@ impl KubeApi {
         &self.client
     }
 
+    /// Waits for a token the bucket has to spare (see [`RateLimiter::acquire_spare`]);
+    /// it pays for one metadata request.
+    pub async fn spare_token(&self) -> Token {
+        self.limiter.acquire_spare().await
+    }
+
+    /// Gives back a token that paid for nothing.
+    pub fn refund(&self, token: Token) {
+        self.limiter.refund(token);
+    }
+
     /// Lists one page of core/v1 Events.
     ///
     /// # Errors
@@ -203,7 +269,7 @@ impl KubeApi {
         }
         let uri = format!("{}{}", events_path(params.namespace), query.finish());
         let body = self
-            .get(RequestKind::List, &uri, "application/json")
+            .get(RequestKind::List, &uri, "application/json", Admission::Wait)
             .await?;
         let list: WireList =
             serde_json::from_slice(&body).map_err(|e| ApiError::decode("event list", e, &body))?;
@@ -227,23 +293,67 @@ impl KubeApi {
         resource_version: &str,
         timeout: Duration,
     ) -> Result<EventWatch, ApiError> {
+        self.watch(
+            RequestKind::Watch,
+            &events_path(namespace),
+            resource_version,
+            timeout,
+            "application/json",
+            Admission::Wait,
+        )
+        .await
+    }
+
+    /// Starts a metadata-only watch of the collection at `path` (for example
+    /// `/api/v1/pods`) from `resource_version`, paid with `token`; otherwise as
+    /// [`KubeApi::watch_events`]. Each notification carries a PartialObjectMetadata.
+    ///
+    /// # Errors
+    /// As [`KubeApi::watch_events`].
+    pub async fn watch_metadata(
+        &self,
+        token: Token,
+        path: &str,
+        resource_version: &str,
+        timeout: Duration,
+    ) -> Result<EventWatch, ApiError> {
+        self.watch(
+            RequestKind::Lookup,
+            path,
+            resource_version,
+            timeout,
+            ACCEPT_METADATA,
+            Admission::Paid(token),
+        )
+        .await
+    }
+
+    async fn watch(
+        &self,
+        kind: RequestKind,
+        path: &str,
+        resource_version: &str,
+        timeout: Duration,
+        accept: &str,
+        admission: Admission,
+    ) -> Result<EventWatch, ApiError> {
         let secs = randomised_timeout_secs(timeout);
         let mut query = Query::default();
         query.push("watch", "1");
         query.push("allowWatchBookmarks", "true");
         query.push("resourceVersion", resource_version);
         query.push("timeoutSeconds", &secs.to_string());
-        let uri = format!("{}{}", events_path(namespace), query.finish());
+        let uri = format!("{path}{}", query.finish());
         let request = Request::builder()
             .method(Method::GET)
             .uri(uri)
-            .header(header::ACCEPT, "application/json")
+            .header(header::ACCEPT, accept)
             // Watch bodies are newline-framed JSON; keep them uncompressed.
             .header(header::ACCEPT_ENCODING, "identity")
             .body(Body::empty())
             .map_err(|e| ApiError::decode("watch request", e, b""))?;
-        self.limiter.acquire().await;
-        self.stats().record_request(RequestKind::Watch);
+        self.admit(admission).await;
+        self.stats().record_request(kind);
         let response = tokio::time::timeout(self.request_timeout, self.client.send(request))
             .await
             .map_err(|_| ApiError::Timeout(self.request_timeout))??;
@@ -257,37 +367,79 @@ impl KubeApi {
         Ok(EventWatch::new(response.into_body()))
     }
 
+    /// Lists one page of the metadata of the collection at `path` (for example
+    /// `/api/v1/pods`) as a PartialObjectMetadataList, paid with `token`. Without a
+    /// continue token the list is a consistent read of the current state.
+    ///
+    /// # Errors
+    /// [`ApiError::Gone`] when the continue token expired; any other classified failure.
+    pub async fn list_metadata(
+        &self,
+        token: Token,
+        path: &str,
+        limit: u32,
+        continue_token: Option<&str>,
+    ) -> Result<MetadataListPage, ApiError> {
+        let mut query = Query::default();
+        if limit > 0 {
+            query.push("limit", &limit.to_string());
+        }
+        if let Some(t) = continue_token {
+            query.push("continue", t);
+        }
+        let uri = format!("{path}{}", query.finish());
+        let body = self
+            .get(
+                RequestKind::Lookup,
+                &uri,
+                ACCEPT_METADATA_LIST,
+                Admission::Paid(token),
+            )
+            .await?;
+        let list: WireList = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::decode("metadata list", e, &body))?;
+        Ok(MetadataListPage {
+            resource_version: list.metadata.resource_version.unwrap_or_default(),
+            continue_token: list.metadata.continue_token.filter(|t| !t.is_empty()),
+            items: list
+                .items
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|item| parse_metadata(item).ok())
+                .collect(),
+        })
+    }
+
     /// Reads the metadata of the object at `path` (for example
     /// `/api/v1/namespaces/shop/pods/web-1`) as PartialObjectMetadata.
     ///
     /// # Errors
     /// [`ApiError::NotFound`] when the object does not exist; any other classified
     /// failure.
-    pub async fn get_metadata(&self, path: &str) -> Result<ObjectMetadata, ApiError> {
-        let body = self.get(RequestKind::Lookup, path, ACCEPT_METADATA).await?;
+    pub async fn get_metadata(&self, token: Token, path: &str) -> Result<ObjectMetadata, ApiError> {
+        let body = self
+            .get(
+                RequestKind::Lookup,
+                path,
+                ACCEPT_METADATA,
+                Admission::Paid(token),
+            )
+            .await?;
         let object: WireObject = serde_json::from_slice(&body)
             .map_err(|e| ApiError::decode("object metadata", e, &body))?;
-        let m = object.metadata;
-        Ok(ObjectMetadata {
-            uid: m.uid.unwrap_or_default(),
-            labels: m.labels.unwrap_or_default(),
-            annotations: m.annotations.unwrap_or_default(),
-            owner_references: m
-                .owner_references
-                .unwrap_or_default()
-                .into_iter()
-                .map(KubeOwnerReference::into_domain)
-                .collect(),
-            deleting: m.deletion_timestamp.is_some_and(|t| !t.is_empty()),
-        })
+        Ok(object.metadata.into_domain())
     }
 
     /// Reads the metadata of namespace `name`.
     ///
     /// # Errors
     /// As [`KubeApi::get_metadata`].
-    pub async fn get_namespace(&self, name: &str) -> Result<ObjectMetadata, ApiError> {
-        self.get_metadata(&format!("/api/v1/namespaces/{}", segment(name)))
+    pub async fn get_namespace(
+        &self,
+        token: Token,
+        name: &str,
+    ) -> Result<ObjectMetadata, ApiError> {
+        self.get_metadata(token, &format!("/api/v1/namespaces/{}", segment(name)))
             .await
     }
 
@@ -300,7 +452,9 @@ impl KubeApi {
     }
 
     async fn core_api_versions_as(&self, kind: RequestKind) -> Result<Vec<String>, ApiError> {
-        let body = self.get(kind, "/api", "application/json").await?;
+        let body = self
+            .get(kind, "/api", "application/json", Admission::Wait)
+            .await?;
         let versions: WireApiVersions = serde_json::from_slice(&body)
             .map_err(|e| ApiError::decode("api versions", e, &body))?;
         Ok(versions.versions)
@@ -325,7 +479,12 @@ impl KubeApi {
     pub async fn api_resources(&self, group_version: &str) -> Result<Vec<ApiResource>, ApiError> {
         let path = group_version_path(group_version);
         let body = self
-            .get(RequestKind::Lookup, &path, "application/json")
+            .get(
+                RequestKind::Lookup,
+                &path,
+                "application/json",
+                Admission::Wait,
+            )
             .await?;
         let list: WireResourceList = serde_json::from_slice(&body)
             .map_err(|e| ApiError::decode("api resource list", e, &body))?;
@@ -348,7 +507,12 @@ impl KubeApi {
     pub async fn get_lease(&self, namespace: &str, name: &str) -> Result<Value, ApiError> {
         let path = format!("{}/{}", leases_path(namespace), segment(name));
         let body = self
-            .get(RequestKind::Lease, &path, "application/json")
+            .get(
+                RequestKind::Lease,
+                &path,
+                "application/json",
+                Admission::Wait,
+            )
             .await?;
         serde_json::from_slice(&body).map_err(|e| ApiError::decode("lease", e, &body))
     }
@@ -378,14 +542,20 @@ impl KubeApi {
 
     // === request plumbing ===
 
-    async fn get(&self, kind: RequestKind, uri: &str, accept: &str) -> Result<Bytes, ApiError> {
+    async fn get(
+        &self,
+        kind: RequestKind,
+        uri: &str,
+        accept: &str,
+        admission: Admission,
+    ) -> Result<Bytes, ApiError> {
         let request = Request::builder()
             .method(Method::GET)
             .uri(uri)
             .header(header::ACCEPT, accept)
             .body(Vec::new())
             .map_err(|e| ApiError::decode("request", e, uri.as_bytes()))?;
-        self.unary(kind, request).await
+        self.unary(kind, request, admission).await
     }
 
     async fn write_json(
@@ -402,12 +572,19 @@ impl KubeApi {
             .header(header::CONTENT_TYPE, "application/json")
             .body(body)
             .map_err(|e| ApiError::decode("request", e, uri.as_bytes()))?;
-        let body = self.unary(RequestKind::Lease, request).await?;
+        let body = self
+            .unary(RequestKind::Lease, request, Admission::Wait)
+            .await?;
         serde_json::from_slice(&body).map_err(|e| ApiError::decode("lease", e, &body))
     }
 
-    async fn unary(&self, kind: RequestKind, request: Request<Vec<u8>>) -> Result<Bytes, ApiError> {
-        self.limiter.acquire().await;
+    async fn unary(
+        &self,
+        kind: RequestKind,
+        request: Request<Vec<u8>>,
+        admission: Admission,
+    ) -> Result<Bytes, ApiError> {
+        self.admit(admission).await;
         self.stats().record_request(kind);
         let exchange = async {
             let response = self.client.send(request.map(Body::from)).await?;
@@ -422,6 +599,14 @@ impl KubeApi {
         tokio::time::timeout(self.request_timeout, exchange)
             .await
             .map_err(|_| ApiError::Timeout(self.request_timeout))?
+    }
+
+    /// Takes the request's token: waits for it, or accepts the one already paid.
+    async fn admit(&self, admission: Admission) {
+        match admission {
+            Admission::Wait => self.limiter.acquire().await,
+            Admission::Paid(_paid) => {}
+        }
     }
 
     fn failure(
@@ -464,6 +649,20 @@ pub(crate) fn group_version_path(group_version: &str) -> String {
     match group_version.split_once('/') {
         None => format!("/api/{}", segment(group_version)),
         Some((group, version)) => format!("/apis/{}/{}", segment(group), segment(version)),
+    }
+}
+
+/// Path of the collection of `resource` in `group_version`: in `namespace` when given,
+/// across all namespaces (or cluster-scoped) otherwise.
+pub(crate) fn collection_path(
+    group_version: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> String {
+    let base = group_version_path(group_version);
+    match namespace {
+        Some(ns) => format!("{base}/namespaces/{}/{}", segment(ns), segment(resource)),
+        None => format!("{base}/{}", segment(resource)),
     }
 }
 
@@ -534,6 +733,11 @@ mod tests {
             object_path("v1", "nodes", None, "worker-1"),
             "/api/v1/nodes/worker-1"
         );
+        assert_eq!(collection_path("v1", "pods", None), "/api/v1/pods");
+        assert_eq!(
+            collection_path("v1", "pods", Some("shop")),
+            "/api/v1/namespaces/shop/pods"
+        );
         assert_eq!(
             object_path("apps/v1", "replicasets", Some("shop"), "a/../b?c"),
             "/apis/apps/v1/namespaces/shop/replicasets/a%2F..%2Fb%3Fc"
@@ -573,6 +777,38 @@ mod tests {
         assert!(list.metadata.continue_token.is_some());
         assert_eq!(list.metadata.remaining_item_count, Some(69));
         assert_eq!(list.items.unwrap().len(), 3);
+    }
+
+    #[test]
+    fn metadata_list_items_are_read_from_the_capture() {
+        let body = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../kubesim/fixtures/namespace-list-metadata.json"
+        ))
+        .unwrap();
+        let list: WireList = serde_json::from_slice(&body).unwrap();
+        assert_eq!(list.metadata.resource_version.as_deref(), Some("280"));
+        let items: Vec<ObjectMetadata> = list
+            .items
+            .unwrap()
+            .iter()
+            .map(|i| parse_metadata(i).unwrap())
+            .collect();
+        assert_eq!(items.len(), 6);
+        let shop = items
+            .iter()
+            .find(|m| {
+                m.labels
+                    .get("kubernetes.io/metadata.name")
+                    .map(String::as_str)
+                    == Some("shop")
+            })
+            .unwrap();
+        assert_eq!(shop.labels["team"], "commerce");
+        assert!(!shop.uid.is_empty());
+        let bad = RawValue::from_string(r#"{"metadata": {"labels": ["not", "a", "map"]}}"#.into())
+            .unwrap();
+        assert!(matches!(parse_metadata(&bad), Err(ApiError::Decode { .. })));
     }
 
     #[test]

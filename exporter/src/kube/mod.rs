@@ -6,7 +6,8 @@
 //!   classification ([`ApiError`]).
 //! * [`watcher`]: the list+watch state machine that resumes from a resourceVersion.
 //! * [`enrich`]: involved-object enrichment with cached discovery and metadata (kept
-//!   compact by `packed`).
+//!   compact by `packed`), Pods from a metadata-only list+watch (`metadata_watch`),
+//!   within what the rate limiter ([`limiter`]) has to spare.
 //! * [`leader`]: Lease leader election that carries a checkpoint across failovers.
 //! * [`stats`]: counters the metrics module exports.
 
@@ -20,6 +21,7 @@ pub mod error;
 pub mod leader;
 mod lease;
 pub mod limiter;
+mod metadata_watch;
 mod packed;
 pub mod stats;
 pub mod watch_stream;

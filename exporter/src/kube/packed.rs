@@ -70,6 +70,11 @@ impl PackedMetadata {
         }
     }
 
+    /// Whether both hold the same metadata.
+    pub(crate) fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+    }
+
     /// Size of the packed buffer.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

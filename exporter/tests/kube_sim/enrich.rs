@@ -2,14 +2,17 @@
 
 use std::time::Duration;
 
-use herald_exporter::kube::api::ACCEPT_METADATA;
-use herald_exporter::kube::{EnrichOptions, Enricher};
-use herald_kubesim::Simulator;
+use std::sync::Arc;
+
+use herald_exporter::kube::api::{ACCEPT_METADATA, ACCEPT_METADATA_LIST};
+use herald_exporter::kube::client::connect;
+use herald_exporter::kube::{EnrichOptions, Enricher, KubeStats};
+use herald_kubesim::{HttpFault, KubeconfigAuth, RequestRecord, Simulator};
 use herald_proto::{Event, InvolvedObject, Lookup};
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::common::{api, sim};
+use crate::common::{api, eventually, options, sim};
 
 const FIXTURE_POD: &str = "nginx-55b49f585d-pjdb6";
 const FIXTURE_POD_UID: &str = "8bfb2d83-b9ab-4c40-841b-5dbac8946fc7";
@@ -33,6 +36,42 @@ fn gets(sim: &Simulator, path: &str) -> usize {
     sim.requests().iter().filter(|r| r.path == path).count()
 }
 
+/// Default options, but an Event waits as long as a slow test machine may need.
+fn patient() -> EnrichOptions {
+    EnrichOptions {
+        max_wait: Duration::from_secs(10),
+        ..EnrichOptions::default()
+    }
+}
+
+/// [`patient`] with the Pod watch on and no namespace labels.
+fn watching() -> EnrichOptions {
+    EnrichOptions {
+        watch_pods: true,
+        namespace_labels: false,
+        ..patient()
+    }
+}
+
+/// Reads of single Pods (not lists or watches of them).
+fn pod_reads(sim: &Simulator) -> Vec<RequestRecord> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/pods/"))
+        .collect()
+}
+
+/// Waits (up to 10 s) for a request matching `pred` and returns it.
+async fn request_seen(sim: &Simulator, pred: impl Fn(&RequestRecord) -> bool) -> RequestRecord {
+    let mut found = None;
+    eventually(10, || {
+        found = sim.requests().into_iter().find(|r| pred(r));
+        found.is_some()
+    })
+    .await;
+    found.expect("the request was made")
+}
+
 async fn enricher(sim: &Simulator, opts: EnrichOptions) -> Enricher {
     let (api, _) = api(sim).await;
     Enricher::new(api, opts)
@@ -42,7 +81,7 @@ async fn enricher(sim: &Simulator, opts: EnrichOptions) -> Enricher {
 async fn metadata_get_fills_labels_owners_and_namespace_labels() {
     let sim = sim().await;
     sim.load_fixture_objects().unwrap();
-    let enricher = enricher(&sim, EnrichOptions::default()).await;
+    let enricher = enricher(&sim, patient()).await;
     let mut ev = event_about("v1", "Pod", "shop", FIXTURE_POD, FIXTURE_POD_UID);
     enricher.enrich(&mut ev).await;
     let io = &ev.involved_object;
@@ -72,7 +111,7 @@ async fn second_lookup_is_a_cache_hit() {
     let sim = sim().await;
     sim.load_fixture_objects().unwrap();
     let (api, stats) = api(&sim).await;
-    let enricher = Enricher::new(api, EnrichOptions::default());
+    let enricher = Enricher::new(api, patient());
     for _ in 0..3 {
         let mut ev = event_about("v1", "Pod", "shop", FIXTURE_POD, FIXTURE_POD_UID);
         enricher.enrich(&mut ev).await;
@@ -105,7 +144,7 @@ async fn discovery_is_fetched_once_per_group_version() {
     }
     let opts = EnrichOptions {
         namespace_labels: false,
-        ..EnrichOptions::default()
+        ..patient()
     };
     let enricher = enricher(&sim, opts).await;
     let mut tasks = Vec::new();
@@ -147,7 +186,7 @@ async fn missing_object_is_marked_deleted_and_cached_briefly() {
     let opts = EnrichOptions {
         negative_ttl: Duration::from_millis(300),
         namespace_labels: false,
-        ..EnrichOptions::default()
+        ..patient()
     };
     let enricher = Enricher::new(api, opts);
     let path = "/api/v1/namespaces/shop/pods/gone";
@@ -172,8 +211,9 @@ async fn stalled_api_delays_enrichment_not_the_event() {
     let sim = sim().await;
     sim.load_fixture_objects().unwrap();
     let (api, stats) = api(&sim).await;
+    // The Event waits 300 ms; the read itself may take up to `timeout` (5 s).
     let opts = EnrichOptions {
-        timeout: Duration::from_millis(300),
+        max_wait: Duration::from_millis(300),
         namespace_labels: false,
         ..EnrichOptions::default()
     };
@@ -205,7 +245,7 @@ async fn concurrent_lookups_of_one_object_share_one_request() {
     sim.load_fixture_objects().unwrap();
     let opts = EnrichOptions {
         namespace_labels: false,
-        ..EnrichOptions::default()
+        ..patient()
     };
     let enricher = enricher(&sim, opts).await;
     sim.faults()
@@ -243,7 +283,7 @@ async fn omit_lookup_and_unknown_kinds_fetch_nothing_or_fail_cleanly() {
     assert_eq!(ev.involved_object.lookup, Lookup::Skipped);
     assert!(sim.requests().is_empty());
 
-    let enricher = Enricher::new(api, EnrichOptions::default());
+    let enricher = Enricher::new(api, patient());
     let mut odd = event_about("example.com/v1", "Widget", "shop", "w", "uid-w");
     enricher.enrich(&mut odd).await;
     assert_eq!(odd.involved_object.lookup, Lookup::Failed);
@@ -269,7 +309,7 @@ async fn unknown_kind_rediscovers_its_group_version_after_the_refresh_period() {
         discovery_refresh: Duration::from_millis(300),
         negative_ttl: Duration::from_millis(1),
         namespace_labels: false,
-        ..EnrichOptions::default()
+        ..patient()
     };
     let enricher = enricher(&sim, opts).await;
     let mut ev = event_about("example.com/v1", "Widget", "shop", "w", "uid-w");
@@ -307,5 +347,212 @@ async fn unknown_kind_rediscovers_its_group_version_after_the_refresh_period() {
         Some("yes")
     );
     assert_eq!(gets(&sim, "/apis/example.com/v1"), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn pods_come_from_one_metadata_watch_not_a_read_each() {
+    let sim = sim().await;
+    sim.load_fixture_objects().unwrap();
+    let (api, stats) = api(&sim).await;
+    let enricher = Enricher::new(api, watching());
+    // One list, then one watch, of every Pod's metadata.
+    let list = request_seen(&sim, |r| r.path == "/api/v1/pods" && !r.watch).await;
+    assert_eq!(list.header("accept"), Some(ACCEPT_METADATA_LIST));
+    assert_eq!(list.uri, "/api/v1/pods?limit=500");
+    assert_eq!(list.status, 200);
+    let watch = request_seen(&sim, |r| r.path == "/api/v1/pods" && r.watch).await;
+    assert_eq!(watch.header("accept"), Some(ACCEPT_METADATA));
+    assert!(
+        watch.uri.contains("allowWatchBookmarks=true"),
+        "{}",
+        watch.uri
+    );
+    assert_eq!(watch.status, 200);
+    assert_eq!(enricher.watched_pods(), 1);
+
+    // The listed Pod.
+    let mut ev = event_about("v1", "Pod", "shop", FIXTURE_POD, FIXTURE_POD_UID);
+    enricher.enrich(&mut ev).await;
+    assert_eq!(ev.involved_object.lookup, Lookup::Found);
+    assert_eq!(ev.involved_object.labels["app"], "nginx");
+    assert_eq!(ev.involved_object.owner_references[0].kind, "ReplicaSet");
+
+    // Pods created later arrive through the watch.
+    for i in 0..20 {
+        sim.put_object(
+            "v1",
+            "Pod",
+            json!({"name": format!("web-{i}"), "namespace": "shop", "uid": format!("uid-web-{i}"),
+                   "labels": {"app": "web", "i": i.to_string()}}),
+        )
+        .unwrap();
+    }
+    assert!(eventually(10, || enricher.watched_pods() == 21).await);
+    for i in 0..20 {
+        let mut ev = event_about(
+            "v1",
+            "Pod",
+            "shop",
+            &format!("web-{i}"),
+            &format!("uid-web-{i}"),
+        );
+        enricher.enrich(&mut ev).await;
+        assert_eq!(ev.involved_object.lookup, Lookup::Found, "web-{i}");
+        assert_eq!(ev.involved_object.labels["i"], i.to_string());
+        assert!(!ev.involved_object.deleted);
+    }
+
+    // A deleted Pod keeps its last metadata, marked deleted.
+    sim.delete_object("v1", "Pod", "shop", "web-3").unwrap();
+    assert!(eventually(10, || enricher.watched_pods() == 20).await);
+    let mut ev = event_about("v1", "Pod", "shop", "web-3", "uid-web-3");
+    enricher.enrich(&mut ev).await;
+    assert_eq!(ev.involved_object.lookup, Lookup::Found);
+    assert!(ev.involved_object.deleted);
+    assert_eq!(ev.involved_object.labels["i"], "3");
+
+    // An old Event about a Pod that was gone before the list: gone, without a read.
+    let mut old = event_about("v1", "Pod", "shop", "gone-long-ago", "uid-gone-long-ago");
+    old.last_timestamp = Some(chrono::Utc::now() - chrono::Duration::hours(1));
+    enricher.enrich(&mut old).await;
+    assert_eq!(old.involved_object.lookup, Lookup::NotFound);
+    assert!(old.involved_object.deleted);
+
+    assert!(pod_reads(&sim).is_empty(), "{:?}", pod_reads(&sim));
+    let snap = stats.snapshot();
+    assert_eq!(snap.lookup_failures, 0);
+    assert_eq!(snap.lookup_requests, 2, "the list and the watch: {snap:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pod_event_that_beats_the_watch_waits_for_it() {
+    let sim = sim().await;
+    let (api, _) = api(&sim).await;
+    let enricher = Enricher::new(api, watching());
+    request_seen(&sim, |r| r.path == "/api/v1/pods" && r.watch).await;
+    // The Event is looked up while the Pod's ADDED may still be on its way: the lookup
+    // waits for the watch instead of reading the Pod.
+    for i in 0..10 {
+        sim.put_object(
+            "v1",
+            "Pod",
+            json!({"name": format!("new-{i}"), "namespace": "shop", "uid": format!("uid-new-{i}"),
+                   "labels": {"i": i.to_string()}}),
+        )
+        .unwrap();
+        let mut ev = event_about(
+            "v1",
+            "Pod",
+            "shop",
+            &format!("new-{i}"),
+            &format!("uid-new-{i}"),
+        );
+        ev.last_timestamp = Some(chrono::Utc::now());
+        enricher.enrich(&mut ev).await;
+        assert_eq!(ev.involved_object.lookup, Lookup::Found, "new-{i}");
+        assert_eq!(ev.involved_object.labels["i"], i.to_string());
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_forbidden_pod_watch_falls_back_to_reading_pods() {
+    let sim = sim().await;
+    sim.load_fixture_objects().unwrap();
+    sim.faults()
+        .fail_next("/api/v1/pods", 1, HttpFault::Forbidden);
+    let (api, _) = api(&sim).await;
+    let enricher = Enricher::new(api, watching());
+    let refused = request_seen(&sim, |r| r.path == "/api/v1/pods").await;
+    assert_eq!(refused.status, 403);
+    let mut ev = event_about("v1", "Pod", "shop", FIXTURE_POD, FIXTURE_POD_UID);
+    enricher.enrich(&mut ev).await;
+    assert_eq!(ev.involved_object.lookup, Lookup::Found);
+    assert_eq!(ev.involved_object.labels["app"], "nginx");
+    assert_eq!(gets(&sim, FIXTURE_POD_PATH), 1);
+    assert_eq!(enricher.watched_pods(), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn lookups_spend_only_spare_tokens_and_never_hold_up_other_requests() {
+    let sim = sim().await;
+    for i in 0..60 {
+        sim.put_object(
+            "apps/v1",
+            "ReplicaSet",
+            json!({"name": format!("rs-{i}"), "namespace": "shop", "uid": format!("uid-rs-{i}")}),
+        )
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&path, KubeconfigAuth::Anonymous)
+        .unwrap();
+    let stats = Arc::new(KubeStats::default());
+    // KEE's defaults: 5 requests per second, bursts of 10.
+    let conn = connect(herald_exporter::kube::ClientOptions {
+        qps: 5.0,
+        burst: 10,
+        ..options(&path, stats.clone())
+    })
+    .await
+    .unwrap();
+    let opts = EnrichOptions {
+        max_wait: Duration::from_millis(200),
+        namespace_labels: false,
+        ..EnrichOptions::default()
+    };
+    let enricher = Enricher::new(conn.api.clone(), opts);
+    sim.clear_requests();
+    let started = Instant::now();
+    // 60 Events about 60 objects nobody has read yet: far more than the budget.
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let enricher = enricher.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ev = event_about(
+                "apps/v1",
+                "ReplicaSet",
+                "shop",
+                &format!("rs-{i}"),
+                &format!("uid-rs-{i}"),
+            );
+            enricher.enrich(&mut ev).await;
+            ev.involved_object.lookup
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    let found = outcomes.iter().filter(|l| **l == Lookup::Found).count();
+    let failed = outcomes.iter().filter(|l| **l == Lookup::Failed).count();
+    assert_eq!(found + failed, 60, "{outcomes:?}");
+    assert!(found >= 1, "the burst went to lookups: {outcomes:?}");
+    assert!(
+        failed >= 1,
+        "60 reads do not fit 10 + 5/s within 200 ms: {outcomes:?}"
+    );
+    // A request of the Event-watch class meanwhile: it does not queue behind them.
+    conn.api.core_api_versions().await.unwrap();
+    let waited = stats.snapshot().throttled_wait_seconds;
+    assert!(
+        waited < 0.5,
+        "the request waited for one token at most, not behind the lookups: {waited} s"
+    );
+    // The unanswered lookups carry on within the budget and fill the cache.
+    assert!(eventually(30, || enricher.pending_lookups() == 0).await);
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent = sim.requests().len();
+    assert!(
+        (sent as f64) <= 10.0 + 5.0 * elapsed + 1.0,
+        "{sent} requests in {elapsed:.1} s exceed 5/s with bursts of 10"
+    );
+    let mut later = event_about("apps/v1", "ReplicaSet", "shop", "rs-59", "uid-rs-59");
+    enricher.enrich(&mut later).await;
+    assert_eq!(later.involved_object.lookup, Lookup::Found);
     sim.shutdown().await;
 }

@@ -351,6 +351,61 @@ impl Scenario {
         ops
     }
 
+    /// One step of pod churn: the oldest pod of the next deployment (round robin) is
+    /// killed and deleted, and a new one is created and started.
+    pub(super) fn churn(&mut self) -> Vec<Op> {
+        let di = self.churn_next % self.world.deployments.len();
+        self.churn_next = self.churn_next.wrapping_add(1);
+        let d = self.world.deployments[di].clone();
+        let mut ops = Vec::new();
+        if let Some(victim) = d.pods.first().cloned() {
+            ops.push(event(self.core(
+                &replicaset_ref(&d),
+                controller(
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {}", victim.name),
+                    false,
+                    "replicaset-controller",
+                ),
+            )));
+            ops.push(event(self.core(
+                &pod_ref(&d, &victim),
+                kubelet(
+                    "Killing",
+                    format!("Stopping container {}", d.container()),
+                    false,
+                    &victim.node,
+                ),
+            )));
+            ops.push(Op::Delete {
+                api_version: "v1",
+                kind: "Pod",
+                namespace: d.namespace.clone(),
+                name: victim.name.clone(),
+            });
+            self.world.deployments[di].pods.remove(0);
+        }
+        let pod = self.world.new_pod(&mut self.rng, &d);
+        let created = Time::from(self.tick());
+        ops.push(Op::Put {
+            api_version: "v1",
+            kind: "Pod",
+            meta: Box::new(World::pod_meta(&d, &pod, created)),
+        });
+        ops.push(event(self.core(
+            &replicaset_ref(&d),
+            controller(
+                "SuccessfulCreate",
+                format!("Created pod: {}", pod.name),
+                false,
+                "replicaset-controller",
+            ),
+        )));
+        ops.extend(self.pod_start(&d.namespace, &pod, d.container(), &d.image));
+        self.world.deployments[di].pods.push(pod);
+        ops
+    }
+
     /// A pod no node can take: a FailedScheduling series.
     fn failed_scheduling(&mut self) -> Vec<Op> {
         let di = self.rng.below(self.world.deployments.len());

@@ -9,6 +9,8 @@
 //! node disk pressure (NodeHasDiskPressure, Evicted), HPA rescales and metric failures,
 //! and CronJob/Job runs. Involved objects are written to the simulator first, with labels
 //! and ownerReferences, so lookups find them — except the ones an incident deletes.
+//! [`Mix::PodChurn`] replaces the incidents with pods coming and going, so that most
+//! events are about objects that did not exist a moment before.
 //!
 //! The same seed gives the same sequence. With [`Clock::Virtual`] even names, UIDs and
 //! timestamps are identical between runs; [`Clock::Wall`] stamps events with the real
@@ -69,6 +71,21 @@ impl Clock {
     }
 }
 
+/// What the steps after the setup do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mix {
+    /// Incidents of every kind, with repeats of recurring events (the default).
+    #[default]
+    Incidents,
+    /// Pod churn, as in a rollout or an autoscaler that never settles: every step
+    /// replaces the oldest pod of the next deployment (round robin over all
+    /// namespaces). The old pod's Killing event and deletion, the ReplicaSet's
+    /// SuccessfulDelete and SuccessfulCreate, then the new pod and its Scheduled,
+    /// Pulled, Created and Started: seven events, four of them about an object that did
+    /// not exist a moment before. No repeats.
+    PodChurn,
+}
+
 /// Scenario settings.
 #[derive(Clone, Debug)]
 pub struct ScenarioConfig {
@@ -85,6 +102,8 @@ pub struct ScenarioConfig {
     pub repeat_probability: f64,
     /// Timestamp source.
     pub clock: Clock,
+    /// What the steps after the setup do.
+    pub mix: Mix,
 }
 
 impl Default for ScenarioConfig {
@@ -96,6 +115,7 @@ impl Default for ScenarioConfig {
             apps_per_namespace: 3,
             repeat_probability: 0.35,
             clock: Clock::Wall,
+            mix: Mix::Incidents,
         }
     }
 }
@@ -177,6 +197,8 @@ pub struct Scenario {
     started: bool,
     /// Events that repeat: (namespace, name).
     recurring: Vec<(String, String)>,
+    /// The deployment whose pod the next churn step replaces.
+    churn_next: usize,
 }
 
 impl Scenario {
@@ -195,6 +217,7 @@ impl Scenario {
             now,
             started: false,
             recurring: Vec::new(),
+            churn_next: 0,
         }
     }
 
@@ -322,8 +345,18 @@ impl Scenario {
     }
 
     /// Plans the next step without writing: the setup on the first call, then either a
-    /// repeat of a recurring event or a new incident.
+    /// repeat of a recurring event or a new incident (or, with [`Mix::PodChurn`], one
+    /// pod replaced).
     pub(crate) fn plan(&mut self) -> Vec<Op> {
+        if self.cfg.mix == Mix::PodChurn {
+            let mut ops = Vec::new();
+            if !self.started {
+                self.started = true;
+                ops = self.setup_ops();
+            }
+            ops.extend(self.churn());
+            return ops;
+        }
         if !self.started {
             self.started = true;
             let mut ops = self.setup_ops();

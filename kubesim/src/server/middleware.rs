@@ -101,6 +101,40 @@ pub async fn inject_faults(
             &Status::internal_error("kubesim: injected internal error"),
             false,
         ),
+        Some(HttpFault::Forbidden) => respond::status(&forbidden(&req), false),
         None => next.run(req).await,
     }
+}
+
+/// The RBAC authorizer's 403 for `req` (the simulator knows no user names: anonymous).
+fn forbidden(req: &Request) -> Status {
+    let path = req.uri().path();
+    let watch = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "watch=1" || p == "watch=true"));
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (group, rest) = match segs.as_slice() {
+        ["api", _version, rest @ ..] => ("", rest),
+        ["apis", group, _version, rest @ ..] => (*group, rest),
+        _ => ("", &[][..]),
+    };
+    let (namespace, resource, name) = match rest {
+        ["namespaces", ns, resource, name, ..] => (Some(*ns), *resource, Some(*name)),
+        ["namespaces", ns, resource] => (Some(*ns), *resource, None),
+        [resource, name, ..] => (None, *resource, Some(*name)),
+        [resource] => (None, *resource, None),
+        [] => (None, "", None),
+    };
+    let verb = match (req.method().as_str(), name.is_some()) {
+        ("GET", _) if watch => "watch",
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", _) => "delete",
+        (other, _) => other,
+    };
+    Status::forbidden("system:anonymous", verb, group, resource, namespace, name)
 }

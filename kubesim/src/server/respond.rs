@@ -25,6 +25,17 @@ pub enum AcceptAs {
     Metadata,
 }
 
+/// Which metadata kind the client named in `Accept` (`as=`): the API server negotiates
+/// both for any endpoint, then answers 406 when the kind does not fit the response (a
+/// list asked for as `PartialObjectMetadata`, an object as `PartialObjectMetadataList`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetadataAs {
+    /// `as=PartialObjectMetadata`.
+    Object,
+    /// `as=PartialObjectMetadataList`.
+    List,
+}
+
 /// Per-request negotiation results.
 #[derive(Clone, Debug)]
 pub struct Negotiated {
@@ -32,6 +43,8 @@ pub struct Negotiated {
     pub pretty: bool,
     /// Requested object form.
     pub accept: AcceptAs,
+    /// The metadata kind asked for, when `accept` is [`AcceptAs::Metadata`].
+    pub metadata_as: Option<MetadataAs>,
     /// Client user agent.
     pub user_agent: String,
     /// Decoded query parameters.
@@ -58,7 +71,7 @@ impl Negotiated {
                     || user_agent.starts_with("Mozilla/")
             }
         };
-        let accept = headers
+        let metadata_as = headers
             .get_all(header::ACCEPT)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -74,17 +87,24 @@ impl Negotiated {
                     }
                 }
                 match (as_, group) {
-                    (
-                        Some("PartialObjectMetadata" | "PartialObjectMetadataList"),
-                        Some("meta.k8s.io"),
-                    ) => Some(AcceptAs::Metadata),
+                    (Some("PartialObjectMetadata"), Some("meta.k8s.io")) => {
+                        Some(MetadataAs::Object)
+                    }
+                    (Some("PartialObjectMetadataList"), Some("meta.k8s.io")) => {
+                        Some(MetadataAs::List)
+                    }
                     _ => None,
                 }
-            })
-            .unwrap_or(AcceptAs::Full);
+            });
+        let accept = if metadata_as.is_some() {
+            AcceptAs::Metadata
+        } else {
+            AcceptAs::Full
+        };
         Self {
             pretty,
             accept,
+            metadata_as,
             user_agent,
             query,
         }

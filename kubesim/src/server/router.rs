@@ -11,7 +11,7 @@ use axum::response::Response;
 use http::{Method, StatusCode};
 
 use super::middleware::{authenticate, common_headers, inject_faults, record};
-use super::respond::{self, AcceptAs, Negotiated};
+use super::respond::{self, AcceptAs, MetadataAs, Negotiated};
 use super::view::{Target, View};
 use super::{leases, list, objects, watch};
 use crate::discovery;
@@ -193,6 +193,20 @@ async fn resource(ctx: Ctx, body: Body, group: &str, version: &str, rest: Vec<St
         req.watch_path || matches!(ctx.neg.param("watch"), Some("1" | "true" | "True" | "t"));
     match (&ctx.method, req.name.is_some()) {
         (&Method::GET, _) if watching => watch::watch(&ctx, &req),
+        (&Method::GET, true) if ctx.neg.metadata_as == Some(MetadataAs::List) => {
+            ctx.error(&Status::metadata_kind_not_acceptable(
+                "PartialObjectMetadataList",
+                &go_type(&req.def, false),
+                false,
+            ))
+        }
+        (&Method::GET, false) if ctx.neg.metadata_as == Some(MetadataAs::Object) => {
+            ctx.error(&Status::metadata_kind_not_acceptable(
+                "PartialObjectMetadata",
+                &go_type(&req.def, true),
+                true,
+            ))
+        }
         (&Method::GET, true) => objects::get(&ctx, &req),
         (&Method::GET, false) => list::list(&ctx, &req).await,
         (&Method::POST, false) if is_lease => leases::create(&ctx, &req, body).await,
@@ -200,5 +214,39 @@ async fn resource(ctx: Ctx, body: Body, group: &str, version: &str, rest: Vec<St
         (&Method::PATCH, true) if is_lease => leases::patch(&ctx, &req, body).await,
         (&Method::DELETE, true) if is_lease => leases::delete(&ctx, &req),
         _ => ctx.error(&Status::method_not_allowed()),
+    }
+}
+
+/// The Go type the API server names in a 406 for a metadata kind mismatch: its internal
+/// object (`*core.Pod`, `*apps.ReplicaSetList`), or `Unstructured` for custom resources.
+fn go_type(def: &crate::resources::ResourceDef, list: bool) -> String {
+    let suffix = if list { "List" } else { "" };
+    let package = match def.group.as_str() {
+        "" => Some("core"),
+        g if !g.contains('.') || g.ends_with(".k8s.io") => g.split('.').next(),
+        _ => None,
+    };
+    match package {
+        Some(p) => format!("*{p}.{}{suffix}", def.kind),
+        None => format!("*unstructured.Unstructured{suffix}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::ResourceDef;
+
+    #[test]
+    fn go_types_name_the_internal_package() {
+        let pods = ResourceDef::new("", &["v1"], "pods", "Pod", true);
+        assert_eq!(go_type(&pods, true), "*core.PodList");
+        assert_eq!(go_type(&pods, false), "*core.Pod");
+        let rs = ResourceDef::new("apps", &["v1"], "replicasets", "ReplicaSet", true);
+        assert_eq!(go_type(&rs, true), "*apps.ReplicaSetList");
+        let lease = ResourceDef::new("coordination.k8s.io", &["v1"], "leases", "Lease", true);
+        assert_eq!(go_type(&lease, false), "*coordination.Lease");
+        let crd = ResourceDef::new("example.com", &["v1"], "widgets", "Widget", true);
+        assert_eq!(go_type(&crd, true), "*unstructured.UnstructuredList");
     }
 }
