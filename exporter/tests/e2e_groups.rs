@@ -333,6 +333,45 @@ async fn returned_credits_wait_until_the_lease_holds_the_acknowledgements() {
     assert_eq!(acked.len(), 30);
 }
 
+/// While the leader cannot write its Lease, what a member acknowledges is not
+/// published, so its credits do not come back: it stops after its window.
+#[tokio::test(flavor = "multi_thread")]
+async fn members_wait_while_the_lease_cannot_be_written() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config(
+        "config.yaml",
+        "  leaderElection:\n    leaseDuration: 6s\n    renewDeadline: 4s\n    retryPeriod: 500ms\nleaderElection:\n  enabled: true\n  leaderElectionID: herald-e2e\n",
+    );
+    let ex = ExporterProc::start(&setup, &cfg, "one", &[("POD_NAME", "one")]).await;
+    ex.wait_ready().await;
+    create_events(&sim, "a", "stalled", 10);
+    ex.wait_logged(10).await;
+    let mut m = Member::join(&ex.grpc, "ruler", "r1", 5).await;
+    let first = m
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the first window");
+    assert_eq!(first.events.len(), 5);
+    // the leader's next Lease write hangs for 2 s (within its renew deadline)
+    sim.faults().stall_next(
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/herald-e2e",
+        1,
+        Duration::from_secs(2),
+    );
+    m.ack(first.events.iter().map(|e| e.offset).collect()).await;
+    assert!(
+        m.next(Duration::from_millis(1200)).await.is_none(),
+        "credits came back before the acknowledgements were in the Lease"
+    );
+    let second = m
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the window reopens once the Lease is written");
+    assert_eq!(second.events.len(), 5);
+    assert!(ex.status().await.leader, "the leader kept its lease");
+}
+
 fn lease_annotation(sim: &herald_kubesim::Simulator) -> Option<String> {
     sim.object("coordination.k8s.io/v1", "Lease", "default", "herald-e2e")?
         .pointer("/metadata/annotations/herald.dev~1checkpoint")?
