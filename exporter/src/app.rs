@@ -3,13 +3,14 @@
 //! log, plus the housekeeping tasks (offset commits, ack timeouts, retention, health,
 //! checkpoint publication in the Lease).
 //!
-//! Failover: the leader publishes in its Lease the resourceVersion up to which every
-//! event it logged was also acknowledged by its consumer groups (`herald.dev/
-//! checkpoint`). A new leader whose own log was not the last one in charge resumes
-//! the watch from that point, skips on a re-list every Event whose resourceVersion is
-//! not newer, and moves its stale consumer groups to the end of its log. Duplicates
-//! are therefore bounded by what was in flight at the old leader, and carry the same
-//! idempotency keys.
+//! Failover: the leader keeps in its Lease (`herald.dev/checkpoint`) what it handled
+//! and which of the occurrences it logged its consumer groups have not acknowledged
+//! (see [`crate::handoff`]), and holds back the credits consumers return until that
+//! is published. A new leader whose own log was not the last one in charge adopts the
+//! acknowledged position, moves its stale consumer groups to the end of its log,
+//! resumes the watch from there and logs again only what was not acknowledged: a
+//! consumer gets back at most what it held unacknowledged (its credit window), with
+//! the same idempotency keys.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,16 +21,16 @@ use std::time::{Duration, Instant};
 use herald_config::Config;
 use herald_telemetry::{Health, KeeMetrics, Probe};
 use prometheus_client::registry::Registry;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::grpc::{self, EventLogService, GrpcSettings};
+use crate::handoff::{Checkpoint, Handoff, Handover, Publisher};
 use crate::hub::{Hub, HubConfig, Serving};
 use crate::ingest::{Ingest, IngestConfig};
 use crate::kube::client::{ClientOptions, KubeConnection, connect};
 use crate::kube::enrich::{EnrichOptions, Enricher};
-use crate::kube::leader::{LeaderElector, Leadership, LeaseOptions};
+use crate::kube::leader::{LeaderElector, Leadership, LeaseOptions, MIN_WRITE_INTERVAL};
 use crate::kube::watcher::{EventWatcher, WatcherOptions};
 use crate::kube::{KubeApi, KubeStats};
 use crate::metrics::{IngestMetrics, StateCollector};
@@ -73,22 +74,15 @@ pub struct ExporterOptions {
     pub identity: Option<String>,
 }
 
-/// The failover checkpoint stored in the Lease.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterCheckpoint {
-    /// Every Event change up to this resourceVersion was logged and acknowledged.
-    pub rv: String,
-    /// The log that wrote it.
-    pub log_id: String,
-}
-
 /// A started exporter (log open, gRPC bound), not yet watching.
 pub struct Exporter {
     config: Config,
     opts: ExporterOptions,
     store: Store,
     hub: Hub,
+    handoff: Handoff,
+    /// Held while the consumer groups are flushed (see [`Publisher::flush_lock`]).
+    flush_lock: Arc<tokio::sync::Mutex<()>>,
     leader_flag: Arc<AtomicBool>,
     grpc: Option<grpc::GrpcServer>,
     grpc_addr: SocketAddr,
@@ -131,12 +125,16 @@ impl Exporter {
             },
         )?;
         let leader_flag = Arc::new(AtomicBool::new(false));
+        let handoff = Handoff::new();
+        if config.leader_election.enabled {
+            handoff.activate();
+        }
         let settings = grpc_settings(&config)?;
         let addr = opts.grpc_address.unwrap_or(config.exporter.grpc.listen);
         let server = grpc::bind(
             &addr.to_string(),
             &settings,
-            EventLogService::new(hub.clone(), leader_flag.clone()),
+            EventLogService::new(hub.clone(), leader_flag.clone(), handoff.clone()),
         )
         .await
         .map_err(|e| ExporterError::Grpc(e.to_string()))?;
@@ -163,6 +161,8 @@ impl Exporter {
             opts,
             store,
             hub,
+            handoff,
+            flush_lock: Arc::new(tokio::sync::Mutex::new(())),
             leader_flag,
             grpc: Some(server),
             grpc_addr,
@@ -176,6 +176,13 @@ impl Exporter {
     /// The subscription hub (combined mode feeds the ruler from it directly).
     pub fn hub(&self) -> Hub {
         self.hub.clone()
+    }
+
+    /// The failover credit gate: an in-process consumer (combined mode) passes its
+    /// acknowledgements and credits through a [`crate::handoff::CreditGate`] to get the
+    /// same failover bound as gRPC consumers.
+    pub fn handoff(&self) -> Handoff {
+        self.handoff.clone()
     }
 
     /// The bound gRPC address.
@@ -228,14 +235,14 @@ impl Exporter {
             )
             .await;
         }
-        if let Err(e) = self.hub.flush().await {
+        if let Err(e) = self.flush_groups().await {
             warn!(error = %e, "could not persist committed offsets at shutdown");
         }
         if let Some(t) = grpc_task {
             // subscribers were told to go; give the server a moment to finish streams
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
             // keep the acks they sent while leaving, or a restart redelivers those events
-            if let Err(e) = self.hub.flush().await {
+            if let Err(e) = self.flush_groups().await {
                 warn!(error = %e, "could not persist committed offsets at shutdown");
             }
         }
@@ -259,6 +266,8 @@ impl Exporter {
             opts.lease_duration = le.lease_duration;
             opts.renew_deadline = le.renew_deadline;
             opts.retry_period = le.retry_period;
+            opts.min_write_interval =
+                crate::handoff::publisher::write_interval(self.config.kube_qps);
             if let Some(id) = &self.opts.identity {
                 opts.identity.clone_from(id);
             }
@@ -314,17 +323,14 @@ impl Exporter {
                 )
                 .await;
             }
-            if let Err(e) = self.hub.flush().await {
+            if let Err(e) = self.flush_groups().await {
                 warn!(error = %e, "could not persist committed offsets");
             }
-            if let Some(l) = leadership {
-                if let Ok(cp) = self.handled_checkpoint().await {
-                    l.set_checkpoint(cp);
-                }
-                if cancel.is_cancelled() {
-                    l.release().await;
-                    info!("lease released");
-                }
+            if let Some(l) = leadership
+                && cancel.is_cancelled()
+            {
+                l.release().await;
+                info!("lease released");
             }
             term_result?;
             if elector.is_none() {
@@ -361,25 +367,28 @@ impl Exporter {
         }
     }
 
-    /// The checkpoint to publish: the newest resourceVersion such that every event
-    /// logged before it was acknowledged by every durable group.
-    async fn handled_checkpoint(&self) -> Result<String, StoreError> {
-        let b = self.store.bounds();
-        let consumed = match self.hub.min_committed() {
-            Some(c) => c,
-            None if b.first == 0 => b.last,
-            None => b.first - 1,
-        };
-        let rv = self
-            .store
-            .run(move |s| s.checkpoint_at(consumed))
-            .await?
-            .unwrap_or_default();
-        Ok(serde_json::to_string(&ClusterCheckpoint {
-            rv,
-            log_id: self.store.log_id().to_owned(),
-        })
-        .unwrap_or_default())
+    /// Persists the consumer groups' state (serialised with the checkpoint publisher).
+    async fn flush_groups(&self) -> Result<(), StoreError> {
+        let _flushing = self.flush_lock.lock().await;
+        self.hub.flush().await
+    }
+
+    /// The failover checkpoint publisher of a term that inherited `handover`.
+    fn publisher(&self, handover: Option<Handover>) -> Publisher {
+        Publisher {
+            store: self.store.clone(),
+            hub: self.hub.clone(),
+            handoff: self.handoff.clone(),
+            flush_lock: self.flush_lock.clone(),
+            inherited: handover,
+            period: self
+                .config
+                .exporter
+                .leader_election
+                .retry_period
+                .max(MIN_WRITE_INTERVAL),
+            min_interval: crate::handoff::publisher::write_interval(self.config.kube_qps),
+        }
     }
 
     async fn term(
@@ -390,23 +399,37 @@ impl Exporter {
         health: Option<&tonic_health::server::HealthReporter>,
     ) -> Result<(), ExporterError> {
         let cfg = &self.config;
-        let previous: Option<ClusterCheckpoint> = leadership
+        let previous: Option<Checkpoint> = leadership
             .and_then(|l| l.previous_checkpoint.as_deref())
-            .filter(|s| !s.is_empty())
-            .and_then(|s| serde_json::from_str(s).ok());
+            .and_then(Checkpoint::parse);
+        // the rule holds for this log too: after a predecessor's term it carries that
+        // predecessor's word on what this log has not reached yet
+        let handover = previous.as_ref().map(Handover::from_checkpoint);
         let takeover = previous
             .as_ref()
             .filter(|p| p.log_id != self.store.log_id());
         let cold = self.store.run(Store::is_cold).await? && previous.is_none();
-        let local_rv = self.store.run(Store::checkpoint).await?;
-        let (resume, skip_rv) = match takeover {
+        let resume = match takeover {
             Some(p) => {
-                info!(previous_log = %p.log_id, rv = %p.rv, "taking over from another exporter: resuming from its checkpoint");
+                info!(
+                    previous_log = %p.log_id,
+                    rv = %p.rv,
+                    covered = p.covered_rv.as_deref().unwrap_or(""),
+                    pending = p.pending.len(),
+                    "taking over from another exporter: resuming from its checkpoint"
+                );
                 self.hub.fast_forward_all();
-                let rv = (!p.rv.is_empty()).then(|| p.rv.clone());
-                (rv.clone(), rv.and_then(|r| r.parse::<u64>().ok()))
+                if p.rv.is_empty() {
+                    None
+                } else {
+                    // this log's own position from now on: a checkpoint published before
+                    // the watch moves must not point back to this log's older past
+                    let rv = p.rv.clone();
+                    self.store.run(move |s| s.set_checkpoint(&rv)).await?;
+                    Some(p.rv.clone())
+                }
             }
-            None => (local_rv, None),
+            None => self.store.run(Store::checkpoint).await?,
         };
         let retention = cfg.exporter.dedup.retention;
         let cutoff = chrono::Utc::now()
@@ -458,7 +481,7 @@ impl Exporter {
                 cluster_name: cfg.cluster_name.clone(),
                 cold_start_max_age: cold
                     .then(|| chrono::Duration::seconds(cfg.max_event_age_seconds)),
-                skip_at_or_below_rv: skip_rv,
+                handover: handover.clone(),
                 dedup_retention: chrono::Duration::from_std(retention)
                     .unwrap_or(chrono::Duration::hours(3)),
                 linger: cfg.exporter.ingest.linger,
@@ -470,6 +493,12 @@ impl Exporter {
         };
         let term = cancel.child_token();
         let ingest_task = tokio::spawn(ingest.run(watcher.into_stream(), term.clone()));
+        let publisher = leadership.map(|l| {
+            tokio::spawn(
+                self.publisher(handover.clone())
+                    .run(l.writer(), term.clone()),
+            )
+        });
         self.leader_flag.store(true, Ordering::Relaxed);
         self.metrics.leader.set(1);
         self.hub.set_serving(Serving::Yes);
@@ -485,12 +514,6 @@ impl Exporter {
         let mut leases = tokio::time::interval(Duration::from_millis(500));
         let mut prune = tokio::time::interval(Duration::from_secs(30));
         let mut forget = tokio::time::interval(Duration::from_secs(300));
-        let mut checkpoint = tokio::time::interval(
-            cfg.exporter
-                .leader_election
-                .retry_period
-                .max(Duration::from_secs(1)),
-        );
         let mut health_tick = tokio::time::interval(Duration::from_secs(1));
         tokio::pin!(ingest_task);
         let lost = async {
@@ -517,7 +540,7 @@ impl Exporter {
                     };
                 }
                 _ = flush.tick() => {
-                    if let Err(e) = self.hub.flush().await {
+                    if let Err(e) = self.flush_groups().await {
                         warn!(error = %e, "could not persist committed offsets");
                     }
                 }
@@ -530,27 +553,32 @@ impl Exporter {
                         warn!(error = %e, "could not expire the occurrence memory");
                     }
                 }
-                _ = checkpoint.tick() => {
-                    if let Some(l) = leadership {
-                        match self.handled_checkpoint().await {
-                            Ok(cp) => l.set_checkpoint(cp),
-                            Err(e) => warn!(error = %e, "could not compute the failover checkpoint"),
-                        }
-                    }
-                }
                 _ = health_tick.tick() => self.report_watch_health(&watch_health, started),
             }
         };
         term.cancel();
-        if ingest_finished {
-            return outcome;
+        if !ingest_finished {
+            match tokio::time::timeout(Duration::from_secs(10), &mut ingest_task).await {
+                Ok(Ok(Err(e))) => warn!(error = %e, "ingest stopped with an error"),
+                Ok(_) => {}
+                Err(_) => {
+                    warn!("ingest did not stop within 10s; aborting it");
+                    ingest_task.abort();
+                }
+            }
         }
-        match tokio::time::timeout(Duration::from_secs(10), &mut ingest_task).await {
-            Ok(Ok(Err(e))) => warn!(error = %e, "ingest stopped with an error"),
-            Ok(_) => {}
-            Err(_) => {
-                warn!("ingest did not stop within 10s; aborting it");
-                ingest_task.abort();
+        if let Some(p) = publisher {
+            let _ = p.await;
+        }
+        if let Some(l) = leadership.filter(|l| l.is_leader()) {
+            // what a release writes (a lost lease takes no more writes)
+            match self
+                .publisher(handover)
+                .checkpoint(Default::default())
+                .await
+            {
+                Ok((cp, _)) => l.set_checkpoint(cp.to_json()),
+                Err(e) => warn!(error = %e, "could not compute the failover checkpoint"),
             }
         }
         outcome

@@ -2,6 +2,10 @@
 //! SeekGroup, DeleteGroup) over
 //! the [`Hub`], plus gRPC health and reflection, optional TLS (with optional client
 //! certificate verification) and optional bearer-token authentication.
+//!
+//! Under leader election, credits a consumer group member sends after an
+//! acknowledgement take effect once the failover checkpoint includes that
+//! acknowledgement ([`CreditGate`]).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,6 +20,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, debug, info, warn};
 
+use crate::handoff::{CreditGate, Handoff};
 use crate::hub::{Hub, HubError, Next};
 
 /// Largest gRPC message the server sends (batches are bounded well below it).
@@ -65,13 +70,18 @@ pub enum GrpcError {
 pub struct EventLogService {
     hub: Hub,
     leader: Arc<std::sync::atomic::AtomicBool>,
+    handoff: Handoff,
 }
 
 impl EventLogService {
     /// Creates the service over a hub. `leader` tells `GetLogStatus` whether this
-    /// exporter is the active one.
-    pub fn new(hub: Hub, leader: Arc<std::sync::atomic::AtomicBool>) -> Self {
-        EventLogService { hub, leader }
+    /// exporter is the active one; `handoff` gates the credits of group members.
+    pub fn new(hub: Hub, leader: Arc<std::sync::atomic::AtomicBool>, handoff: Handoff) -> Self {
+        EventLogService {
+            hub,
+            leader,
+            handoff,
+        }
     }
 }
 
@@ -104,6 +114,7 @@ impl EventLog for EventLogService {
             }
         };
         let span = tracing::info_span!("subscriber", group = %hello.group, member = %hello.member_id, peer = ?peer);
+        let mut gate = CreditGate::new(&self.handoff, !hello.group.is_empty());
         let mut session = self.hub.join(hello).instrument(span.clone()).await?;
         let (tx, rx) = mpsc::channel::<Result<pb::SubscribeResponse, Status>>(4);
         // the channel is fresh and has capacity 4: the first send cannot fail
@@ -113,9 +124,15 @@ impl EventLog for EventLogService {
                 loop {
                     tokio::select! {
                         msg = inbound.message() => match msg {
-                            Ok(Some(pb::SubscribeRequest { request: Some(Msg::Credit(c)) })) => session.grant(c.events),
+                            Ok(Some(pb::SubscribeRequest { request: Some(Msg::Credit(c)) })) => {
+                                let now = gate.credit(c.events, session.credits());
+                                session.grant(now);
+                            }
                             Ok(Some(pb::SubscribeRequest { request: Some(Msg::Ack(a)) })) => {
-                                if let Err(e) = session.ack(&a.offsets) {
+                                let applied = session.ack(&a.offsets);
+                                // offsets before a refused one were applied
+                                gate.acknowledged();
+                                if let Err(e) = applied {
                                     warn!(error = %e, "refusing ack");
                                     let _ = tx.send(Err(e.into())).await;
                                     break;
@@ -145,6 +162,7 @@ impl EventLog for EventLogService {
                                 break;
                             }
                         },
+                        released = gate.released() => session.grant(released),
                         () = tx.closed() => break,
                     }
                 }

@@ -10,6 +10,9 @@
 //!   every event before it; a slow lookup delays events by at most the lookup timeout.
 //! * One transaction per batch appends the events, records their occurrences and moves
 //!   the checkpoint: a crash can lose an uncommitted batch, never split it.
+//! * A change seen by the watch is itself a checkpoint (the stream is in
+//!   resourceVersion order), so every batch that ends with one is marked with it: the
+//!   failover checkpoint then always covers what consumers were handed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use herald_telemetry::kee::{KeeCounter, KeeMetrics};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 
+use crate::handoff::{Decision, Handover};
 use crate::hub::Hub;
 use crate::kube::enrich::Enricher;
 use crate::kube::watcher::{RelistReason, WatchItem};
@@ -36,9 +40,9 @@ pub struct IngestConfig {
     /// KEE `maxEventAgeSeconds`: applies only to the first list of a cold start (no
     /// saved state anywhere): older occurrences are remembered but not logged.
     pub cold_start_max_age: Option<chrono::Duration>,
-    /// At a failover: occurrences whose Event resourceVersion is at or below this were
-    /// handled by the previous leader and are remembered but not logged.
-    pub skip_at_or_below_rv: Option<u64>,
+    /// At a failover: the previous leader's word on the changes it handled; those it
+    /// handled and every consumer group acknowledged are remembered but not logged.
+    pub handover: Option<Handover>,
     /// How long occurrences are remembered (must exceed the Event TTL).
     pub dedup_retention: chrono::Duration,
     /// Largest append batch.
@@ -54,7 +58,7 @@ impl Default for IngestConfig {
         IngestConfig {
             cluster_name: String::new(),
             cold_start_max_age: None,
-            skip_at_or_below_rv: None,
+            handover: None,
             dedup_retention: chrono::Duration::hours(3),
             max_batch: 1000,
             linger: Duration::from_millis(10),
@@ -98,6 +102,8 @@ enum Step {
     Remember {
         uid: String,
         occurrence: i32,
+        /// The change's resourceVersion when the watch delivered it (a checkpoint).
+        watched: Option<String>,
     },
     Checkpoint(String),
 }
@@ -159,6 +165,12 @@ impl Ingest {
                     WatchItem::Event { mut event, observation } => {
                         let uid = event.metadata.uid.clone();
                         let now = now_ms();
+                        let handover = cfg
+                            .handover
+                            .as_ref()
+                            .map_or(Decision::New, |h| h.decide(&event.metadata.resource_version));
+                        let watched = (observation != Observation::Listed)
+                            .then(|| event.metadata.resource_version.clone());
                         if !seen.is_new(&uid, event.occurrence) {
                             seen.touch(&uid, now);
                             metrics.duplicates.inc();
@@ -172,14 +184,15 @@ impl Ingest {
                             seen.insert(&uid, event.occurrence, now);
                             metrics.discarded.inc();
                             kee.add(KeeCounter::EventsDiscarded, 1);
-                            Some(Step::Remember { uid, occurrence: event.occurrence })
-                        } else if cfg.skip_at_or_below_rv.is_some_and(|w| {
-                            event.metadata.resource_version.parse::<u64>().is_ok_and(|rv| rv <= w)
-                        }) {
+                            Some(Step::Remember { uid, occurrence: event.occurrence, watched })
+                        } else if handover == Decision::Handled {
                             seen.insert(&uid, event.occurrence, now);
                             metrics.handled_by_previous_leader.inc();
-                            Some(Step::Remember { uid, occurrence: event.occurrence })
+                            Some(Step::Remember { uid, occurrence: event.occurrence, watched })
                         } else {
+                            if handover == Decision::Pending {
+                                metrics.relogged_after_failover.inc();
+                            }
                             seen.insert(&uid, event.occurrence, now);
                             if !has_involved_object(&event) {
                                 warn!(namespace = %event.metadata.namespace, name = %event.metadata.name, "event has no involvedObject; exported without enrichment");
@@ -252,10 +265,20 @@ impl Ingest {
                     batch
                         .seen
                         .push((ev.metadata.uid.clone(), ev.occurrence, now_ms()));
+                    if ev.observation != Observation::Listed {
+                        batch.checkpoint = Some(ev.metadata.resource_version.clone());
+                    }
                     batch.events.push(pb::Event::from(*ev));
                 }
-                Step::Remember { uid, occurrence } => {
+                Step::Remember {
+                    uid,
+                    occurrence,
+                    watched,
+                } => {
                     batch.seen.push((uid, occurrence, now_ms()));
+                    if let Some(rv) = watched {
+                        batch.checkpoint = Some(rv);
+                    }
                 }
                 Step::Checkpoint(rv) => batch.checkpoint = Some(rv),
             }
@@ -321,3 +344,6 @@ async fn flush(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod grpc;
+pub mod handoff;
 pub mod hub;
 pub mod ingest;
 pub mod kube;

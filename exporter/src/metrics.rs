@@ -30,6 +30,9 @@ pub struct IngestMetrics {
     pub discarded: Counter,
     /// Occurrences skipped at a failover because the previous leader handled them.
     pub handled_by_previous_leader: Counter,
+    /// Occurrences logged again at a failover because the previous leader had logged
+    /// them without every consumer group acknowledging them.
+    pub relogged_after_failover: Counter,
     /// Events removed by retention before every durable group consumed them.
     pub lost: Counter,
     /// Seconds between an occurrence's last-seen time and its append to the log.
@@ -53,6 +56,7 @@ impl IngestMetrics {
             duplicates: Counter::default(),
             discarded: Counter::default(),
             handled_by_previous_leader: Counter::default(),
+            relogged_after_failover: Counter::default(),
             lost: Counter::default(),
             lag: Histogram::new([0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0]),
             watch_healthy: Gauge::default(),
@@ -80,6 +84,11 @@ impl IngestMetrics {
             "failover_skipped",
             "Occurrences skipped at a failover because the previous leader handled them",
             m.handled_by_previous_leader.clone(),
+        );
+        r.register(
+            "failover_relogged",
+            "Occurrences logged again at a failover because not every consumer group had acknowledged them at the previous leader (those it had handed out arrive twice, with the same idempotency key)",
+            m.relogged_after_failover.clone(),
         );
         r.register(
             "log_lost_events",
@@ -315,7 +324,7 @@ mod tests {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
         let help: Vec<&str> = out.lines().filter(|l| l.starts_with("# HELP")).collect();
-        assert_eq!(help.len(), 10, "{out}");
+        assert_eq!(help.len(), 11, "{out}");
         for line in help {
             assert!(line.ends_with('.') && !line.ends_with(".."), "{line}");
         }

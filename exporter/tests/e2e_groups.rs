@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::*;
+use herald_exporter::handoff::{Checkpoint, Decision, Handover};
 
 const CHILD_ENV: &str = "HERALD_E2E_CHILD";
 
@@ -289,6 +290,100 @@ async fn leader_failover_loses_nothing_and_duplicates_nothing_acknowledged() {
         counts.values().all(|n| *n == 1),
         "no acknowledged event is repeated: {counts:?}"
     );
+}
+
+/// Under leader election a member gets back the credits it returns with its acks only
+/// once the Lease holds a checkpoint that includes those acks: whenever events beyond
+/// its first window reach it, a successor following the Lease would not log again
+/// anything it acknowledged before.
+#[tokio::test(flavor = "multi_thread")]
+async fn returned_credits_wait_until_the_lease_holds_the_acknowledgements() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config(
+        "config.yaml",
+        "  leaderElection:\n    leaseDuration: 3s\n    renewDeadline: 2s\n    retryPeriod: 500ms\nleaderElection:\n  enabled: true\n  leaderElectionID: herald-e2e\n",
+    );
+    let ex = ExporterProc::start(&setup, &cfg, "one", &[("POD_NAME", "one")]).await;
+    ex.wait_ready().await;
+    create_events(&sim, "a", "gated", 30);
+    ex.wait_logged(30).await;
+    let mut m = Member::join(&ex.grpc, "ruler", "r1", 5).await;
+    let mut acked: Vec<String> = Vec::new();
+    let mut got = 0;
+    while got < 30 {
+        let b = m
+            .next(Duration::from_secs(10))
+            .await
+            .expect("credits come back");
+        assert!(b.events.len() <= 5, "never more than the window");
+        if !acked.is_empty() {
+            let text = lease_annotation(&sim).expect("a checkpoint in the Lease");
+            let checkpoint = Checkpoint::parse(&text).expect("the checkpoint parses");
+            let rule = Handover::from_checkpoint(&checkpoint);
+            for rv in &acked {
+                assert_eq!(
+                    rule.decide(rv),
+                    Decision::Handled,
+                    "acknowledged change {rv} would be logged again: {text}"
+                );
+            }
+        }
+        got += b.events.len();
+        acked.extend(
+            b.events
+                .iter()
+                .map(|e| e.metadata.as_ref().unwrap().resource_version.clone()),
+        );
+        m.ack(b.events.iter().map(|e| e.offset).collect()).await;
+    }
+    assert_eq!(acked.len(), 30);
+}
+
+/// While the leader cannot write its Lease, what a member acknowledges is not
+/// published, so its credits do not come back: it stops after its window.
+#[tokio::test(flavor = "multi_thread")]
+async fn members_wait_while_the_lease_cannot_be_written() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config(
+        "config.yaml",
+        "  leaderElection:\n    leaseDuration: 6s\n    renewDeadline: 4s\n    retryPeriod: 500ms\nleaderElection:\n  enabled: true\n  leaderElectionID: herald-e2e\n",
+    );
+    let ex = ExporterProc::start(&setup, &cfg, "one", &[("POD_NAME", "one")]).await;
+    ex.wait_ready().await;
+    create_events(&sim, "a", "stalled", 10);
+    ex.wait_logged(10).await;
+    let mut m = Member::join(&ex.grpc, "ruler", "r1", 5).await;
+    let first = m
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the first window");
+    assert_eq!(first.events.len(), 5);
+    // the leader's next Lease write hangs for 2 s (within its renew deadline)
+    sim.faults().stall_next(
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/herald-e2e",
+        1,
+        Duration::from_secs(2),
+    );
+    m.ack(first.events.iter().map(|e| e.offset).collect()).await;
+    assert!(
+        m.next(Duration::from_millis(1200)).await.is_none(),
+        "credits came back before the acknowledgements were in the Lease"
+    );
+    let second = m
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the window reopens once the Lease is written");
+    assert_eq!(second.events.len(), 5);
+    assert!(ex.status().await.leader, "the leader kept its lease");
+}
+
+fn lease_annotation(sim: &herald_kubesim::Simulator) -> Option<String> {
+    sim.object("coordination.k8s.io/v1", "Lease", "default", "herald-e2e")?
+        .pointer("/metadata/annotations/herald.dev~1checkpoint")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 async fn until_lease_checkpoint(sim: &herald_kubesim::Simulator, rv: u64) {

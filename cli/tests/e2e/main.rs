@@ -10,6 +10,7 @@ mod support;
 mod check_config;
 mod combined;
 mod demo;
+mod failover;
 mod groups;
 mod isolation;
 mod pipeline;

@@ -13,14 +13,22 @@
 //!   [`CHECKPOINT_ANNOTATION`] on every renew, and its identity into
 //!   [`HOLDER_ANNOTATION`]; a newly elected leader receives both as
 //!   [`Leadership::previous_checkpoint`] and [`Leadership::previous_holder`].
+//! * [`CheckpointWriter::publish`] asks for a write at once (a renew, at most one per
+//!   [`LeaseOptions::min_write_interval`]); every checkpoint carries a caller-chosen generation and
+//!   [`CheckpointWriter::written`] reports the generation of the last one the API
+//!   server accepted. Every write is conditional on the Lease's resourceVersion, so a
+//!   write that succeeded was made while this process still held the lease, and the
+//!   candidate that takes over next reads it (or a later one).
+//! * The renew writes the Lease it got back from its previous write; only after a
+//!   conflict (somebody else wrote) does it read the Lease again.
 //! * [`Leadership::release`] clears the holder so a standby takes over at once (KEE
 //!   does not, which costs a full lease duration).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-use tokio::sync::{oneshot, watch};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -37,6 +45,9 @@ pub const CHECKPOINT_ANNOTATION: &str = "herald.dev/checkpoint";
 pub const HOLDER_ANNOTATION: &str = "herald.dev/last-holder";
 /// KEE's default `leaderElectionID`.
 pub const DEFAULT_LEASE_NAME: &str = "kubernetes-event-exporter";
+/// Default and smallest [`LeaseOptions::min_write_interval`]: at most ten writes a
+/// second asked for by [`CheckpointWriter::publish`].
+pub const MIN_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Leader election settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +64,9 @@ pub struct LeaseOptions {
     pub renew_deadline: Duration,
     /// Interval between acquire and renew attempts (default 2 s).
     pub retry_period: Duration,
+    /// Shortest time between two writes asked for by [`CheckpointWriter::publish`]
+    /// (the regular renew comes on top, every retry period).
+    pub min_write_interval: Duration,
 }
 
 impl LeaseOptions {
@@ -65,6 +79,7 @@ impl LeaseOptions {
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
+            min_write_interval: MIN_WRITE_INTERVAL,
         }
     }
 
@@ -140,10 +155,47 @@ pub struct Leadership {
     /// The checkpoint the previous leader last wrote, if any.
     pub previous_checkpoint: Option<String>,
     identity: String,
-    checkpoint: watch::Sender<String>,
+    writer: CheckpointWriter,
     leading: watch::Receiver<bool>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+}
+
+/// A checkpoint value and its generation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Versioned {
+    value: String,
+    generation: u64,
+}
+
+/// Sets the checkpoint the leader writes into its Lease; cheap to clone, usable from
+/// any task while the [`Leadership`] lives.
+#[derive(Debug, Clone)]
+pub struct CheckpointWriter {
+    checkpoint: Arc<watch::Sender<Versioned>>,
+    nudge: Arc<Notify>,
+    written: watch::Receiver<u64>,
+}
+
+impl CheckpointWriter {
+    /// Sets the checkpoint written at the next renew, tagged `generation`.
+    pub fn set(&self, value: String, generation: u64) {
+        self.checkpoint
+            .send_replace(Versioned { value, generation });
+    }
+
+    /// Sets the checkpoint and asks for it to be written now (at most one write per
+    /// [`LeaseOptions::min_write_interval`]).
+    pub fn publish(&self, value: String, generation: u64) {
+        self.set(value, generation);
+        self.nudge.notify_one();
+    }
+
+    /// The generation of the newest checkpoint the API server accepted (0 before the
+    /// first write). Ends (the sender is dropped) when leadership ends.
+    pub fn written(&self) -> watch::Receiver<u64> {
+        self.written.clone()
+    }
 }
 
 /// A record and when this process first saw it.
@@ -219,24 +271,34 @@ impl LeaderElector {
             )
             .await;
             match attempt {
-                Ok(Ok(Attempt::Acquired {
-                    previous_holder,
-                    previous_checkpoint,
-                })) => {
+                Ok(Ok((
+                    Attempt::Acquired {
+                        previous_holder,
+                        previous_checkpoint,
+                    },
+                    written,
+                ))) => {
                     info!(
                         identity = %self.opts.identity,
                         lease = %self.opts.name,
                         previous_holder = previous_holder.as_deref().unwrap_or(""),
                         "became leader"
                     );
-                    return Ok(self.start_renewing(observed, previous_holder, previous_checkpoint));
+                    return Ok(self.start_renewing(
+                        Renewing {
+                            observed,
+                            lease: written,
+                        },
+                        previous_holder,
+                        previous_checkpoint,
+                    ));
                 }
-                Ok(Ok(Attempt::HeldByOther(holder))) => {
+                Ok(Ok((Attempt::HeldByOther(holder), _))) => {
                     debug!(%holder, "lease held by another candidate");
                 }
-                Ok(Ok(Attempt::Conflict)) => debug!("lease changed while acquiring, retrying"),
+                Ok(Ok((Attempt::Conflict, _))) => debug!("lease changed while acquiring, retrying"),
                 // Only returned when renewing.
-                Ok(Ok(Attempt::Renewed)) => {}
+                Ok(Ok((Attempt::Renewed, _))) => {}
                 Ok(Err(e)) => warn!(error = %e, lease = %self.opts.name, "cannot acquire lease"),
                 Err(_) => warn!(lease = %self.opts.name, "lease request timed out"),
             }
@@ -246,18 +308,24 @@ impl LeaderElector {
 
     fn start_renewing(
         &self,
-        observed: Option<Observed>,
+        state: Renewing,
         previous_holder: Option<String>,
         previous_checkpoint: Option<String>,
     ) -> Leadership {
-        let (checkpoint_tx, checkpoint_rx) = watch::channel(String::new());
+        let (checkpoint_tx, checkpoint_rx) = watch::channel(Versioned::default());
+        let (written_tx, written_rx) = watch::channel(0);
+        let nudge = Arc::new(Notify::new());
         let (leading_tx, leading_rx) = watch::channel(true);
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(renew_loop(
             self.store.clone(),
             self.opts.clone(),
-            observed,
-            checkpoint_rx,
+            state,
+            Requests {
+                checkpoint: checkpoint_rx,
+                nudge: nudge.clone(),
+                written: written_tx,
+            },
             leading_tx,
             stop_rx,
         ));
@@ -265,7 +333,11 @@ impl LeaderElector {
             previous_holder,
             previous_checkpoint,
             identity: self.opts.identity.clone(),
-            checkpoint: checkpoint_tx,
+            writer: CheckpointWriter {
+                checkpoint: Arc::new(checkpoint_tx),
+                nudge,
+                written: written_rx,
+            },
             leading: leading_rx,
             stop: Some(stop_tx),
             task: Some(task),
@@ -279,9 +351,15 @@ impl Leadership {
         &self.identity
     }
 
-    /// Sets the checkpoint written into the Lease on the next renew (and on release).
+    /// Sets the checkpoint written into the Lease on the next renew (and on release),
+    /// keeping the current generation.
     pub fn set_checkpoint(&self, value: String) {
-        self.checkpoint.send_replace(value);
+        self.writer.checkpoint.send_modify(|v| v.value = value);
+    }
+
+    /// A handle that sets and publishes checkpoints (see [`CheckpointWriter`]).
+    pub fn writer(&self) -> CheckpointWriter {
+        self.writer.clone()
     }
 
     /// Returns true while leadership is held.
@@ -318,36 +396,71 @@ impl Drop for Leadership {
     }
 }
 
-/// Renews until stopped (then releases) or until leadership is lost.
+/// What the renew task knows about the Lease.
+struct Renewing {
+    /// The holder record as last seen (for expiry judgements when acquiring again).
+    observed: Option<Observed>,
+    /// The Lease as the API server returned it from this process's last write: the
+    /// next renew replaces it without reading it first.
+    lease: Option<Value>,
+}
+
+/// What the renew task is asked to write.
+struct Requests {
+    checkpoint: watch::Receiver<Versioned>,
+    nudge: Arc<Notify>,
+    written: watch::Sender<u64>,
+}
+
+/// Renews until stopped (then releases) or until leadership is lost; writes at once
+/// when nudged (at most once per [`LeaseOptions::min_write_interval`]).
 async fn renew_loop(
     store: Arc<dyn LeaseStore>,
     opts: LeaseOptions,
-    mut observed: Option<Observed>,
-    checkpoint: watch::Receiver<String>,
+    mut state: Renewing,
+    requests: Requests,
     leading: watch::Sender<bool>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut last_renew = Instant::now();
+    let mut last_write = Instant::now();
     'leading: loop {
         tokio::select! {
             _ = tokio::time::sleep(opts.retry_period) => {}
+            () = requests.nudge.notified() => {
+                let pause = tokio::time::sleep_until(last_write + opts.min_write_interval);
+                tokio::select! {
+                    () = pause => {}
+                    _ = &mut stop => {
+                        let value = requests.checkpoint.borrow().value.clone();
+                        release(store.as_ref(), &opts, &mut state.observed, &value).await;
+                        break 'leading;
+                    }
+                }
+            }
             _ = &mut stop => {
-                let value = checkpoint.borrow().clone();
-                release(store.as_ref(), &opts, &mut observed, &value).await;
+                let value = requests.checkpoint.borrow().value.clone();
+                release(store.as_ref(), &opts, &mut state.observed, &value).await;
                 break 'leading;
             }
         }
         loop {
             let deadline = last_renew + opts.renew_deadline;
-            let value = checkpoint.borrow().clone();
+            let current = requests.checkpoint.borrow().clone();
+            last_write = Instant::now();
             let attempt = tokio::time::timeout_at(
                 deadline,
-                try_acquire_or_renew(store.as_ref(), &opts, &mut observed, &value, Mode::Renew),
+                renew(store.as_ref(), &opts, &mut state, &current.value),
             )
             .await;
             match attempt {
                 Ok(Ok(Attempt::Renewed | Attempt::Acquired { .. })) => {
                     last_renew = Instant::now();
+                    requests.written.send_if_modified(|w| {
+                        let newer = current.generation > *w;
+                        *w = (*w).max(current.generation);
+                        newer
+                    });
                     continue 'leading;
                 }
                 Ok(Ok(Attempt::HeldByOther(holder))) => {
@@ -369,14 +482,49 @@ async fn renew_loop(
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = &mut stop => {
-                    let value = checkpoint.borrow().clone();
-                release(store.as_ref(), &opts, &mut observed, &value).await;
+                    let value = requests.checkpoint.borrow().value.clone();
+                    release(store.as_ref(), &opts, &mut state.observed, &value).await;
                     break 'leading;
                 }
             }
         }
     }
     leading.send_replace(false);
+}
+
+/// One renew: replaces the Lease this process wrote last (no read); after a conflict,
+/// or when there is none, a full read-and-write attempt.
+async fn renew(
+    store: &dyn LeaseStore,
+    opts: &LeaseOptions,
+    state: &mut Renewing,
+    checkpoint: &str,
+) -> Result<Attempt, ApiError> {
+    if let Some(mut lease) = state.lease.take() {
+        let mut record = record_of(&lease);
+        if record.holder == opts.identity {
+            record.renew_time = micro_time_now();
+            record.lease_duration_secs = duration_secs(opts.lease_duration);
+            write_record(&mut lease, &record, &opts.identity, checkpoint);
+            match store.replace(&opts.namespace, &opts.name, &lease).await {
+                Ok(written) => {
+                    state.observed = Some(Observed {
+                        record,
+                        at: Instant::now(),
+                    });
+                    state.lease = Some(written);
+                    return Ok(Attempt::Renewed);
+                }
+                // somebody else wrote the Lease: read it and decide again
+                Err(ApiError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let (attempt, written) =
+        try_acquire_or_renew(store, opts, &mut state.observed, checkpoint, Mode::Renew).await?;
+    state.lease = written;
+    Ok(attempt)
 }
 
 /// Clears the holder (best effort, bounded by the renew deadline).
@@ -420,14 +568,15 @@ async fn release(
     }
 }
 
-/// One client-go `tryAcquireOrRenew`.
+/// One client-go `tryAcquireOrRenew`; also returns the Lease as written when the
+/// attempt wrote it.
 async fn try_acquire_or_renew(
     store: &dyn LeaseStore,
     opts: &LeaseOptions,
     observed: &mut Option<Observed>,
     checkpoint: &str,
     mode: Mode,
-) -> Result<Attempt, ApiError> {
+) -> Result<(Attempt, Option<Value>), ApiError> {
     let now = Instant::now();
     let mut lease = match store.get(&opts.namespace, &opts.name).await {
         Ok(lease) => lease,
@@ -446,14 +595,17 @@ async fn try_acquire_or_renew(
             });
             write_record(&mut lease, &record, &opts.identity, checkpoint);
             return match store.create(&opts.namespace, &lease).await {
-                Ok(_) => {
+                Ok(written) => {
                     *observed = Some(Observed { record, at: now });
-                    Ok(Attempt::Acquired {
-                        previous_holder: None,
-                        previous_checkpoint: None,
-                    })
+                    Ok((
+                        Attempt::Acquired {
+                            previous_holder: None,
+                            previous_checkpoint: None,
+                        },
+                        Some(written),
+                    ))
                 }
-                Err(ApiError::Conflict { .. }) => Ok(Attempt::Conflict),
+                Err(ApiError::Conflict { .. }) => Ok((Attempt::Conflict, None)),
                 Err(e) => Err(e),
             };
         }
@@ -469,7 +621,7 @@ async fn try_acquire_or_renew(
     let held_by_me = record.holder == opts.identity;
     if !held_by_me {
         if mode == Mode::Renew {
-            return Ok(Attempt::HeldByOther(record.holder));
+            return Ok((Attempt::HeldByOther(record.holder), None));
         }
         let duration = if record.lease_duration_secs > 0 {
             Duration::from_secs(record.lease_duration_secs.unsigned_abs())
@@ -478,7 +630,7 @@ async fn try_acquire_or_renew(
         };
         let seen_at = observed.as_ref().map_or(now, |o| o.at);
         if !record.holder.is_empty() && seen_at + duration > now {
-            return Ok(Attempt::HeldByOther(record.holder));
+            return Ok((Attempt::HeldByOther(record.holder), None));
         }
     }
     let previous_holder = Some(record.holder.clone())
@@ -503,23 +655,24 @@ async fn try_acquire_or_renew(
     };
     write_record(&mut lease, &updated, &opts.identity, checkpoint);
     match store.replace(&opts.namespace, &opts.name, &lease).await {
-        Ok(_) => {
+        Ok(written) => {
             *observed = Some(Observed {
                 record: updated,
                 at: Instant::now(),
             });
-            if held_by_me && mode == Mode::Renew {
-                Ok(Attempt::Renewed)
+            let attempt = if held_by_me && mode == Mode::Renew {
+                Attempt::Renewed
             } else {
                 // Also when acquiring a lease that still names this identity (leadership
                 // was lost by this process and is regained): hand the checkpoint back.
-                Ok(Attempt::Acquired {
+                Attempt::Acquired {
                     previous_holder,
                     previous_checkpoint,
-                })
-            }
+                }
+            };
+            Ok((attempt, Some(written)))
         }
-        Err(ApiError::Conflict { .. }) => Ok(Attempt::Conflict),
+        Err(ApiError::Conflict { .. }) => Ok((Attempt::Conflict, None)),
         Err(e) => Err(e),
     }
 }
@@ -547,6 +700,8 @@ mod tests {
     struct FakeState {
         lease: Option<Value>,
         rv: u64,
+        gets: u32,
+        replaces: u32,
         conflicts: u32,
         /// Replaces that answer 409 before checking anything.
         conflict_next_replace: u32,
@@ -581,14 +736,11 @@ mod tests {
         fn get<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Value, ApiError>> {
             async move {
                 self.take_injected()?;
-                self.state
-                    .lock()
-                    .unwrap()
-                    .lease
-                    .clone()
-                    .ok_or(ApiError::NotFound {
-                        message: "leases \"x\" not found".into(),
-                    })
+                let mut s = self.state.lock().unwrap();
+                s.gets += 1;
+                s.lease.clone().ok_or(ApiError::NotFound {
+                    message: "leases \"x\" not found".into(),
+                })
             }
             .boxed()
         }
@@ -621,6 +773,7 @@ mod tests {
             async move {
                 self.take_injected()?;
                 let mut s = self.state.lock().unwrap();
+                s.replaces += 1;
                 if s.conflict_next_replace > 0 {
                     s.conflict_next_replace -= 1;
                     s.conflicts += 1;
@@ -652,6 +805,7 @@ mod tests {
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
+            min_write_interval: MIN_WRITE_INTERVAL,
         }
     }
 
@@ -758,10 +912,13 @@ mod tests {
         let store = Arc::new(FakeStore::default());
         let a = elector(&store, "a").acquire().await.unwrap();
         let renewed_before = store.lease()["spec"]["renewTime"].clone();
-        store.state.lock().unwrap().conflict_next_replace = 1;
+        let gets_before = store.state.lock().unwrap().gets;
+        store.state.lock().unwrap().conflict_next_replace = 2;
         tokio::time::sleep(Duration::from_millis(2100)).await;
-        // The first renew hit the 409; the leader reads again and renews at the next try.
-        assert_eq!(store.state.lock().unwrap().conflicts, 1);
+        // The renew's write hit a 409, and so did the write after reading the Lease
+        // again; the leader renews at the next try.
+        assert_eq!(store.state.lock().unwrap().conflicts, 2);
+        assert_eq!(store.state.lock().unwrap().gets, gets_before + 1);
         assert_eq!(store.lease()["spec"]["renewTime"], renewed_before);
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert_ne!(store.lease()["spec"]["renewTime"], renewed_before);
@@ -771,7 +928,7 @@ mod tests {
         drop(a);
         store.state.lock().unwrap().conflict_next_replace = 1;
         let b = elector(&store, "b").acquire().await.unwrap();
-        assert_eq!(store.state.lock().unwrap().conflicts, 2);
+        assert_eq!(store.state.lock().unwrap().conflicts, 3);
         assert_eq!(b.previous_holder.as_deref(), Some("a"));
         assert_eq!(store.lease()["spec"]["holderIdentity"], "b");
     }
@@ -836,5 +993,88 @@ mod tests {
             .unwrap()
             .to_owned();
         assert_eq!(holder, winner.identity());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn renewals_write_without_reading_first() {
+        let store = Arc::new(FakeStore::default());
+        let a = elector(&store, "a").acquire().await.unwrap();
+        let (gets, replaces) = {
+            let s = store.state.lock().unwrap();
+            (s.gets, s.replaces)
+        };
+        tokio::time::sleep(Duration::from_millis(6500)).await;
+        let s = store.state.lock().unwrap();
+        assert_eq!(s.gets, gets, "a renew replaces the Lease it wrote last");
+        assert_eq!(s.replaces, replaces + 3);
+        assert!(a.is_leader());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_published_checkpoint_is_written_at_once_and_its_generation_reported() {
+        let store = Arc::new(FakeStore::default());
+        let a = elector(&store, "a").acquire().await.unwrap();
+        let writer = a.writer();
+        let mut written = writer.written();
+        assert_eq!(*written.borrow(), 0);
+        // the first publication right after acquiring waits for the minimal spacing
+        let asked = Instant::now();
+        writer.publish("cp-1".into(), 7);
+        written.changed().await.unwrap();
+        assert_eq!(*written.borrow_and_update(), 7);
+        assert!(
+            asked.elapsed() <= MIN_WRITE_INTERVAL,
+            "{:?}",
+            asked.elapsed()
+        );
+        assert_eq!(
+            store.lease()["metadata"]["annotations"][CHECKPOINT_ANNOTATION],
+            "cp-1"
+        );
+        // a second one within the spacing is written when the spacing has passed
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let asked = Instant::now();
+        writer.publish("cp-2".into(), 9);
+        written.changed().await.unwrap();
+        assert_eq!(*written.borrow_and_update(), 9);
+        let waited = asked.elapsed();
+        assert!(
+            waited >= Duration::from_millis(80) && waited <= MIN_WRITE_INTERVAL,
+            "{waited:?}"
+        );
+        // a value only set is written by the next regular renew
+        writer.set("cp-3".into(), 11);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(*written.borrow(), 9);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(*written.borrow(), 11);
+        assert_eq!(
+            store.lease()["metadata"]["annotations"][CHECKPOINT_ANNOTATION],
+            "cp-3"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_checkpoint_written_after_a_takeover_is_refused() {
+        let store = Arc::new(FakeStore::default());
+        let a = elector(&store, "a").acquire().await.unwrap();
+        let writer = a.writer();
+        let mut written = writer.written();
+        writer.publish("a-1".into(), 1);
+        written.changed().await.unwrap();
+        // another candidate took the lease (as after an expiry the old leader missed)
+        {
+            let mut s = store.state.lock().unwrap();
+            let mut lease = s.lease.clone().unwrap();
+            lease["spec"]["holderIdentity"] = Value::from("b");
+            FakeStore::stamp(&mut s, lease);
+        }
+        writer.publish("a-2".into(), 2);
+        a.lost().await;
+        assert_eq!(*written.borrow(), 1, "the refused write is not reported");
+        assert_eq!(
+            store.lease()["metadata"]["annotations"][CHECKPOINT_ANNOTATION],
+            "a-1"
+        );
     }
 }

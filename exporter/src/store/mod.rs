@@ -540,6 +540,41 @@ impl Store {
         })
     }
 
+    /// The newest checkpoint at or below `offset`, with the offset it is recorded at.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn mark_at_or_below(&self, offset: u64) -> Result<Option<(u64, String)>, StoreError> {
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let marks = db_err!(txn.open_table(MARKS))?;
+        let mut range = db_err!(marks.range(..=offset))?;
+        Ok(match range.next_back() {
+            Some(item) => {
+                let (k, v) = db_err!(item)?;
+                Some((k.value(), v.value().to_owned()))
+            }
+            None => None,
+        })
+    }
+
+    /// Records that the Kubernetes stream is processed up to `rv` with every event
+    /// logged so far at or below the newest offset (a new leader adopting the position
+    /// its predecessor handed over). Replaces a mark at that offset.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn set_checkpoint(&self, rv: &str) -> Result<(), StoreError> {
+        let offset = self.bounds().last;
+        let mut txn = db_err!(self.inner.db.begin_write())?;
+        db_err!(txn.set_durability(Durability::Immediate))?;
+        {
+            let mut marks = db_err!(txn.open_table(MARKS))?;
+            db_err!(marks.insert(offset, rv))?;
+        }
+        db_err!(txn.commit())?;
+        Ok(())
+    }
+
     /// Loads every consumer group.
     ///
     /// # Errors

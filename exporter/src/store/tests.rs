@@ -210,3 +210,30 @@ fn the_highest_occurrence_wins_across_records() {
 }
 
 use chrono::TimeZone;
+
+#[test]
+fn marks_are_found_with_their_offsets_and_a_takeover_position_replaces_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.mark_at_or_below(u64::MAX).unwrap(), None);
+    s.append(batch(vec![ev("a", 1, 10), ev("b", 1, 11)], Some("100")))
+        .unwrap();
+    s.append(batch(vec![ev("c", 1, 12)], None)).unwrap();
+    assert_eq!(s.mark_at_or_below(1).unwrap(), None);
+    assert_eq!(s.mark_at_or_below(3).unwrap(), Some((2, "100".into())));
+    // a new leader adopts its predecessor's position at the end of this log
+    s.set_checkpoint("250").unwrap();
+    assert_eq!(
+        s.mark_at_or_below(u64::MAX).unwrap(),
+        Some((3, "250".into()))
+    );
+    assert_eq!(s.checkpoint().unwrap().as_deref(), Some("250"));
+    assert_eq!(s.checkpoint_at(2).unwrap().as_deref(), Some("100"));
+    // at the same offset, a later position replaces it
+    s.set_checkpoint("260").unwrap();
+    assert_eq!(s.mark_at_or_below(3).unwrap(), Some((3, "260".into())));
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.checkpoint().unwrap().as_deref(), Some("260"), "durable");
+    assert_eq!(s.bounds().last, 3, "no offset is used up");
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald_exporter::kube::leader::{CHECKPOINT_ANNOTATION, HOLDER_ANNOTATION};
+use herald_exporter::kube::leader::{CHECKPOINT_ANNOTATION, HOLDER_ANNOTATION, MIN_WRITE_INTERVAL};
 use herald_exporter::kube::{KubeApi, LeaderElector, LeaseOptions};
 use herald_kubesim::Simulator;
 use tokio::time::Instant;
@@ -21,6 +21,7 @@ fn options(identity: &str) -> LeaseOptions {
         lease_duration: Duration::from_secs(2),
         renew_deadline: Duration::from_secs(1),
         retry_period: Duration::from_millis(200),
+        min_write_interval: MIN_WRITE_INTERVAL,
     }
 }
 
@@ -132,16 +133,22 @@ async fn a_stale_update_conflict_is_handled_by_reading_again() {
         .acquire()
         .await
         .unwrap();
-    // Right after a renew (a now sleeps one retry period), hold a's next read and write
-    // at the server. While its write waits, the Lease changes underneath (the test edits
-    // an annotation), so the write carries a stale resourceVersion and gets 409.
+    // Right after a renew (a now sleeps one retry period), hold a's next write at the
+    // server (a renew writes the Lease it got back from its last write, without reading
+    // it first). While that write waits, the Lease changes underneath (the test edits an
+    // annotation), so the write carries a stale resourceVersion and gets 409.
     sim.clear_requests();
     assert!(eventually(5, || lease_requests(&sim, "PUT", 200) >= 1).await);
     sim.faults()
-        .stall_next(LEASE_PATH, 2, Duration::from_millis(600));
+        .stall_next(LEASE_PATH, 1, Duration::from_millis(600));
     sim.clear_requests();
-    assert!(eventually(5, || lease_requests(&sim, "GET", 200) >= 1).await);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // the retry period is 200 ms: a's write is held by now
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        lease_requests(&sim, "GET", 200),
+        0,
+        "a renews without reading"
+    );
     let mut lease = api.get_lease(NS, LEASE).await.unwrap();
     lease["metadata"]["annotations"]["test/touched"] = "yes".into();
     api.replace_lease(NS, LEASE, &lease).await.unwrap();
@@ -151,6 +158,10 @@ async fn a_stale_update_conflict_is_handled_by_reading_again() {
     );
     // The test's own write succeeded; a renews again after reading the Lease anew.
     assert!(eventually(5, || lease_requests(&sim, "PUT", 200) >= 2).await);
+    assert!(
+        lease_requests(&sim, "GET", 200) >= 2,
+        "the test's read and a's"
+    );
     assert!(a.is_leader());
     assert_eq!(holder(&api).await, "a");
     let lease = api.get_lease(NS, LEASE).await.unwrap();

@@ -184,61 +184,79 @@ pub struct Exporter {
     pub grpc_port: u16,
     /// Metrics and health port.
     pub metrics_port: u16,
+    command: ExporterCommand,
+}
+
+/// How an exporter process is started (again, by [`Exporter::restart`]).
+struct ExporterCommand {
+    name: String,
+    env: Vec<(String, String)>,
     config: PathBuf,
     kubeconfig: PathBuf,
     data_dir: PathBuf,
     log_dir: PathBuf,
+    grpc_port: u16,
+    metrics_port: u16,
+}
+
+impl ExporterCommand {
+    fn spawn(&self) -> Proc {
+        let mut cmd = Command::new(bin("herald-exporter"));
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--grpc-address")
+            .arg(format!("127.0.0.1:{}", self.grpc_port))
+            .arg("--metrics-address")
+            .arg(format!("127.0.0.1:{}", self.metrics_port))
+            .arg("--data-dir")
+            .arg(&self.data_dir);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        Proc::spawn(&self.name, cmd, &self.log_dir)
+    }
 }
 
 impl Exporter {
     /// Starts an exporter with `config` and waits until it is ready.
     pub async fn start(cluster: &Cluster, config: &Path) -> Exporter {
-        let (grpc_port, metrics_port) = (free_port(), free_port());
-        let config = config.to_owned();
-        let kubeconfig = cluster.kubeconfig.clone();
-        let data_dir = cluster.path("exporter-data");
-        let log_dir = cluster.dir.path().to_owned();
-        let proc = Self::spawn(
-            &config,
-            &kubeconfig,
-            &data_dir,
-            &log_dir,
-            grpc_port,
-            metrics_port,
-        );
-        let mut ex = Exporter {
-            proc,
-            grpc_port,
-            metrics_port,
-            config,
-            kubeconfig,
-            data_dir,
-            log_dir,
-        };
+        let mut ex = Self::launch(cluster, config, "exporter", &[]).await;
         ex.wait_ready().await;
         ex
     }
 
-    fn spawn(
+    /// Starts an exporter called `name` (data directory `<name>-data`, log
+    /// `<name>.log`) with extra environment `env`, and waits until its gRPC port
+    /// listens: a leader-election standby is never ready.
+    pub async fn launch(
+        cluster: &Cluster,
         config: &Path,
-        kubeconfig: &Path,
-        data_dir: &Path,
-        log_dir: &Path,
-        grpc_port: u16,
-        metrics_port: u16,
-    ) -> Proc {
-        let mut cmd = Command::new(bin("herald-exporter"));
-        cmd.arg("--config")
-            .arg(config)
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .arg("--grpc-address")
-            .arg(format!("127.0.0.1:{grpc_port}"))
-            .arg("--metrics-address")
-            .arg(format!("127.0.0.1:{metrics_port}"))
-            .arg("--data-dir")
-            .arg(data_dir);
-        Proc::spawn("exporter", cmd, log_dir)
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> Exporter {
+        let command = ExporterCommand {
+            name: name.to_owned(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            config: config.to_owned(),
+            kubeconfig: cluster.kubeconfig.clone(),
+            data_dir: cluster.path(&format!("{name}-data")),
+            log_dir: cluster.dir.path().to_owned(),
+            grpc_port: free_port(),
+            metrics_port: free_port(),
+        };
+        let mut proc = command.spawn();
+        proc.wait_listening(command.grpc_port).await;
+        Exporter {
+            proc,
+            grpc_port: command.grpc_port,
+            metrics_port: command.metrics_port,
+            command,
+        }
     }
 
     async fn wait_ready(&mut self) {
@@ -259,28 +277,14 @@ impl Exporter {
             "exporter exited with {status} on SIGTERM; log:\n{}",
             self.proc.log()
         );
-        self.proc = Self::spawn(
-            &self.config,
-            &self.kubeconfig,
-            &self.data_dir,
-            &self.log_dir,
-            self.grpc_port,
-            self.metrics_port,
-        );
+        self.proc = self.command.spawn();
         self.wait_ready().await;
     }
 
     /// SIGKILL, then a new process on the same ports and data directory.
     pub async fn kill9_and_restart(&mut self) {
         self.proc.kill9();
-        self.proc = Self::spawn(
-            &self.config,
-            &self.kubeconfig,
-            &self.data_dir,
-            &self.log_dir,
-            self.grpc_port,
-            self.metrics_port,
-        );
+        self.proc = self.command.spawn();
         self.wait_ready().await;
     }
 
@@ -313,13 +317,25 @@ impl Ruler {
         member: &str,
         env: &[(&str, &str)],
     ) -> Ruler {
+        Self::start_with_exporters(cluster, config, &[exporter], member, env).await
+    }
+
+    /// [`Ruler::start`] subscribed to every exporter of `exporters` (a leader and its
+    /// standby: the ruler is ready once one of them serves it).
+    pub async fn start_with_exporters(
+        cluster: &Cluster,
+        config: &Path,
+        exporters: &[&str],
+        member: &str,
+        env: &[(&str, &str)],
+    ) -> Ruler {
         let metrics_port = free_port();
         let mut cmd = Command::new(bin("herald-ruler"));
-        cmd.arg("--config")
-            .arg(config)
-            .arg("--exporter")
-            .arg(exporter)
-            .arg("--metrics-address")
+        cmd.arg("--config").arg(config);
+        for exporter in exporters {
+            cmd.arg("--exporter").arg(exporter);
+        }
+        cmd.arg("--metrics-address")
             .arg(format!("127.0.0.1:{metrics_port}"))
             .env("HOSTNAME", member);
         for (k, v) in env {
