@@ -1,5 +1,5 @@
-//! Lease leader election like client-go's (COMPAT §6.5), plus checkpoint carriage and
-//! release on shutdown.
+//! Lease leader election as client-go does it (acquire, renew, step down on a lost
+//! renewal), plus checkpoint carriage and release on shutdown.
 //!
 //! * A candidate polls the coordination.k8s.io/v1 Lease every `retry_period` and takes
 //!   it when it is free (no holder, or released) or expired. Expiry is judged by the
