@@ -13,8 +13,8 @@
 //!
 //! The API budget (`kubeQPS`/`kubeBurst`) is shared with the Event watch, which must
 //! never wait for lookups. Lookup requests are sent by one dispatcher (`fetch`) and
-//! paid only with tokens the rate limiter has to spare, newest lookup first, never
-//! reserved ahead. An Event waits for its metadata at most `max_wait`, then goes on
+//! paid only with tokens the rate limiter has to spare, never reserved ahead, the
+//! most useful first (see `state`). An Event waits for its metadata at most `max_wait`, then goes on
 //! unenriched (`lookup: Failed`); its lookup carries on (bounded by `timeout` once
 //! sent) and the answer serves the object's next Events. What is known and what is
 //! waiting lives in `state`.
@@ -181,6 +181,7 @@ impl Enricher {
                 opts.cache_size,
                 opts.cache_ttl,
                 opts.negative_ttl,
+                opts.max_wait,
                 watch_pods,
                 opts.watch_namespace.clone(),
             )),
