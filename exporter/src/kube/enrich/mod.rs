@@ -40,7 +40,9 @@ use super::api::{KubeApi, ObjectMetadata, collection_path};
 use super::backoff::BackoffOptions;
 use super::discovery::Discovery;
 use super::error::ApiError;
-use super::metadata_watch::{Change, MetadataSink, MetadataWatch, MetadataWatchOptions};
+use super::metadata_watch::{
+    Change, MetadataSink, MetadataWatch, MetadataWatchOptions, UNAVAILABLE_RETRY,
+};
 use super::packed::PackedMetadata;
 use crate::store::uid_key;
 
@@ -203,6 +205,7 @@ impl Enricher {
                     page_size: shared.opts.watch_page_size,
                     watch_timeout: shared.opts.watch_timeout,
                     backoff: BackoffOptions::default(),
+                    unavailable_retry: UNAVAILABLE_RETRY,
                 },
             );
             let sink: Arc<dyn MetadataSink> = Arc::new(PodSink(shared.clone()));
