@@ -13,11 +13,11 @@
 //!
 //! The API budget (`kubeQPS`/`kubeBurst`) is shared with the Event watch, which must
 //! never wait for lookups. Lookup requests are sent by one dispatcher (`fetch`) and
-//! paid only with tokens the rate limiter has to spare, never reserved ahead, the
-//! most useful first (see `state`). An Event waits for its metadata at most `max_wait`, then goes on
+//! paid only with tokens the rate limiter has to spare, never reserved ahead, the most
+//! useful first. An Event waits for its metadata at most `max_wait`, then goes on
 //! unenriched (`lookup: Failed`); its lookup carries on (bounded by `timeout` once
 //! sent) and the answer serves the object's next Events. What is known and what is
-//! waiting lives in `state`.
+//! waiting, and the order in which lookups are sent, live in `state`.
 
 mod fetch;
 mod state;
