@@ -6,7 +6,7 @@
 //! from the last resourceVersion; 410 Gone lists again (a continue token that expires
 //! mid-list starts the list over); transport errors, 5xx and 429 back off and retry. An
 //! answer that will not change by retrying soon (403, 404, another 4xx) is reported to
-//! the sink as "unavailable" and retried every [`UNAVAILABLE_RETRY`].
+//! the sink as "unavailable" and retried after [`UNAVAILABLE_RETRY`].
 //!
 //! Every request is paid with a spare token ([`KubeApi::spare_token`]): the Event watch
 //! and the Lease never wait behind this loop.
@@ -66,6 +66,8 @@ pub(crate) struct MetadataWatchOptions {
     pub watch_timeout: Duration,
     /// Retry delays.
     pub backoff: BackoffOptions,
+    /// Retry period after an answer that retrying soon will not change.
+    pub unavailable_retry: Duration,
 }
 
 /// The list+watch loop; run it with [`MetadataWatch::run`].
@@ -230,10 +232,10 @@ impl MetadataWatch {
             warn!(
                 what = self.opts.what,
                 error = %error,
-                retry_in_s = UNAVAILABLE_RETRY.as_secs(),
+                retry_in_s = self.opts.unavailable_retry.as_secs(),
                 "cannot list and watch the metadata of every object; looking objects up one by one instead"
             );
-            tokio::time::sleep(UNAVAILABLE_RETRY).await;
+            tokio::time::sleep(self.opts.unavailable_retry).await;
             return;
         }
         let delay = match error {
@@ -282,7 +284,161 @@ fn unavailable(error: &ApiError) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use herald_kubesim::{HttpFault, KubeconfigAuth, SimConfig, Simulator};
+    use serde_json::json;
+
     use super::*;
+    use crate::kube::client::{ClientEnv, ClientOptions, connect};
+    use crate::kube::stats::KubeStats;
+
+    /// What the watch told the sink, in order.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Recorder {
+        fn push(&self, s: String) {
+            self.0.lock().unwrap().push(s);
+        }
+        fn seen(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    impl MetadataSink for Recorder {
+        fn list_started(&self) {
+            self.push("list".into());
+        }
+        fn list_page(&self, items: Vec<ObjectMetadata>) {
+            let mut names: Vec<String> = items
+                .iter()
+                .map(|m| m.labels.get("name").cloned().unwrap_or_default())
+                .collect();
+            names.sort();
+            self.push(format!("page {}", names.join(",")));
+        }
+        fn list_complete(&self) {
+            self.push("complete".into());
+        }
+        fn change(&self, change: Change) {
+            let (what, m) = match change {
+                Change::Upsert(m) => ("upsert", m),
+                Change::Delete(m) => ("delete", m),
+            };
+            self.push(format!(
+                "{what} {}",
+                m.labels.get("name").cloned().unwrap_or_default()
+            ));
+        }
+        fn unavailable(&self, error: &ApiError) {
+            self.push(format!(
+                "unavailable {}",
+                matches!(error, ApiError::Forbidden { .. })
+            ));
+        }
+    }
+
+    fn pod(sim: &Simulator, name: &str) {
+        sim.put_object(
+            "v1",
+            "Pod",
+            json!({"name": name, "namespace": "shop", "labels": {"name": name}}),
+        )
+        .unwrap();
+    }
+
+    async fn wait_for(rec: &Recorder, what: &str) {
+        for _ in 0..1000 {
+            if rec.seen().iter().any(|s| s == what) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("never saw {what:?}: {:?}", rec.seen());
+    }
+
+    #[tokio::test]
+    async fn lists_in_pages_watches_relists_on_410_and_retries_after_a_refusal() {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        for name in ["a", "b", "c"] {
+            pod(&sim, name);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig, KubeconfigAuth::Anonymous)
+            .unwrap();
+        let conn = connect(ClientOptions {
+            kubeconfig: Some(kubeconfig),
+            service_account_dir: dir.path().join("none"),
+            env: ClientEnv::default(),
+            qps: -1.0,
+            burst: 0,
+            request_timeout: Duration::from_secs(5),
+            stats: Arc::new(KubeStats::default()),
+        })
+        .await
+        .unwrap();
+        // The first list is refused; the retry comes after `unavailable_retry`.
+        sim.faults()
+            .fail_next("/api/v1/pods", 1, HttpFault::Forbidden);
+        let rec = Arc::new(Recorder::default());
+        let watch = MetadataWatch::new(
+            conn.api.clone(),
+            MetadataWatchOptions {
+                path: "/api/v1/pods".into(),
+                what: "pods",
+                page_size: 2,
+                watch_timeout: Duration::from_secs(60),
+                backoff: BackoffOptions {
+                    initial: Duration::from_millis(10),
+                    max: Duration::from_millis(50),
+                    reset_after: Duration::from_secs(10),
+                },
+                unavailable_retry: Duration::from_millis(200),
+            },
+        );
+        let sink: Arc<dyn MetadataSink> = rec.clone();
+        let task = tokio::spawn(watch.run(sink));
+        wait_for(&rec, "complete").await;
+        assert_eq!(
+            rec.seen(),
+            [
+                "list",
+                "unavailable true",
+                "list",
+                "page a,b",
+                "page c",
+                "complete"
+            ]
+        );
+        // Changes arrive through the watch.
+        sim.clear_requests();
+        pod(&sim, "d");
+        sim.delete_object("v1", "Pod", "shop", "a").unwrap();
+        wait_for(&rec, "delete a").await;
+        assert!(rec.seen().contains(&"upsert d".to_owned()));
+        let watches: Vec<_> = sim.requests().into_iter().filter(|r| r.watch).collect();
+        assert!(watches.is_empty(), "the open watch carried the changes");
+        // History compacted while the watch is down (its re-opening held up at the
+        // server): 410 on the re-watch, a new list.
+        sim.faults()
+            .stall_next("/api/v1/pods", 1, Duration::from_millis(500));
+        sim.faults().close_watches();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        pod(&sim, "e");
+        sim.compact();
+        wait_for(&rec, "page b,c").await;
+        wait_for(&rec, "page d,e").await;
+        let seen = rec.seen();
+        assert_eq!(
+            seen.iter().filter(|s| *s == "complete").count(),
+            2,
+            "{seen:?}"
+        );
+        task.abort();
+        sim.shutdown().await;
+    }
 
     #[test]
     fn refusals_are_unavailable_and_glitches_are_retried() {

@@ -1,9 +1,9 @@
 //! The dispatcher: sends metadata reads with the tokens the rate limiter has to spare.
 //!
 //! One loop takes a concurrency permit, waits until a lookup may be sent
-//! ([`State::next_due`]), waits for a spare token, then sends the newest due lookup:
-//! when lookups outnumber the budget, the ones whose Events are most likely still
-//! waiting go first, and the budget is never spent ahead on a queue.
+//! (`State::next_due`), waits for a spare token, then sends the lookup `State::take_due`
+//! picks at that moment (the most useful one, see `state`): the budget is never spent
+//! ahead on a queue.
 
 use std::sync::Arc;
 use std::time::Duration;

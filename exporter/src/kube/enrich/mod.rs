@@ -13,11 +13,11 @@
 //!
 //! The API budget (`kubeQPS`/`kubeBurst`) is shared with the Event watch, which must
 //! never wait for lookups. Lookup requests are sent by one dispatcher (`fetch`) and
-//! paid only with tokens the rate limiter has to spare, newest lookup first, never
-//! reserved ahead. An Event waits for its metadata at most `max_wait`, then goes on
+//! paid only with tokens the rate limiter has to spare, never reserved ahead, the most
+//! useful first. An Event waits for its metadata at most `max_wait`, then goes on
 //! unenriched (`lookup: Failed`); its lookup carries on (bounded by `timeout` once
 //! sent) and the answer serves the object's next Events. What is known and what is
-//! waiting lives in `state`.
+//! waiting, and the order in which lookups are sent, live in `state`.
 
 mod fetch;
 mod state;
@@ -40,7 +40,9 @@ use super::api::{KubeApi, ObjectMetadata, collection_path};
 use super::backoff::BackoffOptions;
 use super::discovery::Discovery;
 use super::error::ApiError;
-use super::metadata_watch::{Change, MetadataSink, MetadataWatch, MetadataWatchOptions};
+use super::metadata_watch::{
+    Change, MetadataSink, MetadataWatch, MetadataWatchOptions, UNAVAILABLE_RETRY,
+};
 use super::packed::PackedMetadata;
 use crate::store::uid_key;
 
@@ -181,6 +183,7 @@ impl Enricher {
                 opts.cache_size,
                 opts.cache_ttl,
                 opts.negative_ttl,
+                opts.max_wait,
                 watch_pods,
                 opts.watch_namespace.clone(),
             )),
@@ -202,6 +205,7 @@ impl Enricher {
                     page_size: shared.opts.watch_page_size,
                     watch_timeout: shared.opts.watch_timeout,
                     backoff: BackoffOptions::default(),
+                    unavailable_retry: UNAVAILABLE_RETRY,
                 },
             );
             let sink: Arc<dyn MetadataSink> = Arc::new(PodSink(shared.clone()));

@@ -4,8 +4,15 @@
 //!   cacheable reason), and the last metadata of Pods the watch saw deleted;
 //! * `pods`: the watch's view of every Pod (see [`PodView`]);
 //! * `pending`: lookups waiting for an answer, each shared by every Event about the
-//!   same object, with the order in which the dispatcher may send them (`queue`,
-//!   newest last).
+//!   same object, in the order they came (`queue`, newest last).
+//!
+//! When lookups outnumber the budget, the dispatcher sends first, among those Events
+//! are still waiting for, the one with the highest score: every Event that asked for
+//! it counts once, every Event still waiting twice. So a new Pod's four start Events
+//! go before the Killing of an old Pod (which will not have more), and an owner many
+//! Events keep asking for (a ReplicaSet, a namespace) gets its turn and is then cached.
+//! The oldest goes first among equals. When no Event waits any more: the most asked
+//! for, the newest among equals.
 //!
 //! No I/O happens here: the enricher asks [`State::lookup`], the dispatcher takes work
 //! with [`State::next_due`] / [`State::take_due`] and reports with [`State::finish`],
@@ -56,6 +63,13 @@ struct Pending {
     not_before: Instant,
     /// Latest occurrence time of the Events waiting.
     seen: Option<DateTime<Utc>>,
+    /// When the last Event waiting for it stops waiting.
+    waited_until: Instant,
+    /// Events waiting for it (those whose wait ended before the last one came are
+    /// not counted).
+    waiters: u32,
+    /// Events that asked for it.
+    asked: u32,
     /// A request is on its way.
     dispatched: bool,
 }
@@ -124,6 +138,8 @@ pub(super) struct State {
     pods: PodView,
     cache_ttl: Duration,
     negative_ttl: Duration,
+    /// How long an Event waits for its lookup.
+    max_wait: Duration,
 }
 
 impl State {
@@ -133,6 +149,7 @@ impl State {
         cache_size: usize,
         cache_ttl: Duration,
         negative_ttl: Duration,
+        max_wait: Duration,
         watch_pods: bool,
         namespace: Option<String>,
     ) -> Self {
@@ -156,6 +173,7 @@ impl State {
             },
             cache_ttl,
             negative_ttl,
+            max_wait,
         }
     }
 
@@ -211,6 +229,14 @@ impl State {
         }
         if let Some(p) = self.pending.get_mut(&key) {
             p.seen = p.seen.max(seen);
+            // Events whose wait is over no longer count.
+            p.waiters = if p.waited_until > now {
+                p.waiters.saturating_add(1)
+            } else {
+                1
+            };
+            p.waited_until = p.waited_until.max(now + self.max_wait);
+            p.asked = p.asked.saturating_add(1);
             return (
                 Answer::Wait {
                     rx: p.rx.clone(),
@@ -252,6 +278,9 @@ impl State {
                 registered: now,
                 not_before,
                 seen,
+                waited_until: now + self.max_wait,
+                waiters: 1,
+                asked: 1,
                 dispatched: false,
             },
         );
@@ -274,7 +303,8 @@ impl State {
         earliest.map_or(Due::Idle, Due::At)
     }
 
-    /// Takes the newest lookup that may be sent now, marking it as sent.
+    /// Takes the lookup to send now, marking it as sent (see the module docs for the
+    /// order).
     pub(super) fn take_due(&mut self, now: Instant) -> Option<(Key, Target)> {
         self.drop_stale(now);
         while let Some(key) = self.queue.back() {
@@ -283,10 +313,29 @@ impl State {
             }
             self.queue.pop_back();
         }
-        let key = self.queue.iter().rev().find(|k| {
+        let due = |k: &&Key| {
             self.pending
                 .get(*k)
-                .is_some_and(|p| !p.dispatched && p.not_before <= now)
+                .filter(|p| !p.dispatched && p.not_before <= now)
+        };
+        let score = |p: &Pending| p.asked.saturating_add(p.waiters);
+        let waited_for = self
+            .queue
+            .iter()
+            .filter_map(|k| {
+                due(&k)
+                    .filter(|p| p.waited_until > now)
+                    .map(|p| (k, (score(p), std::cmp::Reverse(p.waited_until))))
+            })
+            .max_by_key(|(_, rank)| *rank)
+            .map(|(k, _)| k);
+        // `max_by_key` keeps the last of equals: iterating oldest first, the newest.
+        let key = waited_for.or_else(|| {
+            self.queue
+                .iter()
+                .filter_map(|k| due(&k).map(|p| (k, p.asked)))
+                .max_by_key(|(_, asked)| *asked)
+                .map(|(k, _)| k)
         })?;
         let key = key.clone();
         let p = self.pending.get_mut(&key)?;
@@ -559,6 +608,7 @@ mod tests {
             64,
             Duration::from_secs(300),
             Duration::from_secs(30),
+            Duration::from_millis(500),
             watch_pods,
             None,
         )
@@ -582,33 +632,67 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn newest_lookup_goes_first_and_stale_ones_are_given_up() {
+    async fn lookups_go_by_score_then_age_and_stale_ones_are_given_up() {
         let mut s = state(false);
-        let (k1, t1) = rs("a");
-        let first = wait(s.lookup(k1.clone(), t1, None).0);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        let (k2, t2) = rs("b");
-        let _second = wait(s.lookup(k2.clone(), t2, None).0);
+        let ask = |s: &mut State, name: &str| {
+            let (k, t) = rs(name);
+            s.lookup(k, t, None).0
+        };
+        let zero = wait(ask(&mut s, "zero"));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let a = wait(ask(&mut s, "a"));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // Four Events about `y` (a new Pod's start Events) wait for it; joining does
+        // not add a lookup.
+        let _y = wait(ask(&mut s, "y"));
+        for _ in 0..3 {
+            assert!(matches!(ask(&mut s, "y"), Answer::Wait { wake: false, .. }));
+        }
+        assert_eq!(s.pending_len(), 3);
         assert_eq!(s.next_due(Instant::now()), Due::Now);
-        assert_eq!(s.take_due(Instant::now()).unwrap().0, k2, "newest first");
-        // A second Event about `a` joins its lookup rather than adding one.
-        let (k1b, t1b) = rs("a");
-        let (joined, _) = s.lookup(k1b, t1b, None);
-        assert!(matches!(joined, Answer::Wait { wake: false, .. }));
-        assert_eq!(s.pending_len(), 2);
-        // Nothing sent for `a` within a minute: given up, its waiters told.
+        let now = Instant::now();
+        assert_eq!(s.take_due(now).unwrap().0, rs("y").0, "most waited for");
+        assert_eq!(s.take_due(now).unwrap().0, rs("zero").0, "then the oldest");
+        // Events that asked before count once, Events still waiting twice: `x` was
+        // asked for three times, long ago, and once now (5); `c` by three waiting (6).
+        for _ in 0..3 {
+            ask(&mut s, "x");
+        }
+        tokio::time::advance(Duration::from_millis(600)).await;
+        for _ in 0..3 {
+            ask(&mut s, "c");
+        }
+        ask(&mut s, "x");
+        let now = Instant::now();
+        assert_eq!(
+            s.take_due(now).unwrap().0,
+            rs("c").0,
+            "waiting Events weigh more"
+        );
+        assert_eq!(
+            s.take_due(now).unwrap().0,
+            rs("x").0,
+            "then x (a waits no more)"
+        );
+        // When no Event waits any more: the most asked for, the newest among equals.
+        let _b = wait(ask(&mut s, "b"));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(s.take_due(Instant::now()).unwrap().0, rs("b").0, "newest");
+        // `a` is never sent: after a minute it is given up and its waiters told.
+        assert_eq!(s.pending_len(), 6);
         tokio::time::advance(STALE).await;
         assert_eq!(s.next_due(Instant::now()), Due::Idle);
-        assert!(matches!(first.now_or_never(), Some(Outcome::Failed)));
-        assert_eq!(s.pending_len(), 1, "b is still on its way");
-        s.finish(k2.clone(), Outcome::NotFound, Some(Duration::from_secs(30)));
+        assert!(matches!(a.now_or_never(), Some(Outcome::Failed)));
+        assert!(
+            zero.clone().now_or_never().is_none(),
+            "sent, still on its way"
+        );
+        for name in ["zero", "y", "c", "x", "b"] {
+            s.finish(rs(name).0, Outcome::NotFound, Some(Duration::from_secs(30)));
+        }
         assert_eq!(s.pending_len(), 0);
-        let (k2b, t2b) = rs("b");
-        assert!(matches!(
-            s.lookup(k2b, t2b, None).0,
-            Answer::Ready(Outcome::NotFound)
-        ));
-        assert_eq!(k1, rs("a").0);
+        assert!(matches!(zero.now_or_never(), Some(Outcome::NotFound)));
+        assert!(matches!(ask(&mut s, "b"), Answer::Ready(Outcome::NotFound)));
     }
 
     #[tokio::test(start_paused = true)]
