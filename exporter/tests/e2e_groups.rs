@@ -11,6 +11,7 @@ mod harness;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,7 @@ fn child_member() {
 
 struct ChildMember {
     child: Child,
+    joined: Arc<AtomicBool>,
     got: Arc<Mutex<Vec<u64>>>,
     acked: Arc<Mutex<Vec<u64>>>,
 }
@@ -80,20 +82,34 @@ impl ChildMember {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let joined = Arc::new(AtomicBool::new(false));
         let got = Arc::new(Mutex::new(Vec::new()));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
-        let (g, a) = (got.clone(), acked.clone());
+        let (j, g, a) = (joined.clone(), got.clone(), acked.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(o) = line.strip_prefix("HERALD got ") {
+                // the test harness may have written "test child_member ... " on
+                // the same line before it
+                if line.contains("HERALD joined ") {
+                    j.store(true, Ordering::SeqCst);
+                } else if let Some(o) = line.strip_prefix("HERALD got ") {
                     g.lock().unwrap().push(o.parse().unwrap());
                 } else if let Some(o) = line.strip_prefix("HERALD acked ") {
                     a.lock().unwrap().push(o.parse().unwrap());
                 }
             }
         });
-        ChildMember { child, got, acked }
+        ChildMember {
+            child,
+            joined,
+            got,
+            acked,
+        }
+    }
+
+    fn joined(&self) -> bool {
+        self.joined.load(Ordering::SeqCst)
     }
 
     fn got(&self) -> Vec<u64> {
@@ -132,12 +148,17 @@ async fn group_members_split_redeliver_after_kill_and_offsets_survive_restart() 
     let cfg = setup.config("config.yaml", "");
     let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
     ex.wait_ready().await;
-    create_events(&sim, "a", "p1", 100);
-    ex.wait_logged(100).await;
 
-    // two acking members split the stream with no overlap
+    // two acking members split the stream with no overlap (both are connected before
+    // the events come, or the first could take them all)
     let a = ChildMember::spawn(&ex.grpc, "g", "a", "ack");
     let b = ChildMember::spawn(&ex.grpc, "g", "b", "ack");
+    until("both members joined", Duration::from_secs(30), || {
+        a.joined() && b.joined()
+    })
+    .await;
+    create_events(&sim, "a", "p1", 100);
+    ex.wait_logged(100).await;
     until("100 acks", Duration::from_secs(30), || {
         a.acked().len() + b.acked().len() >= 100
     })

@@ -16,9 +16,9 @@ use crate::hub::Hub;
 use crate::kube::leader::{CheckpointWriter, MIN_WRITE_INTERVAL};
 use crate::store::{GroupRecord, LogBounds, Store, StoreError};
 
-/// Most pending changes one checkpoint names (a few KiB in the Lease). Beyond them
-/// the checkpoint covers less: the successor then logs again, besides what is
-/// pending, what was logged after the newest checkpoint before the excess.
+/// Most pending changes one checkpoint names (a few KiB in the Lease). When more are
+/// pending, the checkpoint covers the log only up to its newest mark before the first
+/// one left out, and a successor logs again everything after that.
 pub const MAX_PENDING: usize = 4096;
 
 /// Shortest time between two Lease writes made to publish the checkpoint at once:
@@ -195,7 +195,9 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Computes the checkpoint now.
+    /// Computes the checkpoint now. `known` holds the resourceVersions of events read
+    /// by earlier computations (by offset; they never change); the updated cache is
+    /// returned with the checkpoint.
     ///
     /// # Errors
     /// The log or the groups cannot be read or written.
