@@ -1,12 +1,13 @@
 //! Leader failover under load (issue 19 item 5): two `herald-exporter` processes with
 //! leader election, one `herald-ruler` subscribed to both, a `file` receiver, events
-//! created at 30 per second (repeats included). The leader is killed with SIGKILL at a
-//! random moment of the stream (seeded; `HERALD_E2E_SEED` replays a run) without
-//! waiting for anything to be published, and the standby takes over.
+//! created at 30 per second (repeats included). The leader is killed with SIGKILL (or
+//! stopped with SIGTERM) at a random moment of the stream (seeded; `HERALD_E2E_SEED`
+//! replays a run) without waiting for anything to be published, and the standby takes
+//! over.
 //!
 //! Every occurrence must reach the file (nothing lost), and an occurrence may arrive
 //! twice only when the ruler held it unacknowledged at the kill: at most the ruler's
-//! credit window towards the killed leader (`ruler.credits`).
+//! credit window towards the old leader (`ruler.credits`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -111,13 +112,31 @@ async fn leads(exporter: &Exporter) -> bool {
         .is_ok_and(|s| s.leader)
 }
 
+/// How the leader goes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGKILL: nothing is released, the standby waits for the lease to expire.
+    Kill,
+    /// SIGTERM: the leader releases the lease with its last checkpoint.
+    Terminate,
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_leader_killed_mid_stream_re_emits_at_most_what_the_ruler_held() {
+    failover_mid_stream(Stop::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_stopped_mid_stream_re_emits_at_most_what_the_ruler_held() {
+    failover_mid_stream(Stop::Terminate).await;
+}
+
+async fn failover_mid_stream(stop: Stop) {
     let seed = seed();
     let mut rng = Rng(seed);
     // somewhere in the middle third of the stream
     let kill_after = EVENTS / 3 + rng.below(EVENTS as u64 / 3) as usize;
-    eprintln!("failover: seed {seed} (HERALD_E2E_SEED), kill after {kill_after} creations");
+    eprintln!("failover: seed {seed} (HERALD_E2E_SEED), {stop:?} after {kill_after} creations");
 
     let cluster = Cluster::start().await;
     let archive = cluster.path("archive.log");
@@ -151,7 +170,13 @@ async fn a_leader_killed_mid_stream_re_emits_at_most_what_the_ruler_held() {
             .ok_or(format!("{c} created"))
     })
     .await;
-    one.proc.kill9();
+    match stop {
+        Stop::Kill => one.proc.kill9(),
+        Stop::Terminate => {
+            let status = one.proc.terminate(Duration::from_secs(20)).await;
+            assert!(status.success(), "{status}; log:\n{}", one.proc.log());
+        }
+    }
     let delivered_at_kill = lines(&archive).len();
     eventually("exporter two leads", Duration::from_secs(30), || async {
         leads(&two).await.then_some(()).ok_or("not yet".to_owned())

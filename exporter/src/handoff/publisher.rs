@@ -237,7 +237,21 @@ impl Publisher {
 
     /// Publishes until `cancel` or until the leadership behind `writer` ends.
     pub async fn run(self, writer: CheckpointWriter, cancel: CancellationToken) {
-        let mut written = writer.written();
+        // credits are released as soon as a write lands, whatever the publisher is
+        // doing meanwhile (waiting for its spacing, or computing the next checkpoint)
+        let ended = CancellationToken::new();
+        let forward = {
+            let mut written = writer.written();
+            let handoff = self.handoff.clone();
+            let ended = ended.clone();
+            tokio::spawn(async move {
+                while written.changed().await.is_ok() {
+                    handoff.published(*written.borrow_and_update());
+                }
+                ended.cancel(); // leadership ended
+            })
+        };
+        let _stop_forwarding = AbortOnDrop(forward);
         let mut tick = tokio::time::interval(self.period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut known = BTreeMap::new();
@@ -245,15 +259,9 @@ impl Publisher {
         loop {
             let urgent = tokio::select! {
                 () = cancel.cancelled() => return,
+                () = ended.cancelled() => return,
                 _ = tick.tick() => false,
                 () = self.handoff.wanted() => true,
-                changed = written.changed() => {
-                    if changed.is_err() {
-                        return; // leadership ended
-                    }
-                    self.handoff.published(*written.borrow_and_update());
-                    continue;
-                }
             };
             if urgent && let Some(t) = last {
                 tokio::select! {
@@ -261,7 +269,11 @@ impl Publisher {
                     () = tokio::time::sleep_until(t + self.min_interval) => {}
                 }
             }
+            // spacing counts from the start of a computation: it overlaps the wait for
+            // the Lease's own write spacing
+            last = Some(tokio::time::Instant::now());
             let number = self.handoff.acknowledgements();
+            let started = std::time::Instant::now();
             match self.checkpoint(std::mem::take(&mut known)).await {
                 Ok((checkpoint, k)) => {
                     known = k;
@@ -270,14 +282,23 @@ impl Publisher {
                         covered = checkpoint.covered_rv.as_deref().unwrap_or(""),
                         pending = checkpoint.pending.len(),
                         urgent,
+                        took_ms = started.elapsed().as_millis() as u64,
                         "failover checkpoint"
                     );
                     writer.publish(checkpoint.to_json(), number);
                 }
                 Err(e) => warn!(error = %e, "could not compute the failover checkpoint"),
             }
-            last = Some(tokio::time::Instant::now());
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
