@@ -4,7 +4,8 @@
 //! cargo run --release -p herald-bench -- [--smoke] [--only NAME[,NAME…]] [--json PATH]
 //! ```
 //!
-//! Scenarios (see `scenarios`): `baseline`, `ruler`, `ingest`, `memory`, `e2e`, `soak`.
+//! Scenarios (see `scenarios`): `baseline`, `ruler`, `receivers`, `ingest`, `memory`,
+//! `lookups`, `e2e`, `soak`.
 //! The exporter and ruler binaries of the same cargo profile are built first (or taken
 //! from `--bin-dir`). The table is printed as markdown on stdout and written as JSON
 //! (default `<target dir>/bench/results.json`); progress goes to stderr.

@@ -2,9 +2,10 @@
 //! gRPC service (credit-based flow control, acknowledgements) so that a ruler can be
 //! measured without an exporter, a durable log or an API server behind it.
 //!
-//! Every event is sent once, in offset order, in batches of at most the member's
-//! `max_batch_size`; the source records when the first batch went out and when the
-//! last event was acknowledged.
+//! Every subscription (a ruler opens one per receiver: each receiver reads the log
+//! through its own consumer group) gets every event once, in offset order, in batches
+//! of at most the member's `max_batch_size`; the source records when the first batch
+//! went out and when the last of the expected groups acknowledged its last event.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +26,12 @@ use crate::error::{BenchError, Result, io_err};
 /// Progress shared between the gRPC handler and the scenario.
 #[derive(Debug, Default)]
 struct Progress {
+    /// Acknowledgements over all groups.
     acked: AtomicU64,
+    /// Acknowledgements per consumer group.
+    per_group: Mutex<std::collections::HashMap<String, u64>>,
+    /// How many groups must acknowledge every event before the run is done.
+    groups: usize,
     first_sent: Mutex<Option<Instant>>,
     done_at: Mutex<Option<Instant>>,
     done: Notify,
@@ -48,18 +54,23 @@ pub struct Source {
 }
 
 impl Source {
-    /// Binds 127.0.0.1 and serves `events` (their offsets must be 1..=n).
+    /// Binds 127.0.0.1 and serves `events` (their offsets must be 1..=n); the run is
+    /// done when `groups` consumer groups (one per receiver of the ruler) have each
+    /// acknowledged all of them.
     ///
     /// # Errors
     /// The listener cannot be bound.
-    pub async fn start(events: Vec<pb::Event>) -> Result<Source> {
+    pub async fn start(events: Vec<pb::Event>, groups: usize) -> Result<Source> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(io_err("cannot bind", "127.0.0.1:0"))?;
         let addr = listener
             .local_addr()
             .map_err(io_err("cannot bind", "127.0.0.1:0"))?;
-        let progress = Arc::new(Progress::default());
+        let progress = Arc::new(Progress {
+            groups: groups.max(1),
+            ..Progress::default()
+        });
         let total = events.len() as u64;
         let svc = Service {
             events: Arc::new(events),
@@ -101,8 +112,9 @@ impl Source {
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(BenchError::Timeout {
                     what: format!(
-                        "the ruler to acknowledge {} events ({} acknowledged)",
+                        "the ruler to acknowledge {} events in each of {} groups ({} acknowledged in all)",
                         self.total,
+                        self.progress.groups,
                         self.acked()
                     ),
                     secs: timeout.as_secs(),
@@ -112,7 +124,7 @@ impl Source {
         }
     }
 
-    /// Events acknowledged so far.
+    /// Acknowledgements so far, over all groups.
     pub fn acked(&self) -> u64 {
         self.progress.acked.load(Ordering::Relaxed)
     }
@@ -128,6 +140,16 @@ impl Drop for Source {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+impl Progress {
+    /// Counts `n` acknowledgements of `group`; true once the expected number of groups
+    /// have each acknowledged `total` events.
+    fn group_acked(&self, group: &str, n: u64, total: u64) -> bool {
+        let mut per_group = lock(&self.per_group);
+        *per_group.entry(group.to_owned()).or_default() += n;
+        per_group.values().filter(|&&acked| acked >= total).count() >= self.groups
     }
 }
 
@@ -190,8 +212,8 @@ impl EventLog for Service {
                         }
                         Ok(Some(pb::SubscribeRequest { request: Some(In::Ack(a)) })) => {
                             let n = a.offsets.len() as u64;
-                            let acked = svc.progress.acked.fetch_add(n, Ordering::Relaxed) + n;
-                            if acked >= total as u64 {
+                            svc.progress.acked.fetch_add(n, Ordering::Relaxed);
+                            if svc.progress.group_acked(&hello.group, n, total as u64) {
                                 lock(&svc.progress.done_at).get_or_insert_with(Instant::now);
                                 svc.progress.done.notify_waiters();
                             }
@@ -258,6 +280,19 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn done_only_when_every_expected_group_acknowledged_everything() {
+        let progress = Progress {
+            groups: 2,
+            ..Progress::default()
+        };
+        assert!(!progress.group_acked("ruler.a", 10, 10));
+        // more acknowledgements of the same group do not make a second group
+        assert!(!progress.group_acked("ruler.a", 5, 10));
+        assert!(!progress.group_acked("ruler.b", 9, 10));
+        assert!(progress.group_acked("ruler.b", 1, 10));
+    }
+
     #[tokio::test]
     async fn serves_within_credit_and_counts_acks() {
         let events: Vec<pb::Event> = (1..=25)
@@ -266,7 +301,7 @@ mod tests {
                 ..pb::Event::default()
             })
             .collect();
-        let source = Source::start(events).await.unwrap();
+        let source = Source::start(events, 1).await.unwrap();
         let mut client = EventLogClient::connect(source.url.clone()).await.unwrap();
         use pb::subscribe_request::Request as In;
         let (tx, rx) = mpsc::channel(8);

@@ -41,6 +41,7 @@ fn smoke_run_measures_every_scenario() {
         "ruler in-process: route + render",
         "ruler process: route only",
         "ruler process: route + render",
+        "receiver loki: ruler → push",
         "exporter ingest: list",
         "exporter ingest: watch stream",
         "exporter restart: warm",
@@ -56,6 +57,15 @@ fn smoke_run_measures_every_scenario() {
         assert!(
             names.iter().any(|n| n.starts_with(prefix)),
             "no row for `{prefix}` in {names:?}"
+        );
+    }
+    // the elasticsearch row needs osmem-server, which CI always installs
+    if std::env::var_os("HERALD_OSMEM_BIN").is_some() {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("receiver elasticsearch: ruler → `_bulk`")),
+            "no elasticsearch row in {names:?}"
         );
     }
     for r in rows {

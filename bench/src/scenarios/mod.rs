@@ -9,6 +9,7 @@
 //! | `memory` | exporter RSS with 100k distinct involved objects looked up and cached |
 //! | `lookups` | exporter with lookups on at KEE's default API budget (5 QPS) while pods come and go: lag, requests, enrichment |
 //! | `baseline` | decoding the same watch stream with serde_json alone (the physical floor) |
+//! | `receivers` | the ruler process delivering to Elasticsearch (`_bulk` into osmem-server) and Loki (push to a fake) |
 //! | `soak` | end-to-end at 1,000 events/s for 10 minutes: ruler RSS over time |
 
 pub mod baseline;
@@ -16,6 +17,7 @@ pub mod e2e;
 pub mod ingest;
 pub mod lookups;
 pub mod memory;
+pub mod receivers;
 pub mod ruler;
 pub mod soak;
 
@@ -32,7 +34,14 @@ use crate::workload::Sample;
 
 /// Scenario names, in the order a full run executes them.
 pub const NAMES: &[&str] = &[
-    "baseline", "ruler", "ingest", "memory", "lookups", "e2e", "soak",
+    "baseline",
+    "ruler",
+    "receivers",
+    "ingest",
+    "memory",
+    "lookups",
+    "e2e",
+    "soak",
 ];
 
 /// Problem sizes.
@@ -46,6 +55,8 @@ pub struct Sizes {
     pub ruler_inproc: usize,
     /// Events fed to the ruler process.
     pub ruler_process: usize,
+    /// Events delivered per network receiver row.
+    pub receivers_events: usize,
     /// Events of the end-to-end burst.
     pub e2e_burst: usize,
     /// Events per second of the end-to-end latency runs and the soak.
@@ -75,6 +86,7 @@ impl Sizes {
         ingest_watch: 100_000,
         ruler_inproc: 200_000,
         ruler_process: 300_000,
+        receivers_events: 100_000,
         e2e_burst: 50_000,
         e2e_rate: 1000.0,
         e2e_latency: Duration::from_secs(60),
@@ -93,6 +105,7 @@ impl Sizes {
         ingest_watch: 1_000,
         ruler_inproc: 5_000,
         ruler_process: 5_000,
+        receivers_events: 2_000,
         e2e_burst: 1_000,
         e2e_rate: 500.0,
         e2e_latency: Duration::from_secs(2),
@@ -189,6 +202,7 @@ pub async fn run(name: &str, ctx: &mut Ctx) -> Result<Vec<Row>> {
     match name {
         "ingest" => ingest::run(ctx).await,
         "ruler" => ruler::run(ctx).await,
+        "receivers" => receivers::run(ctx).await,
         "e2e" => e2e::run(ctx).await,
         "memory" => memory::run(ctx).await,
         "lookups" => lookups::run(ctx).await,

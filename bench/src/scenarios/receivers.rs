@@ -1,0 +1,304 @@
+//! Scenario `receivers`: the `herald-ruler` process delivering to network receivers.
+//!
+//! The ruler is fed by the synthetic gRPC exporter ([`Source`]) and routes every event
+//! to one receiver:
+//!
+//! * `elasticsearch` against osmem-server (an in-memory OpenSearch; path in
+//!   `HERALD_OSMEM_BIN`, as `.ci/test` sets it; the row is skipped with a warning when
+//!   it is not set): one `_bulk` request per batch, documents read back with `_count`;
+//! * `loki` (protobuf + snappy) against an in-process fake push endpoint that decodes
+//!   every body and counts its entries.
+//!
+//! Throughput is measured from the first batch the source sent to the last
+//! acknowledgement (the ruler acknowledges an event only once the target accepted it),
+//! CPU from `/proc` for the ruler (and osmem-server, in the notes). A row whose target
+//! does not hold every event says `MISSING`.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use herald_proto::pb;
+use tracing::{info, warn};
+
+use super::{Ctx, timeout_for};
+use crate::error::{BenchError, Result, io_err};
+use crate::process::{Proc, RulerSpec, free_port, start_ruler};
+use crate::report::Row;
+use crate::source::Source;
+use crate::workload;
+
+/// Events per batch (both receivers' `_bulk` / push size).
+const BATCH: usize = 500;
+
+/// Runs the scenario.
+///
+/// # Errors
+/// A process or the fake cannot start, or the ruler does not finish in time.
+pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    match std::env::var_os("HERALD_OSMEM_BIN") {
+        Some(bin) => rows.push(elasticsearch(ctx, Path::new(&bin)).await?),
+        None => warn!(
+            "HERALD_OSMEM_BIN is not set (see .ci/install-peers.sh): the elasticsearch row is skipped"
+        ),
+    }
+    rows.push(loki(ctx).await?);
+    Ok(rows)
+}
+
+/// Events sent per row.
+fn events(ctx: &Ctx) -> usize {
+    ctx.sizes.receivers_events
+}
+
+/// The ruler config routing everything to one receiver `sink` given as YAML lines
+/// (indented under the receiver).
+fn config(receiver: &str) -> String {
+    format!(
+        "logLevel: warn\nclusterName: bench\nroute:\n  routes:\n    - match:\n        - receiver: sink\nreceivers:\n  - name: sink\n{receiver}    delivery:\n      batch: {{maxEvents: {BATCH}}}\nruler:\n  memberId: bench-ruler\n  credits: 2000\n  shutdownGrace: 5s\n"
+    )
+}
+
+/// What one delivery run measured.
+struct Run {
+    wall: Duration,
+    cpu: Duration,
+    peak_rss: u64,
+}
+
+/// Starts the ruler with `config`, serves `n` events and waits until all are
+/// acknowledged.
+async fn deliver(ctx: &mut Ctx, dir: &str, config: String, n: usize) -> Result<Run> {
+    let bins = ctx.binaries()?;
+    let work = ctx.dir(dir)?;
+    let events: Vec<pb::Event> = workload::domain_events(&ctx.samples, n)
+        .into_iter()
+        .map(pb::Event::from)
+        .collect();
+    let source = Source::start(events, 1).await?;
+    let mut ruler = start_ruler(&RulerSpec {
+        bin: &bins.ruler,
+        work: &work,
+        config,
+        exporter: &source.url,
+        dump: Path::new("/dev/null"),
+        name: "ruler",
+    })?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while source.first_sent().is_none() {
+        ruler.check_alive()?;
+        if Instant::now() > deadline {
+            return Err(BenchError::Timeout {
+                what: "the ruler to subscribe".into(),
+                secs: 60,
+                log: Some(ruler.log_tail()),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let cpu0 = ruler.cpu();
+    let waited = source.wait_done(timeout_for(n, 200.0)).await;
+    let cpu = ruler.cpu().saturating_sub(cpu0);
+    let (first, done) = match waited {
+        Ok(t) => t,
+        Err(e) => {
+            ruler.check_alive()?;
+            return Err(match e {
+                BenchError::Timeout { what, secs, .. } => BenchError::Timeout {
+                    what,
+                    secs,
+                    log: Some(ruler.log_tail()),
+                },
+                other => other,
+            });
+        }
+    };
+    let peak_rss = ruler.memory().peak;
+    ruler.terminate(Duration::from_secs(10))?;
+    Ok(Run {
+        wall: done - first,
+        cpu,
+        peak_rss,
+    })
+}
+
+/// The row for one run: events/s, ruler CPU per event, and whether the target holds
+/// every event.
+fn row(label: &str, n: usize, run: &Run, landed: u64, extra: String) -> Row {
+    let cpu_us = run.cpu.as_secs_f64() * 1e6 / n.max(1) as f64;
+    let mut row = Row::new(label, n as u64, run.wall, Some(run.cpu))
+        .peak_rss(Some(run.peak_rss))
+        .note(format!(
+            "ruler {cpu_us:.1} µs CPU per event; batches of {BATCH}; {extra}"
+        ));
+    if landed != n as u64 {
+        row = row.note(format!("MISSING: the target holds {landed} of {n}"));
+    }
+    row
+}
+
+/// `_bulk` into osmem-server.
+async fn elasticsearch(ctx: &mut Ctx, bin: &Path) -> Result<Row> {
+    let n = events(ctx);
+    let work = ctx.dir("receivers-osmem")?;
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(bin);
+    cmd.args(["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch"]);
+    let mut osmem = Proc::spawn("osmem-server", cmd, &work.join("osmem.log"))?;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(&url).send().await.is_err() {
+        osmem.check_alive()?;
+        if Instant::now() > deadline {
+            return Err(BenchError::Timeout {
+                what: "osmem-server to answer".into(),
+                secs: 30,
+                log: Some(osmem.log_tail()),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let receiver = format!(
+        "    elasticsearch:\n      hosts: [\"{url}\"]\n      index: kube-events\n      useEventID: true\n"
+    );
+    let osmem_cpu0 = osmem.cpu();
+    let run = deliver(ctx, "receivers-es", config(&receiver), n).await?;
+    let osmem_cpu = osmem.cpu().saturating_sub(osmem_cpu0);
+    let counted: serde_json::Value = http
+        .get(format!("{url}/kube-events/_count"))
+        .send()
+        .await
+        .map_err(|e| BenchError::Invalid(format!("osmem-server `_count` failed: {e}")))?
+        .json()
+        .await
+        .map_err(|e| BenchError::Invalid(format!("osmem-server `_count` answer: {e}")))?;
+    let landed = counted["count"].as_u64().unwrap_or(0);
+    osmem.terminate(Duration::from_secs(5))?;
+    info!(events = n, landed, "elasticsearch row measured");
+    Ok(row(
+        "receiver elasticsearch: ruler → `_bulk` (osmem-server)",
+        n,
+        &run,
+        landed,
+        format!(
+            "osmem-server used {:.2} CPU-s; one document per occurrence (useEventID)",
+            osmem_cpu.as_secs_f64()
+        ),
+    ))
+}
+
+/// Push to the in-process fake Loki.
+async fn loki(ctx: &mut Ctx) -> Result<Row> {
+    let n = events(ctx);
+    let fake = FakeLoki::start().await?;
+    let receiver = format!(
+        "    loki:\n      url: {}\n      format: protobuf\n      streamLabels:\n        job: kube-events\n        namespace: \"{{{{ .InvolvedObject.Namespace }}}}\"\n        reason: \"{{{{ .Reason }}}}\"\n",
+        fake.url
+    );
+    let run = deliver(ctx, "receivers-loki", config(&receiver), n).await?;
+    let landed = fake.entries();
+    info!(events = n, landed, "loki row measured");
+    Ok(row(
+        "receiver loki: ruler → push, protobuf + snappy (fake)",
+        n,
+        &run,
+        landed,
+        format!(
+            "{} pushes, {:.1} streams per push",
+            fake.pushes(),
+            fake.streams() as f64 / fake.pushes().max(1) as f64
+        ),
+    ))
+}
+
+/// Counters of the fake push endpoint.
+#[derive(Debug, Default)]
+struct LokiCounts {
+    pushes: AtomicU64,
+    streams: AtomicU64,
+    entries: AtomicU64,
+}
+
+/// A Loki push endpoint that decodes protobuf + snappy bodies and counts entries.
+struct FakeLoki {
+    url: String,
+    counts: Arc<LokiCounts>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl FakeLoki {
+    async fn start() -> Result<FakeLoki> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(io_err("cannot bind", "127.0.0.1:0"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io_err("cannot bind", "127.0.0.1:0"))?;
+        let counts = Arc::new(LokiCounts::default());
+        let app = axum::Router::new()
+            .route("/loki/api/v1/push", axum::routing::post(push))
+            .with_state(counts.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                warn!(error = %e, "fake Loki stopped");
+            }
+        });
+        Ok(FakeLoki {
+            url: format!("http://{addr}"),
+            counts,
+            shutdown: Some(tx),
+        })
+    }
+
+    fn entries(&self) -> u64 {
+        self.counts.entries.load(Ordering::Relaxed)
+    }
+
+    fn pushes(&self) -> u64 {
+        self.counts.pushes.load(Ordering::Relaxed)
+    }
+
+    fn streams(&self) -> u64 {
+        self.counts.streams.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for FakeLoki {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// `POST /loki/api/v1/push`: 204 for a body that decodes, 400 with the reason (as
+/// Loki answers a malformed push) otherwise.
+async fn push(State(counts): State<Arc<LokiCounts>>, body: Bytes) -> (StatusCode, String) {
+    match herald_sinks::loki::proto::decode_snappy(&body) {
+        Ok(request) => {
+            let entries: usize = request.streams.iter().map(|s| s.entries.len()).sum();
+            counts.pushes.fetch_add(1, Ordering::Relaxed);
+            counts
+                .streams
+                .fetch_add(request.streams.len() as u64, Ordering::Relaxed);
+            counts
+                .entries
+                .fetch_add(entries as u64, Ordering::Relaxed);
+            (StatusCode::NO_CONTENT, String::new())
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("cannot decode push: {e}")),
+    }
+}
