@@ -228,6 +228,7 @@ impl EventLog for Service {
                         let batch = pb::EventBatch {
                             events: svc.events[next..next + k].to_vec(),
                             redelivery: false,
+                            trace_context: std::collections::BTreeMap::new(),
                         };
                         lock(&svc.progress.first_sent).get_or_insert_with(Instant::now);
                         next += k;

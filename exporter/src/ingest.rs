@@ -22,6 +22,7 @@ use futures::{Stream, StreamExt};
 use herald_proto::kube_json::has_involved_object;
 use herald_proto::{Event, Observation, pb};
 use herald_telemetry::kee::{KeeCounter, KeeMetrics};
+use herald_telemetry::traces::TraceContext;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 
@@ -337,7 +338,13 @@ async fn flush(
             for l in lags.drain(..) {
                 metrics.lag.observe(l);
             }
-            hub.appended(appended.next - 1);
+            let last = appended.next - 1;
+            if n > 0
+                && let Some(context) = TraceContext::of(&span)
+            {
+                hub.traced(appended.next - n, last, context);
+            }
+            hub.appended(last);
             Ok(())
         }
         Err(e) => {

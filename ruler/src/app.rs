@@ -386,6 +386,10 @@ async fn route_lane(
                         events = b.events.len(),
                         upstream = b.source.upstream
                     );
+                    if let Some(trace) = &b.trace {
+                        // one trace from the exporter's commit to the receiver
+                        trace.adopt(&span);
+                    }
                     let stopped = tokio::select! {
                         () = router.route_batch(b).instrument(span) => false,
                         () = stop.cancelled() => true,

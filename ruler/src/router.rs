@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use herald_sinks::driver::{AckGroup, AckNotice, AckSender, AckStatus, ack_channel};
 use herald_sinks::{Delivery, ReceiverId, SharedValue, SinkSet};
+use herald_telemetry::traces::TraceContext;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
@@ -195,6 +196,8 @@ impl Router {
         let ack = self.ack_sender(&batch.source);
         let out = self.outs.get(batch.source.upstream).cloned();
         let log = batch.source.log_id.clone();
+        // the receiver's requests join the trace of this routing span
+        let trace = TraceContext::of(&tracing::Span::current());
         for ev in batch.events {
             self.counters.received.inc();
             let ev = Arc::new(ev);
@@ -231,7 +234,10 @@ impl Router {
             let offset = ev.offset;
             let outcome = self
                 .sinks
-                .deliver(id, Delivery::shared(ev, SharedValue::new(), handle))
+                .deliver(
+                    id,
+                    Delivery::shared(ev, SharedValue::new(), handle).with_trace(trace.clone()),
+                )
                 .await;
             debug!(receiver = %self.name, offset, ?outcome, "routed");
         }

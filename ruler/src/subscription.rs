@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use herald_proto::pb;
+use herald_telemetry::traces::TraceContext;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -118,6 +119,8 @@ pub struct Incoming {
     pub source: Source,
     /// The events (domain form), in the order received.
     pub events: Vec<herald_proto::Event>,
+    /// The trace context of the exporter's commit that logged the first event.
+    pub trace: Option<TraceContext>,
 }
 
 /// Where a group that does not exist yet starts.
@@ -331,7 +334,8 @@ async fn session(
                 Some(b) => {
                     debug!(events = b.events.len(), redelivery = b.redelivery, "batch received");
                     let events = b.events.into_iter().map(herald_proto::Event::from).collect();
-                    if out.send(Incoming { source: source.clone(), events }).await.is_err() {
+                    let trace = TraceContext::from_headers(b.trace_context);
+                    if out.send(Incoming { source: source.clone(), events, trace }).await.is_err() {
                         flush(&mut *link, &mut pending).await;
                         return Ok(Ended::Stop);
                     }

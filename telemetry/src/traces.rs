@@ -87,3 +87,103 @@ impl Traces {
         }
     }
 }
+
+/// The W3C Trace Context of a span (`traceparent`, and `tracestate` when there is
+/// one), carried between processes on an event batch so that one trace shows a
+/// batch from the exporter's durable commit to the receiver's request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceContext(std::collections::HashMap<String, String>);
+
+impl TraceContext {
+    /// The context of `span`, or None when it is not exported (traces off, or not
+    /// sampled).
+    pub fn of(span: &tracing::Span) -> Option<TraceContext> {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let cx = span.context();
+        if !cx.span().span_context().is_valid() {
+            return None;
+        }
+        let mut headers = std::collections::HashMap::new();
+        opentelemetry_sdk::propagation::TraceContextPropagator::new()
+            .inject_context(&cx, &mut headers);
+        TraceContext::from_headers(headers)
+    }
+
+    /// A context received from another process; None without a `traceparent`.
+    pub fn from_headers(headers: impl IntoIterator<Item = (String, String)>) -> Option<Self> {
+        let headers: std::collections::HashMap<String, String> = headers.into_iter().collect();
+        headers
+            .contains_key("traceparent")
+            .then_some(TraceContext(headers))
+    }
+
+    /// The headers, for the wire.
+    pub fn headers(&self) -> &std::collections::HashMap<String, String> {
+        &self.0
+    }
+
+    /// The headers in any map type (the protobuf message's, for one).
+    pub fn to_headers<M: FromIterator<(String, String)>>(&self) -> M {
+        self.0.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// Makes `span` a child of this context. Call it before the span is first
+    /// entered; a malformed `traceparent` leaves the span a root.
+    pub fn adopt(&self, span: &tracing::Span) {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let cx = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&self.0);
+        if cx.span().span_context().is_valid() {
+            // fails only when no OpenTelemetry layer is installed: nothing to join
+            let _ = span.set_parent(cx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    #[test]
+    fn a_context_round_trips_through_its_headers_and_makes_a_child() {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let parent = tracing::info_span!("parent");
+            let ctx = TraceContext::of(&parent).expect("an exported span has a context");
+            let traceparent = ctx.headers()["traceparent"].clone();
+            // version-traceid-spanid-flags
+            assert_eq!(traceparent.split('-').count(), 4, "{traceparent}");
+            let received =
+                TraceContext::from_headers(ctx.headers().clone()).expect("a traceparent");
+            let child = tracing::info_span!(parent: None, "child");
+            received.adopt(&child);
+            let child_ctx = TraceContext::of(&child).expect("child context");
+            let trace_id = |t: &str| t.split('-').nth(1).map(str::to_owned);
+            assert_eq!(
+                trace_id(&child_ctx.headers()["traceparent"]),
+                trace_id(&traceparent),
+                "the child joins the parent's trace"
+            );
+            assert_ne!(child_ctx.headers()["traceparent"], traceparent);
+        });
+    }
+
+    #[test]
+    fn without_traces_there_is_no_context_and_junk_is_refused() {
+        assert_eq!(TraceContext::of(&tracing::info_span!("untraced")), None);
+        assert_eq!(
+            TraceContext::from_headers(std::collections::HashMap::new()),
+            None
+        );
+        // a malformed traceparent is ignored, not a panic
+        let junk = TraceContext::from_headers([("traceparent".to_owned(), "junk".to_owned())])
+            .expect("has the key");
+        junk.adopt(&tracing::info_span!("root"));
+    }
+}

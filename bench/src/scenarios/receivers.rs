@@ -294,9 +294,7 @@ async fn push(State(counts): State<Arc<LokiCounts>>, body: Bytes) -> (StatusCode
             counts
                 .streams
                 .fetch_add(request.streams.len() as u64, Ordering::Relaxed);
-            counts
-                .entries
-                .fetch_add(entries as u64, Ordering::Relaxed);
+            counts.entries.fetch_add(entries as u64, Ordering::Relaxed);
             (StatusCode::NO_CONTENT, String::new())
         }
         Err(e) => (StatusCode::BAD_REQUEST, format!("cannot decode push: {e}")),

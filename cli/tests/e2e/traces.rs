@@ -1,7 +1,9 @@
 //! OpenTelemetry traces: with `OTEL_EXPORTER_OTLP_ENDPOINT` set, `herald run` sends its
 //! per-batch spans over OTLP/gRPC — durable commits, routing, receiver requests with
 //! their outcome — to a collector (here an in-test OTLP trace service), and flushes the
-//! last ones on SIGTERM.
+//! last ones on SIGTERM. The spans of one batch form one trace, also across processes:
+//! the exporter's commit, the ruler's routing (the batch carries the commit's W3C trace
+//! context) and the receiver's request.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-use crate::support::cluster::{Cluster, Combined, archive_config};
+use crate::support::cluster::{Cluster, Combined, Exporter, Ruler, archive_config};
 use crate::support::probe::{eventually, json_lines};
 use crate::support::procs::{bin, run_to_end};
 
@@ -173,15 +175,79 @@ async fn herald_run_exports_batch_spans_over_otlp() {
         .map(|r| r.service.as_str())
         .collect();
     assert!(services.iter().all(|s| *s == "herald"), "{services:?}");
-    // per batch, never per event: one root span per commit / batch / request
+    // per batch, never per event; a commit is a root, the routing of a batch its
+    // child, a receiver request the routing's child
+    assert_linked(&appends, &routes, &sends);
+}
+
+/// Every commit span is a root; every routing span is a child of a commit span (in
+/// its trace); every request span is a child of a routing span (in its trace).
+fn assert_linked(appends: &[Received], routes: &[Received], sends: &[Received]) {
     assert!(
-        appends
-            .iter()
-            .chain(&routes)
-            .chain(&sends)
-            .all(|r| r.span.parent_span_id.is_empty()),
-        "batch spans are roots"
+        appends.iter().all(|a| a.span.parent_span_id.is_empty()),
+        "commit spans are roots: {appends:?}"
     );
+    let child_of = |child: &Received, parents: &[Received]| {
+        parents.iter().any(|p| {
+            p.span.span_id == child.span.parent_span_id && p.span.trace_id == child.span.trace_id
+        })
+    };
+    for r in routes {
+        assert!(
+            child_of(r, appends),
+            "routing span not under a commit span: {r:?}\ncommits: {appends:?}"
+        );
+    }
+    for s in sends {
+        assert!(
+            child_of(s, routes),
+            "request span not under a routing span: {s:?}\nroutings: {routes:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_trace_runs_from_the_exporters_commit_to_the_rulers_request() {
+    let (collector, endpoint) = Collector::start().await;
+    let cluster = Cluster::start().await;
+    let archive = cluster.path("archive.log");
+    let config = cluster.write("config.yaml", &archive_config(&archive, ""));
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let mut exporter = Exporter::launch(&cluster, &config, "exporter", &env).await;
+    let mut ruler = Ruler::start(&cluster, &config, &exporter.grpc_url(), "ruler-0", &env).await;
+    const N: usize = 20;
+    cluster.create_numbered("traced", 0..N, |_| true);
+    eventually(
+        "every event in the file",
+        Duration::from_secs(20),
+        || async {
+            let n = json_lines(&archive).len();
+            (n >= N).then_some(()).ok_or(format!("{n} of {N} lines"))
+        },
+    )
+    .await;
+    let status = ruler.proc.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}; log:\n{}", ruler.proc.log());
+    let status = exporter.proc.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}; log:\n{}", exporter.proc.log());
+
+    let appends = collector.named("herald.ingest.append");
+    let routes = collector.named("herald.route");
+    let sends = collector.named("herald.sink.send");
+    assert_eq!(sum(&appends, "events"), N as u64, "{appends:?}");
+    assert_eq!(sum(&routes, "events"), N as u64, "{routes:?}");
+    assert_eq!(sum(&sends, "events"), N as u64, "{sends:?}");
+    assert!(appends.iter().all(|a| a.service == "herald-exporter"));
+    assert!(
+        routes
+            .iter()
+            .chain(&sends)
+            .all(|r| r.service == "herald-ruler")
+    );
+    assert_linked(&appends, &routes, &sends);
 }
 
 #[test]

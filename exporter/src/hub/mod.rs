@@ -9,6 +9,7 @@
 
 pub mod filter;
 pub mod group;
+mod traces;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use herald_proto::pb;
+use herald_telemetry::traces::TraceContext;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -154,6 +156,7 @@ pub enum Serving {
 
 struct Inner {
     store: Store,
+    traces: traces::RecentTraces,
     cfg: HubConfig,
     groups: Mutex<HashMap<String, Arc<Group>>>,
     tail: watch::Sender<u64>,
@@ -187,6 +190,7 @@ impl Hub {
         Ok(Hub {
             inner: Arc::new(Inner {
                 store,
+                traces: traces::RecentTraces::default(),
                 cfg,
                 groups: Mutex::new(groups),
                 tail: watch::Sender::new(last),
@@ -206,6 +210,12 @@ impl Hub {
     /// The store this hub serves.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Remembers that offsets `first..=last` were logged by the commit whose span has
+    /// `context`; batches starting there carry it to subscribers.
+    pub fn traced(&self, first: u64, last: u64, context: TraceContext) {
+        self.inner.traces.record(first, last, context);
     }
 
     /// Announces that the log grew to `last`.
@@ -818,9 +828,15 @@ impl Session {
             return Ok(None);
         }
         self.credits -= keep.len() as u64;
+        let trace_context = keep
+            .first()
+            .and_then(|e| self.hub.inner.traces.find(e.offset))
+            .map(|c| c.to_headers())
+            .unwrap_or_default();
         Ok(Some(pb::EventBatch {
             events: keep,
             redelivery,
+            trace_context,
         }))
     }
 }

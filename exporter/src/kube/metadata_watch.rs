@@ -412,7 +412,14 @@ mod tests {
                 "complete"
             ]
         );
-        // Changes arrive through the watch.
+        // Changes arrive through the watch (opened once the list completed: wait for
+        // it, or a slow machine counts its opening as a re-open).
+        for _ in 0..1000 {
+            if sim.requests().iter().any(|r| r.watch) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         sim.clear_requests();
         pod(&sim, "d");
         sim.delete_object("v1", "Pod", "shop", "a").unwrap();

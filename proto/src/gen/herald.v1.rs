@@ -523,6 +523,16 @@ pub struct EventBatch {
     /// member, in an earlier connection) received but did not acknowledge.
     #[prost(bool, tag = "2")]
     pub redelivery: bool,
+    /// W3C Trace Context (`traceparent`, and `tracestate` when there is one) of the
+    /// exporter's `herald.ingest.append` span that wrote the batch's first event to the
+    /// log, so a consumer's spans can join the trace that began at ingest. Empty when
+    /// the exporter does not export traces, and for events logged before it started or
+    /// long before (only recent appends are remembered). Keys are lower case.
+    #[prost(btree_map = "string, string", tag = "3")]
+    pub trace_context: ::prost::alloc::collections::BTreeMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
 }
 /// Sent once before the server ends the stream on purpose.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

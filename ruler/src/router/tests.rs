@@ -36,6 +36,7 @@ fn batch(log: &str, events: Vec<Event>) -> Incoming {
             log_id: Arc::from(log),
         },
         events,
+        trace: None,
     }
 }
 

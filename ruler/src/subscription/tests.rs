@@ -117,6 +117,7 @@ impl Link for FakeLink {
                     })
                     .collect(),
                 redelivery: false,
+                trace_context: Default::default(),
             })),
             None => {
                 // give the acks of this session time to arrive, then close

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use herald_proto::Event;
+use herald_telemetry::traces::TraceContext;
 use herald_template::Value;
 
 pub use ack::{
@@ -177,6 +178,8 @@ pub struct Delivery {
     value: SharedValue,
     /// Completion handle for this (event, receiver) pair.
     pub ack: AckRef,
+    /// The trace the receiver's request joins (the ruler's routing span).
+    trace: Option<TraceContext>,
 }
 
 impl Delivery {
@@ -188,7 +191,24 @@ impl Delivery {
     /// Creates a delivery whose template value is shared with the event's other
     /// deliveries and built only if a receiver needs it (the ruler's way).
     pub fn shared(event: Arc<Event>, value: SharedValue, ack: AckRef) -> Delivery {
-        Delivery { event, value, ack }
+        Delivery {
+            event,
+            value,
+            ack,
+            trace: None,
+        }
+    }
+
+    /// Makes the request that carries this event join `trace`.
+    #[must_use]
+    pub fn with_trace(mut self, trace: Option<TraceContext>) -> Delivery {
+        self.trace = trace;
+        self
+    }
+
+    /// The trace the request that carries this event joins.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
     }
 
     /// Creates a delivery for one event (tests and tools); its value is built when

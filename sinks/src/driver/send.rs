@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_proto::Event;
+use herald_telemetry::traces::TraceContext;
 use tokio::time::Instant;
 use tracing::{Instrument as _, error, info_span, warn};
 
@@ -37,6 +38,8 @@ pub(super) struct Batch<I> {
     /// The events, for log lines about single items.
     events: Vec<Arc<Event>>,
     bytes: usize,
+    /// The trace the request joins: the first delivery's.
+    trace: Option<TraceContext>,
 }
 
 impl<I> Default for Batch<I> {
@@ -47,6 +50,7 @@ impl<I> Default for Batch<I> {
             acks: Vec::new(),
             events: Vec::new(),
             bytes: 0,
+            trace: None,
         }
     }
 }
@@ -55,6 +59,9 @@ impl<I> Batch<I> {
     pub(super) fn push(&mut self, item: I, size: usize, delivery: Delivery) {
         self.items.push(item);
         self.sizes.push(size);
+        if self.trace.is_none() {
+            self.trace = delivery.trace;
+        }
         self.acks.push(delivery.ack);
         self.events.push(delivery.event);
         self.bytes = self.bytes.saturating_add(size);
@@ -76,9 +83,15 @@ impl<I> Batch<I> {
     /// means retry) into (delivered, rejected with reasons, to retry).
     fn split(self, outcomes: Vec<ItemOutcome>) -> Split<I> {
         let mut split = Split {
-            delivered: Batch::default(),
+            delivered: Batch {
+                trace: self.trace.clone(),
+                ..Batch::default()
+            },
             rejected: Vec::new(),
-            retry: Batch::default(),
+            retry: Batch {
+                trace: self.trace,
+                ..Batch::default()
+            },
             retry_reason: None,
         };
         let mut outcomes = outcomes.into_iter();
@@ -213,6 +226,9 @@ pub(super) async fn send_batch<S: Sink>(shared: &Shared<S>, batch: Batch<Item<S>
         attempts = tracing::field::Empty,
         outcome = tracing::field::Empty,
     );
+    if let Some(trace) = &batch.trace {
+        trace.adopt(&span);
+    }
     send_batch_attempts(shared, batch, &span)
         .instrument(span.clone())
         .await;
