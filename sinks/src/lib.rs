@@ -10,7 +10,7 @@
 //! * [`SinkSet`]: every configured receiver, running;
 //! * one folder per receiver type, registered below: [`stdout`],
 //!   [`file`](mod@file), [`pipe`], [`webhook`], [`in_memory`],
-//!   [`elasticsearch`], [`opensearch`], [`loki`], [`slack`];
+//!   [`elasticsearch`], [`opensearch`], [`loki`], [`slack`], [`teams`];
 //! * [`util`]: payload encoding, layouts, JSON lines, HTTP and TLS helpers.
 
 pub mod config;
@@ -33,6 +33,7 @@ registry::receivers! {
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
     slack::SlackConfig,
+    teams::TeamsConfig,
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
