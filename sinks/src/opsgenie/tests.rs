@@ -289,3 +289,37 @@ fn the_api_key_never_shows_in_previews_or_debug_output() {
     let debug = format!("{config:?} {:?}", OpsgenieBuilder::new("og", &config));
     assert!(!debug.contains("k3y-s3cr3t"), "{debug}");
 }
+
+/// The README's Slack, Teams and Opsgenie example loads without a warning
+/// (its environment variables given values).
+#[test]
+fn the_readme_alerting_example_loads() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("receivers:\n  - name: owners\n    slack:")
+        .expect("README example");
+    let block = &readme[start..];
+    let yaml = block[..block.find("```").unwrap()]
+        .replace("${SLACK_TOKEN}", "xoxb-1")
+        .replace("${SLACK_WEBHOOK_URL}", "https://hooks.slack.com/services/T/B/X")
+        .replace(
+            "${TEAMS_WORKFLOW_URL}",
+            "https://prod-1.westeurope.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=s",
+        )
+        .replace("${OPSGENIE_API_KEY}", "k");
+    let (r, diags) = parse(&yaml);
+    assert!(diags.is_empty(), "{diags}");
+    assert_eq!(r.len(), 4);
+    let c = r[3].sink.downcast_ref::<OpsgenieConfig>().unwrap();
+    assert_eq!(c.base.as_str(), "https://api.eu.opsgenie.com/");
+    assert!(c.close_when.is_some());
+    let mut normal = compat_example();
+    normal.event_type = "Normal".into();
+    let p = crate::preview(&r[3], &normal).unwrap();
+    assert!(
+        p.starts_with(
+            "POST https://api.eu.opsgenie.com/v2/alerts/5e1d0a8c-4f1e-4c2b-9d7a-2b1c0e9f8a77/close?identifierType=alias\n"
+        ),
+        "{p}"
+    );
+}
