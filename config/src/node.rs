@@ -221,6 +221,9 @@ pub fn is_secret_key(key: &str) -> bool {
         "credential",
         "privatekey",
         "private_key",
+        // An incoming-webhook URL (Slack's `webhookURL`) is itself the
+        // credential.
+        "webhookurl",
     ];
     let lower = key.to_ascii_lowercase();
     MARKERS.iter().any(|m| lower.contains(m))
@@ -350,6 +353,7 @@ mod tests {
             "X-API-KEY",
             "Authorization",
             "clientSecret",
+            "webhookURL",
         ] {
             assert!(is_secret_key(k), "{k}");
         }

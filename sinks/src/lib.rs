@@ -10,7 +10,8 @@
 //! * [`SinkSet`]: every configured receiver, running;
 //! * one folder per receiver type, registered below: [`stdout`],
 //!   [`file`](mod@file), [`pipe`], [`webhook`], [`in_memory`],
-//!   [`elasticsearch`], [`opensearch`], [`loki`];
+//!   [`elasticsearch`], [`opensearch`], [`loki`], [`slack`], [`teams`],
+//!   [`opsgenie`];
 //! * [`util`]: payload encoding, layouts, JSON lines, HTTP and TLS helpers.
 
 pub mod config;
@@ -32,6 +33,9 @@ registry::receivers! {
     elasticsearch::ElasticsearchConfig,
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
+    slack::SlackConfig,
+    teams::TeamsConfig,
+    opsgenie::OpsgenieConfig,
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

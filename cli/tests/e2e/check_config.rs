@@ -392,3 +392,110 @@ receivers:
     );
     assert!(!out.contains("Pa55w0rd"), "{out}");
 }
+
+#[test]
+fn check_config_loads_the_kee_slack_teams_and_opsgenie_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    // kubernetes-event-exporter's README examples, each block unchanged
+    let kee = r#"route:
+  routes:
+    - match:
+        - receiver: "alerts"
+    - match:
+        - receiver: "slack"
+    - match:
+        - receiver: "ms_teams"
+receivers:
+  - name: "alerts"
+    opsgenie:
+      apiKey: xxx
+      priority: "P3"
+      message: "Event {{ .Reason }} for {{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }} on K8s cluster"
+      alias: "{{ .UID }}"
+      description: "<pre>{{ toPrettyJson . }}</pre>"
+      tags:
+        - "event"
+        - "{{ .Reason }}"
+        - "{{ .InvolvedObject.Kind }}"
+        - "{{ .InvolvedObject.Name }}"
+  - name: "slack"
+    slack:
+      token: YOUR-API-TOKEN-HERE
+      channel: "@{{ .InvolvedObject.Labels.owner }}"
+      message: "{{ .Message }}"
+      color: # optional
+      title: # optional
+      author_name: # optional
+      footer: # optional
+      fields:
+        namespace: "{{ .Namespace }}"
+        reason: "{{ .Reason }}"
+        object: "{{ .Namespace }}"
+
+  - name: "ms_teams"
+    teams:
+      endpoint: "https://outlook.office.com/webhook/..."
+      layout: # Optional
+"#;
+    let path = dir.path().join("alerting.yaml");
+    std::fs::write(&path, kee).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK (3 receiver(s): alerts, slack, ms_teams; 0 warning(s))"),
+        "{out}"
+    );
+    assert!(!out.contains("YOUR-API-TOKEN-HERE"), "{out}");
+}
+
+#[test]
+fn check_config_reports_bad_slack_teams_and_opsgenie_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = r#"route:
+  routes:
+    - match:
+        - receiver: pager
+    - match:
+        - receiver: chat
+    - match:
+        - receiver: room
+receivers:
+  - name: pager
+    opsgenie:
+      apiKey: og-s3cr3t-key
+      URL: https://api.eu.opsgenie.com
+      message: "{{ .Message }}"
+  - name: chat
+    slack:
+      token: xoxb-s3cr3t-token
+      channel: "@{{ .InvolvedObject.Labels.owner"
+      message: "{{ .Message }}"
+  - name: room
+    teams:
+      endpoint: https://example.webhook.office.com/webhookb2/x
+      format: card
+"#;
+    let path = dir.path().join("bad-alerting.yaml");
+    std::fs::write(&path, bad).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, EXIT_CONFIG, "{out}");
+    let file = path.display().to_string();
+    let d = diagnostic_at(&out, &file, line_of(bad, "URL:"));
+    assert!(d.contains("not a URL with a scheme"), "{d}");
+    assert!(d.contains("hint: write just the host"), "{d}");
+    let d = diagnostic_at(&out, &file, line_of(bad, "channel:"));
+    assert!(d.contains("invalid template"), "{d}");
+    assert!(
+        d.contains("hint: templates use Go text/template syntax"),
+        "{d}"
+    );
+    let d = diagnostic_at(&out, &file, line_of(bad, "format: card"));
+    assert!(
+        d.contains("unknown teams format `card`") && d.contains("hint:"),
+        "{d}"
+    );
+    assert!(
+        !out.contains("og-s3cr3t-key") && !out.contains("xoxb-s3cr3t-token"),
+        "{out}"
+    );
+}

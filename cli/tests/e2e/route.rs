@@ -189,3 +189,93 @@ fn route_rejects_a_file_that_is_not_an_event() {
     assert!(stderr.contains(&event.display().to_string()), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Slack, Teams and Opsgenie previews show the request each would make, but
+/// never the token, the webhook URL's secret path or the API key, whether
+/// written in the file or taken from the environment.
+#[test]
+fn route_previews_of_alerting_receivers_mask_their_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        r##"route:
+  routes:
+    - match:
+        - receiver: slack
+        - receiver: slack-hook
+        - receiver: teams
+        - receiver: pager
+receivers:
+  - name: slack
+    slack:
+      token: "${HERALD_TEST_SLACK_TOKEN}"
+      channel: "#ops"
+      message: "{{ .Reason }}: {{ .Message }}"
+  - name: slack-hook
+    slack:
+      webhookURL: https://hooks.slack.com/services/T0/B0/s3cr3t-hook-path
+      message: "{{ .Reason }}"
+  - name: teams
+    teams:
+      endpoint: https://example.webhook.office.com/webhookb2/s3cr3t-teams-path
+      format: adaptiveCard
+  - name: pager
+    opsgenie:
+      apiKey: "${HERALD_TEST_OPSGENIE_KEY}"
+      URL: api.eu.opsgenie.com
+      message: "{{ .Reason }} on {{ .InvolvedObject.Name }}"
+      alias: "{{ .InvolvedObject.UID }}"
+"##,
+    )
+    .unwrap();
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("route")
+        .arg(&config)
+        .arg("--event")
+        .arg(fixture("core-v1-event-from-events-api.json"))
+        .env("HERALD_TEST_SLACK_TOKEN", "xoxb-s3cr3t-env-token")
+        .env("HERALD_TEST_OPSGENIE_KEY", "og-s3cr3t-env-key");
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    for secret in [
+        "s3cr3t-env-token",
+        "s3cr3t-hook-path",
+        "s3cr3t-teams-path",
+        "s3cr3t-env-key",
+    ] {
+        assert!(!text.contains(secret), "`{secret}` shown:\n{text}");
+    }
+    let slack = section(&text, "--- slack (slack)");
+    assert_eq!(
+        slack[0], "POST https://slack.com/api/chat.postMessage",
+        "{text}"
+    );
+    assert!(slack.contains(&"Authorization: ***"), "{text}");
+    let body: Value = serde_json::from_str(slack.last().unwrap()).unwrap();
+    assert_eq!(body["channel"], "#ops");
+    let hook = section(&text, "--- slack-hook (slack)");
+    assert_eq!(
+        hook[0], "POST https://hooks.slack.com/services/***",
+        "{text}"
+    );
+    let teams = section(&text, "--- teams (teams)");
+    assert_eq!(
+        teams[0], "POST https://example.webhook.office.com/webhookb2/***",
+        "{text}"
+    );
+    let pager = section(&text, "--- pager (opsgenie)");
+    assert_eq!(
+        pager[0], "POST https://api.eu.opsgenie.com/v2/alerts",
+        "{text}"
+    );
+    assert!(pager.contains(&"Authorization: ***"), "{text}");
+    let body: Value = serde_json::from_str(pager.last().unwrap()).unwrap();
+    assert_eq!(body["priority"], "P3");
+    assert_eq!(body["message"], "BackOff on nginx-55b49f585d-pjdb6");
+}

@@ -1,6 +1,7 @@
 //! Code shared by sinks: payload encoding (layout or KEE JSON), layouts, the
 //! JSON-lines request builder, HTTP helpers and TLS.
 
+pub mod fields;
 pub mod http;
 pub mod layout;
 pub mod lines;

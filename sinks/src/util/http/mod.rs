@@ -2,10 +2,12 @@
 //! receiver, its requests and their previews), URL redaction, `Retry-After`
 //! parsing, response classification and Go's canonical header names.
 
+mod each;
 mod redact;
 mod sender;
 
-pub use redact::{is_secret_param, redact_url};
+pub use each::{describe_each, send_each};
+pub use redact::{is_secret_param, redact_secret_url, redact_url};
 pub use sender::{
     DEFAULT_USER_AGENT, HttpClientError, HttpRequest, HttpResponse, HttpSender, MAX_RESPONSE_BODY,
 };

@@ -52,6 +52,28 @@ pub fn redact_url(url: &Url) -> String {
     out
 }
 
+/// Returns `url` for a URL that is itself a credential (a Slack incoming
+/// webhook, a Teams connector: whoever knows the path can post): scheme,
+/// host, port and the first path segment as written, the rest of the path as
+/// `***`, the query [redacted](redact_url) as usual.
+///
+/// `https://hooks.slack.com/services/T0/B0/XyZ` is shown as
+/// `https://hooks.slack.com/services/***`.
+pub fn redact_secret_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let mut segments = url.path().trim_start_matches('/').splitn(2, '/');
+    let first = segments.next().unwrap_or_default();
+    let path = match segments.next() {
+        Some(rest) if !rest.is_empty() => format!("/{first}/***"),
+        _ if !first.is_empty() => "/***".to_owned(),
+        _ => "/".to_owned(),
+    };
+    shown.set_path(&path);
+    // `set_path` percent-encodes nothing in `***`; the fragment never goes out.
+    shown.set_fragment(None);
+    redact_url(&shown)
+}
+
 /// Redacts the values of secret `name=value` pairs of a query string, keeping
 /// every other byte as written.
 fn redact_params(query: &str) -> String {
@@ -146,6 +168,28 @@ mod tests {
             redact("https://h/?x=1#access_token=t"),
             "https://h/?x=1#access_token=***"
         );
+    }
+
+    #[test]
+    fn secret_urls_keep_only_their_first_path_segment() {
+        let secret = |u: &str| redact_secret_url(&Url::parse(u).unwrap());
+        assert_eq!(
+            secret("https://hooks.slack.com/services/T0/B0/XyZ"),
+            "https://hooks.slack.com/services/***"
+        );
+        assert_eq!(
+            secret("https://x.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d"),
+            "https://x.webhook.office.com/webhookb2/***"
+        );
+        assert_eq!(
+            secret("https://h.logic.azure.com:443/workflows/id/triggers?api-version=1&sig=abc"),
+            "https://h.logic.azure.com/workflows/***?api-version=1&sig=***"
+        );
+        assert_eq!(
+            secret("http://u:p@127.0.0.1:8080/XyZ"),
+            "http://***@127.0.0.1:8080/***"
+        );
+        assert_eq!(secret("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/");
     }
 
     #[test]
