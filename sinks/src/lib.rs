@@ -20,6 +20,9 @@ pub mod preview;
 pub mod registry;
 mod set;
 pub mod util;
+// What the AWS receivers share (region, credentials, errors, batch answers).
+#[cfg(feature = "aws")]
+pub mod aws;
 
 // The receiver types: one line per type (its folder's module and its config
 // struct); see `registry` for the syntax of a type behind a cargo feature.
@@ -32,6 +35,7 @@ registry::receivers! {
     elasticsearch::ElasticsearchConfig,
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
+    sqs::SqsConfig as "sqs" if feature "aws",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
