@@ -36,6 +36,7 @@ registry::receivers! {
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
     sqs::SqsConfig as "sqs" if feature "aws",
+    sns::SnsConfig as "sns" if feature "aws",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

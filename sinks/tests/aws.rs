@@ -5,6 +5,8 @@
 
 #[path = "aws/moto.rs"]
 mod moto;
+#[path = "aws/sns.rs"]
+mod sns;
 #[path = "aws/sqs.rs"]
 mod sqs;
 
