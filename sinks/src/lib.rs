@@ -37,6 +37,7 @@ registry::receivers! {
     loki::LokiConfig,
     sqs::SqsConfig as "sqs" if feature "aws",
     sns::SnsConfig as "sns" if feature "aws",
+    kinesis::KinesisConfig as "kinesis" if feature "aws",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
