@@ -38,6 +38,7 @@ registry::receivers! {
     sqs::SqsConfig as "sqs" if feature "aws",
     sns::SnsConfig as "sns" if feature "aws",
     kinesis::KinesisConfig as "kinesis" if feature "aws",
+    firehose::FirehoseConfig as "firehose" if feature "aws",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

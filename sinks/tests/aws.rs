@@ -3,6 +3,8 @@
 //! rule target and is read back through moto.
 #![cfg(feature = "aws")]
 
+#[path = "aws/firehose.rs"]
+mod firehose;
 #[path = "aws/kinesis.rs"]
 mod kinesis;
 #[path = "aws/moto.rs"]
