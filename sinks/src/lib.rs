@@ -39,6 +39,7 @@ registry::receivers! {
     sns::SnsConfig as "sns" if feature "aws",
     kinesis::KinesisConfig as "kinesis" if feature "aws",
     firehose::FirehoseConfig as "firehose" if feature "aws",
+    eventbridge::EventBridgeConfig as "eventbridge" if feature "aws",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

@@ -3,6 +3,8 @@
 //! rule target and is read back through moto.
 #![cfg(feature = "aws")]
 
+#[path = "aws/eventbridge.rs"]
+mod eventbridge;
 #[path = "aws/firehose.rs"]
 mod firehose;
 #[path = "aws/kinesis.rs"]
