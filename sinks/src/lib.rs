@@ -40,6 +40,7 @@ registry::receivers! {
     kinesis::KinesisConfig as "kinesis" if feature "aws",
     firehose::FirehoseConfig as "firehose" if feature "aws",
     eventbridge::EventBridgeConfig as "eventbridge" if feature "aws",
+    opscenter::OpsCenterConfig as "opscenter" if feature "aws",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

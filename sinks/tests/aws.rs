@@ -11,6 +11,8 @@ mod firehose;
 mod kinesis;
 #[path = "aws/moto.rs"]
 mod moto;
+#[path = "aws/opscenter.rs"]
+mod opscenter;
 #[path = "aws/sns.rs"]
 mod sns;
 #[path = "aws/sqs.rs"]

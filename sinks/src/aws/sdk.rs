@@ -15,6 +15,9 @@ pub enum AwsError {
          (set `region:` in the receiver, such as `region: us-east-1`)"
     )]
     NoRegion,
+    /// The HTTP client could not be created.
+    #[error("cannot create the HTTP client: {0}")]
+    Client(String),
 }
 
 /// Loads the SDK configuration for `settings`: the default credential chain
