@@ -23,3 +23,11 @@ if ! "$osmem_venv/bin/python" -c 'import osmem_server' 2>/dev/null; then
     python3 -m venv "$osmem_venv"
     "$osmem_venv/bin/pip" install -q 'osmem-server==0.1.6'
 fi
+# moto_server (an AWS fake: SQS, SNS, Kinesis, Firehose + S3, EventBridge), for the
+# AWS receiver tests: a venv under the cache, skipped when present; .ci/test exports
+# HERALD_MOTO_BIN.
+moto_venv="$HERALD_CACHE/moto"
+if ! "$moto_venv/bin/python" -c 'import moto, boto3' 2>/dev/null; then
+    python3 -m venv "$moto_venv"
+    "$moto_venv/bin/pip" install -q 'moto[server]==5.*' boto3
+fi

@@ -21,6 +21,9 @@ pub mod preview;
 pub mod registry;
 mod set;
 pub mod util;
+// What the AWS receivers share (region, credentials, errors, batch answers).
+#[cfg(feature = "aws")]
+pub mod aws;
 
 // The receiver types: one line per type (its folder's module and its config
 // struct); see `registry` for the syntax of a type behind a cargo feature.
@@ -36,6 +39,12 @@ registry::receivers! {
     slack::SlackConfig,
     teams::TeamsConfig,
     opsgenie::OpsgenieConfig,
+    sqs::SqsConfig as "sqs" if feature "aws",
+    sns::SnsConfig as "sns" if feature "aws",
+    kinesis::KinesisConfig as "kinesis" if feature "aws",
+    firehose::FirehoseConfig as "firehose" if feature "aws",
+    eventbridge::EventBridgeConfig as "eventbridge" if feature "aws",
+    opscenter::OpsCenterConfig as "opscenter" if feature "aws",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
