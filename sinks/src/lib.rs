@@ -32,6 +32,7 @@ registry::receivers! {
     elasticsearch::ElasticsearchConfig,
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
+    syslog::SyslogConfig,
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
