@@ -33,6 +33,7 @@ registry::receivers! {
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
     syslog::SyslogConfig,
+    kafka::KafkaConfig as "kafka" if feature "kafka",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
