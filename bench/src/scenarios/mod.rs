@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod lookups;
 pub mod memory;
 pub mod ruler;
+pub mod sinks;
 pub mod soak;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ use crate::workload::Sample;
 
 /// Scenario names, in the order a full run executes them.
 pub const NAMES: &[&str] = &[
-    "baseline", "ruler", "ingest", "memory", "lookups", "e2e", "soak",
+    "baseline", "ruler", "ingest", "memory", "lookups", "e2e", "sinks", "soak",
 ];
 
 /// Problem sizes.
@@ -62,6 +63,8 @@ pub struct Sizes {
     pub lookups_after: Duration,
     /// Events decoded by the baseline.
     pub baseline_events: usize,
+    /// Events delivered by the ruler to each real peer (`sinks`).
+    pub sinks: usize,
     /// Duration of the soak.
     pub soak: Duration,
     /// RSS sampling interval.
@@ -83,6 +86,7 @@ impl Sizes {
         lookups_down: Duration::from_secs(10),
         lookups_after: Duration::from_secs(30),
         baseline_events: 200_000,
+        sinks: 100_000,
         soak: Duration::from_secs(600),
         sample_every: Duration::from_secs(1),
     };
@@ -101,6 +105,7 @@ impl Sizes {
         lookups_down: Duration::from_secs(1),
         lookups_after: Duration::from_secs(3),
         baseline_events: 2_000,
+        sinks: 2_000,
         soak: Duration::from_secs(4),
         sample_every: Duration::from_millis(100),
     };
@@ -194,6 +199,7 @@ pub async fn run(name: &str, ctx: &mut Ctx) -> Result<Vec<Row>> {
         "lookups" => lookups::run(ctx).await,
         "baseline" => baseline::run(ctx).await,
         "soak" => soak::run(ctx).await,
+        "sinks" => sinks::run(ctx).await,
         other => Err(crate::error::BenchError::Invalid(format!(
             "unknown scenario `{other}`; known: {}",
             NAMES.join(", ")
