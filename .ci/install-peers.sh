@@ -6,6 +6,7 @@ command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv' 2>/dev/null || need+=(python3-venv)
 command -v gcc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
+[ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
@@ -31,3 +32,16 @@ if ! "$moto_venv/bin/python" -c 'import moto, boto3' 2>/dev/null; then
     python3 -m venv "$moto_venv"
     "$moto_venv/bin/pip" install -q 'moto[server]==5.*' boto3
 fi
+# tansu (a Kafka-compatible broker, for the kafka receiver tests): built from crates.io
+# into the cache, skipped when present; .ci/test exports HERALD_TANSU_BIN. `dynostore`
+# is the feature that gives it a storage engine (the default build cannot store
+# anything). The build's target dir is thrown away afterwards (it is ~GBs).
+install_tansu() {
+    local root="$HERALD_CACHE/tansu"
+    [ -x "$root/bin/tansu" ] && return 0
+    local build="$HERALD_CACHE/tansu-build"
+    CARGO_TARGET_DIR="$build" cargo install --locked tansu --version 0.6.0 \
+        --features dynostore --root "$root"
+    rm -rf "$build"
+}
+install_tansu

@@ -68,6 +68,19 @@ fn smoke_run_measures_every_scenario() {
             "no elasticsearch row in {names:?}"
         );
     }
+    // The real-peer rows run when their peer is installed; in CI it must be.
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    for (var, prefix) in [
+        ("HERALD_TANSU_BIN", "receiver kafka: ruler → tansu"),
+        ("HERALD_RSYSLOGD_BIN", "receiver syslog: ruler → rsyslogd"),
+    ] {
+        if ci || std::env::var_os(var).is_some() {
+            assert!(
+                names.iter().any(|n| n.starts_with(prefix)),
+                "no row for `{prefix}` in {names:?} ({var} must be set)"
+            );
+        }
+    }
     for r in rows {
         let name = r["scenario"].as_str().unwrap();
         assert!(r["events"].as_u64().unwrap() > 0, "{name}: no events");

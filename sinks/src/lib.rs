@@ -45,6 +45,8 @@ registry::receivers! {
     firehose::FirehoseConfig as "firehose" if feature "aws",
     eventbridge::EventBridgeConfig as "eventbridge" if feature "aws",
     opscenter::OpsCenterConfig as "opscenter" if feature "aws",
+    syslog::SyslogConfig,
+    kafka::KafkaConfig as "kafka" if feature "kafka",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

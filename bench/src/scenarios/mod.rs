@@ -9,7 +9,7 @@
 //! | `memory` | exporter RSS with 100k distinct involved objects looked up and cached |
 //! | `lookups` | exporter with lookups on at KEE's default API budget (5 QPS) while pods come and go: lag, requests, enrichment |
 //! | `baseline` | decoding the same watch stream with serde_json alone (the physical floor) |
-//! | `receivers` | the ruler process delivering to Elasticsearch (`_bulk` into osmem-server) and Loki (push to a fake) |
+//! | `receivers` | the ruler process delivering to Elasticsearch (`_bulk` into osmem-server), Loki (push to a fake), Kafka (tansu), syslog (rsyslogd) |
 //! | `soak` | end-to-end at 1,000 events/s for 10 minutes: ruler RSS over time |
 
 pub mod baseline;

@@ -9,7 +9,13 @@
 //! * `loki` (protobuf + snappy) against an in-process fake push endpoint that decodes
 //!   every body and counts its entries.
 //!
-//! Throughput is measured from the first batch the source sent to the last
+//! * `kafka` against tansu (a Kafka-compatible broker, in memory, one topic of 3
+//!   partitions; `HERALD_TANSU_BIN`), `acks=all`: an event is acknowledged when its
+//!   delivery report came;
+//! * `syslog` against rsyslogd over TCP (RFC 5424, octet counting; `HERALD_RSYSLOGD_BIN`),
+//!   written to a file whose lines are counted.
+//!
+//! A row whose peer is not installed is skipped with a warning. Throughput is measured from the first batch the source sent to the last
 //! acknowledgement (the ruler acknowledges an event only once the target accepted it),
 //! CPU from `/proc` for the ruler (and osmem-server, in the notes). A row whose target
 //! does not hold every event says `MISSING`.
@@ -49,6 +55,14 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
         ),
     }
     rows.push(loki(ctx).await?);
+    match std::env::var_os("HERALD_TANSU_BIN") {
+        Some(bin) => rows.push(kafka(ctx, Path::new(&bin)).await?),
+        None => warn!("HERALD_TANSU_BIN is not set: the kafka row is skipped"),
+    }
+    match std::env::var_os("HERALD_RSYSLOGD_BIN") {
+        Some(bin) => rows.push(syslog(ctx, Path::new(&bin)).await?),
+        None => warn!("HERALD_RSYSLOGD_BIN is not set: the syslog row is skipped"),
+    }
     Ok(rows)
 }
 
@@ -130,14 +144,14 @@ async fn deliver(ctx: &mut Ctx, dir: &str, config: String, n: usize) -> Result<R
 
 /// The row for one run: events/s, ruler CPU per event, and whether the target holds
 /// every event.
-fn row(label: &str, n: usize, run: &Run, landed: u64, extra: String) -> Row {
+fn row(label: &str, n: usize, run: &Run, landed: Option<u64>, extra: String) -> Row {
     let cpu_us = run.cpu.as_secs_f64() * 1e6 / n.max(1) as f64;
     let mut row = Row::new(label, n as u64, run.wall, Some(run.cpu))
         .peak_rss(Some(run.peak_rss))
         .note(format!(
             "ruler {cpu_us:.1} µs CPU per event; batches of {BATCH}; {extra}"
         ));
-    if landed != n as u64 {
+    if let Some(landed) = landed.filter(|&l| l != n as u64) {
         row = row.note(format!("MISSING: the target holds {landed} of {n}"));
     }
     row
@@ -186,7 +200,7 @@ async fn elasticsearch(ctx: &mut Ctx, bin: &Path) -> Result<Row> {
         "receiver elasticsearch: ruler → `_bulk` (osmem-server)",
         n,
         &run,
-        landed,
+        Some(landed),
         format!(
             "osmem-server used {:.2} CPU-s; one document per occurrence (useEventID)",
             osmem_cpu.as_secs_f64()
@@ -209,12 +223,126 @@ async fn loki(ctx: &mut Ctx) -> Result<Row> {
         "receiver loki: ruler → push, protobuf + snappy (fake)",
         n,
         &run,
-        landed,
+        Some(landed),
         format!(
             "{} pushes, {:.1} streams per push",
             fake.pushes(),
             fake.streams() as f64 / fake.pushes().max(1) as f64
         ),
+    ))
+}
+
+/// Waits until `port` on 127.0.0.1 accepts connections.
+async fn wait_port(port: u16, what: &str, peer: &mut Proc) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        peer.check_alive()?;
+        if Instant::now() > deadline {
+            return Err(BenchError::Timeout {
+                what: what.to_owned(),
+                secs: 30,
+                log: Some(peer.log_tail()),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+async fn kafka(ctx: &mut Ctx, tansu: &Path) -> Result<Row> {
+    let work = ctx.dir("receivers-tansu")?;
+    let port = free_port()?;
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut cmd = Command::new(tansu);
+    cmd.args([
+        "broker",
+        "--listener-url",
+        &url,
+        "--advertised-listener-url",
+        &url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]);
+    let mut broker = Proc::spawn("tansu", cmd, &work.join("tansu.log"))?;
+    wait_port(port, "tansu to listen", &mut broker).await?;
+    let created = Command::new(tansu)
+        .args([
+            "topic",
+            "create",
+            "events",
+            "--partitions",
+            "3",
+            "--broker",
+            &url,
+        ])
+        .output()
+        .map_err(io_err("cannot run", tansu))?;
+    if !created.status.success() {
+        return Err(BenchError::Invalid(format!(
+            "tansu topic create failed: {}",
+            String::from_utf8_lossy(&created.stderr)
+        )));
+    }
+    let receiver = format!(
+        "    kafka:\n      brokers: [\"127.0.0.1:{port}\"]\n      topic: events\n      clientId: bench\n"
+    );
+    let n = events(ctx);
+    let run = deliver(ctx, "receivers-kafka", config(&receiver), n).await;
+    broker.terminate(Duration::from_secs(5))?;
+    let run = run?;
+    info!(events = n, "kafka row measured");
+    Ok(row(
+        "receiver kafka: ruler → tansu (acks=all)",
+        n,
+        &run,
+        None,
+        "acknowledged = the broker's delivery report came; one topic of 3 partitions".into(),
+    ))
+}
+
+async fn syslog(ctx: &mut Ctx, rsyslogd: &Path) -> Result<Row> {
+    let work = ctx.dir("receivers-rsyslog")?;
+    let port = free_port()?;
+    let d = work.display();
+    let conf = format!(
+        "global(workDirectory=\"{d}\")\nmodule(load=\"imtcp\")\ninput(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"out\")\nruleset(name=\"out\") {{\n  action(type=\"omfile\" file=\"{d}/out.log\")\n}}\n"
+    );
+    let conf_path = work.join("rsyslog.conf");
+    std::fs::write(&conf_path, conf).map_err(io_err("cannot write", &conf_path))?;
+    let mut cmd = Command::new(rsyslogd);
+    cmd.arg("-n")
+        .arg("-f")
+        .arg(&conf_path)
+        .arg("-i")
+        .arg(work.join("rsyslogd.pid"));
+    let mut server = Proc::spawn("rsyslogd", cmd, &work.join("rsyslogd.log"))?;
+    wait_port(port, "rsyslogd to listen", &mut server).await?;
+    let receiver = format!(
+        "    syslog:\n      network: tcp\n      address: \"127.0.0.1:{port}\"\n      tag: bench\n      format: rfc5424\n      framing: octet-counting\n"
+    );
+    let n = events(ctx);
+    let run = deliver(ctx, "receivers-syslog", config(&receiver), n).await;
+    // rsyslog writes its file asynchronously: give it a moment to catch up
+    let out = work.join("out.log");
+    let lines = || {
+        std::fs::read_to_string(&out)
+            .map(|t| t.lines().count() as u64)
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run.is_ok() && lines() < n as u64 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let landed = lines();
+    server.terminate(Duration::from_secs(5))?;
+    let run = run?;
+    info!(events = n, landed, "syslog row measured");
+    Ok(row(
+        "receiver syslog: ruler → rsyslogd (TCP, RFC 5424)",
+        n,
+        &run,
+        Some(landed),
+        "octet counting; lines counted in rsyslog's output file".into(),
     ))
 }
 

@@ -499,3 +499,105 @@ receivers:
         "{out}"
     );
 }
+
+#[test]
+fn check_config_loads_the_kee_kafka_and_syslog_examples_and_reports_bad_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    // kubernetes-event-exporter's README examples, unchanged (the kafka one names
+    // its TLS files relative to the working directory).
+    let route =
+        |name: &str| format!("route:\n  routes:\n    - match:\n        - receiver: \"{name}\"\n");
+    let kafka = r#"receivers:
+  - name: "kafka"
+    kafka:
+      clientId: "kubernetes"
+      topic: "kube-event"
+      brokers:
+        - "localhost:9092"
+      compressionCodec: "snappy"
+      tls:
+        enable: true
+        certFile: "kafka-client.crt"
+        keyFile: "kafka-client.key"
+        caFile: "kafka-ca.crt"
+      sasl:
+        enable: true
+        username: "kube-event-producer"
+        password: "kube-event-producer-password"
+        mechanism: "sha512"
+      layout: #optional
+        kind: "{{ .InvolvedObject.Kind }}"
+        namespace: "{{ .InvolvedObject.Namespace }}"
+        name: "{{ .InvolvedObject.Name }}"
+        reason: "{{ .Reason }}"
+        message: "{{ .Message }}"
+        type: "{{ .Type }}"
+        createdAt: "{{ .GetTimestampISO8601 }}"
+"#;
+    let syslog = "receivers:\n  - name: \"syslog\"\n    syslog:\n      network: \"tcp\"\n      address: \"127.0.0.1:11514\"\n      tag: \"k8s.event\"\n\n";
+    for f in ["kafka-client.crt", "kafka-client.key", "kafka-ca.crt"] {
+        std::fs::write(dir.path().join(f), "PEM").unwrap();
+    }
+    for (name, body) in [("kafka", kafka), ("syslog", syslog)] {
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, format!("{}{body}", route(name))).unwrap();
+        let mut cmd = Command::new(bin("herald"));
+        cmd.arg("check-config").arg(&path).current_dir(dir.path());
+        let out = run_to_end(cmd, Duration::from_secs(30));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains(&format!("OK (1 receiver(s): {name}; 0 warning(s))")),
+            "{text}"
+        );
+        assert!(!text.contains("kube-event-producer-password"), "{text}");
+    }
+
+    let bad = r#"route:
+  routes:
+    - match:
+        - receiver: kafka
+        - receiver: syslog
+receivers:
+  - name: kafka
+    kafka:
+      topic: kube-events
+      brokers: ["kafka-0.kafka"]
+      compressionCodec: brotli
+      tls: {enable: true, caFile: /no/such/ca.pem}
+      sasl:
+        enable: true
+        username: herald
+        password: "${KAFKA_PASSWORD}"
+        mechanism: sha1
+      avro: {schemaID: "not-hex", schema: '"string"'}
+  - name: syslog
+    syslog:
+      network: udp
+      address: "no-such-host.invalid:514"
+"#;
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(&path, bad).unwrap();
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("check-config")
+        .arg(&path)
+        .env("KAFKA_PASSWORD", "hunter2-kafka");
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_CONFIG), "{text}");
+    let file = path.display().to_string();
+    for (needle, message) in [
+        ("brokers:", "broker `kafka-0.kafka` has no port"),
+        ("compressionCodec:", "unknown compressionCodec `brotli`"),
+        ("tls:", "cannot read TLS file `/no/such/ca.pem`"),
+        ("mechanism:", "unknown SASL mechanism `sha1`"),
+        ("avro:", "the schemaID must be 32 hexadecimal characters"),
+        ("address:", "does not resolve"),
+    ] {
+        let d = diagnostic_at(&text, &file, line_of(bad, needle));
+        assert!(d.contains(message) && d.contains("hint:"), "{needle}: {d}");
+    }
+    assert!(!text.contains("hunter2-kafka"), "{text}");
+}

@@ -1,0 +1,392 @@
+//! The `kafka` sink in the real delivery driver against tansu, a
+//! Kafka-compatible broker (`HERALD_TANSU_BIN`, set by `.ci/test`), read
+//! back with an rdkafka consumer: key, value, headers and the sarama
+//! partition of every record; a broker that is down at start and one that
+//! stops in the middle of a stream lose nothing; a record too large is
+//! rejected with librdkafka's reason and counted.
+#![cfg(feature = "kafka")]
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use herald_config::{Diagnostics, SourceFile};
+use herald_sinks::driver::{BatchSettings, DeliverySettings, RetrySettings};
+use herald_sinks::kafka::partition::sarama_partition;
+use herald_sinks::kafka::{KafkaConfig, KafkaSink};
+use herald_testkit::driver::{DriverHarness, event};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+const PARTITIONS: i32 = 3;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// tansu on a fixed 127.0.0.1 port, in memory; killed when dropped.
+struct Tansu {
+    bin: std::ffi::OsString,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Tansu {
+    /// Returns the broker (not started), or `None` (loudly) when
+    /// `HERALD_TANSU_BIN` is unset outside CI; in CI a missing peer fails the
+    /// test.
+    fn new() -> Option<Tansu> {
+        let Some(bin) = std::env::var_os("HERALD_TANSU_BIN") else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "HERALD_TANSU_BIN is not set in CI: run .ci/install-peers.sh and .ci/test"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!!!!!\n!!! SKIPPED: HERALD_TANSU_BIN is not set, the tansu test did not run \
+                 (run .ci/install-peers.sh, then .ci/test)\n!!!!!!!!\n"
+            );
+            return None;
+        };
+        Some(Tansu {
+            bin,
+            port: free_port(),
+            child: None,
+        })
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the broker and creates `topic` with [`PARTITIONS`] partitions
+    /// (the storage is in memory: a restart starts empty).
+    async fn start(&mut self, topic: &str) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(&self.bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start tansu");
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(self.address()).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.address())
+            .create()
+            .unwrap();
+        let created = admin
+            .create_topics(
+                &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await
+            .unwrap();
+        for r in created {
+            r.unwrap_or_else(|(t, e)| panic!("cannot create {t}: {e}"));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// One record as read back.
+#[derive(Debug, Clone)]
+struct Record {
+    partition: i32,
+    key: String,
+    value: Vec<u8>,
+    headers: BTreeMap<String, String>,
+}
+
+/// Reads `topic` from the beginning until `n` records came.
+fn read(address: &str, topic: &str, n: usize) -> Vec<Record> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", address)
+        .set("group.id", "herald-test")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while out.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} records, read {}: {out:?}",
+            out.len()
+        );
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = m.unwrap();
+        let mut headers = BTreeMap::new();
+        if let Some(h) = m.headers() {
+            for h in h.iter() {
+                headers.insert(
+                    h.key.to_owned(),
+                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                );
+            }
+        }
+        out.push(Record {
+            partition: m.partition(),
+            key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+            value: m.payload().unwrap_or_default().to_vec(),
+            headers,
+        });
+    }
+    out
+}
+
+fn sink(block: &str) -> KafkaSink {
+    let yaml = format!("- name: kafka\n  kafka:\n{block}");
+    let source = Arc::new(SourceFile::new("config.yaml", &yaml));
+    let mut diags = Diagnostics::for_source(source.clone());
+    let node = herald_config::yaml::parse(&source, &mut diags).unwrap();
+    let receivers = herald_sinks::parse_receivers(&node, &mut diags);
+    assert!(!diags.has_errors(), "{diags}");
+    let c = receivers[0].sink.downcast_ref::<KafkaConfig>().unwrap();
+    KafkaSink::new("kafka", c, Duration::from_secs(5)).unwrap()
+}
+
+fn settings() -> DeliverySettings {
+    let mut s = DeliverySettings::with_batch(BatchSettings {
+        max_events: 50,
+        max_bytes: 4 * 1024 * 1024,
+        linger: Duration::from_millis(20),
+    });
+    s.timeout = Duration::from_secs(5);
+    s.retry = RetrySettings {
+        initial_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_millis(500),
+        max_attempts: 0,
+    };
+    s
+}
+
+fn uid_of(value: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(value).unwrap();
+    v["metadata"]["uid"].as_str().unwrap().to_owned()
+}
+
+/// Every record lands with the Event UID as key, the KEE JSON as value, the
+/// idempotency-key, cluster and templated headers, in the partition sarama
+/// would have chosen for the key.
+#[tokio::test]
+async fn records_land_with_key_value_headers_and_sarama_s_partition() {
+    let Some(mut broker) = Tansu::new() else {
+        return;
+    };
+    broker.start("events").await;
+    let s = sink(&format!(
+        "    brokers: [\"{}\"]\n    topic: events\n    headers:\n      reason: \"{{{{ .Reason }}}}\"\n",
+        broker.address()
+    ));
+    let mut h = DriverHarness::start(s, settings());
+    let uids: Vec<String> = (0..20).map(|i| format!("uid-{i}")).collect();
+    for uid in &uids {
+        let mut ev = event(uid, "m");
+        ev.cluster_name = "prod".into();
+        ev.occurrence = 2;
+        h.deliver(ev).await;
+    }
+    let acks = h.acks(uids.len(), WAIT).await;
+    assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
+    let address = broker.address();
+    let records = tokio::task::spawn_blocking(move || read(&address, "events", 20))
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    let mut partitions = std::collections::BTreeSet::new();
+    for r in &records {
+        assert_eq!(uid_of(&r.value), r.key, "{r:?}");
+        assert_eq!(
+            r.headers["idempotency-key"],
+            format!("{}-2", r.key),
+            "{r:?}"
+        );
+        assert_eq!(r.headers["cluster"], "prod", "{r:?}");
+        assert_eq!(r.headers["reason"], "BackOff", "{r:?}");
+        assert_eq!(
+            r.partition,
+            sarama_partition(r.key.as_bytes(), PARTITIONS),
+            "{r:?}"
+        );
+        partitions.insert(r.partition);
+        seen.push(r.key.clone());
+    }
+    seen.sort();
+    let mut expected = uids.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert!(
+        partitions.len() > 1,
+        "all records in one partition: {partitions:?}"
+    );
+}
+
+/// The broker is down when the receiver starts and goes down again in the
+/// middle of a stream: nothing is acknowledged while it is down, and every
+/// event arrives once it is back.
+#[tokio::test]
+async fn a_broker_down_at_start_or_mid_stream_loses_nothing() {
+    let Some(mut broker) = Tansu::new() else {
+        return;
+    };
+    let s = sink(&format!(
+        "    brokers: [\"{}\"]\n    topic: events\n",
+        broker.address()
+    ));
+    let mut h = DriverHarness::start(s, settings());
+    for i in 0..5 {
+        h.deliver(event(&format!("early-{i}"), "m")).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(h.pending_acks().is_empty(), "acknowledged with no broker");
+    broker.start("events").await;
+    let acks = h.acks(5, WAIT).await;
+    assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
+    let address = broker.address();
+    let first = tokio::task::spawn_blocking(move || read(&address, "events", 5))
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = first.iter().map(|r| r.key.clone()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        (0..5).map(|i| format!("early-{i}")).collect::<Vec<_>>()
+    );
+
+    // Down in the middle of the stream (its memory storage starts empty
+    // again, so what came before is checked above).
+    broker.stop();
+    for i in 0..5 {
+        h.deliver(event(&format!("late-{i}"), "m")).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        h.pending_acks().is_empty(),
+        "acknowledged while the broker was down"
+    );
+    broker.start("events").await;
+    let acks = h.acks(5, WAIT).await;
+    assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
+    let address = broker.address();
+    let second = tokio::task::spawn_blocking(move || read(&address, "events", 5))
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = second.iter().map(|r| r.key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys,
+        (0..5).map(|i| format!("late-{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(h.metric("herald_sink_dropped_events_total", ""), 0.0);
+}
+
+/// A record over `message.max.bytes` is refused for good with librdkafka's
+/// reason and counted; the rest of the batch is delivered.
+#[tokio::test]
+async fn a_record_too_large_is_rejected_and_counted() {
+    let Some(mut broker) = Tansu::new() else {
+        return;
+    };
+    broker.start("events").await;
+    let s = sink(&format!(
+        "    brokers: [\"{}\"]\n    topic: events\n    properties:\n      message.max.bytes: 2000\n",
+        broker.address()
+    ));
+    let mut h = DriverHarness::start(s, settings());
+    h.deliver(event("small", "m")).await;
+    h.deliver(event("big", &"x".repeat(5000))).await;
+    let acks = h.acks(2, WAIT).await;
+    let delivered: u32 = acks.iter().map(|a| a.delivered).sum();
+    let rejected: u32 = acks.iter().map(|a| a.rejected).sum();
+    assert_eq!((delivered, rejected), (1, 1), "{acks:?}");
+    assert_eq!(
+        h.metric(
+            "herald_sink_dropped_events_total",
+            "reason=\"permanent_error\""
+        ),
+        1.0
+    );
+    let address = broker.address();
+    let records = tokio::task::spawn_blocking(move || read(&address, "events", 1))
+        .await
+        .unwrap();
+    assert_eq!(records[0].key, "small");
+}
+
+/// KEE's Avro frame arrives as produced: `0x00`, the schema ID, Avro binary.
+#[tokio::test]
+async fn avro_values_are_framed_like_kee() {
+    let Some(mut broker) = Tansu::new() else {
+        return;
+    };
+    broker.start("events").await;
+    let s = sink(&format!(
+        "    brokers: [\"{}\"]\n    topic: events\n    avro:\n      schemaID: c4b52aaf22429c7f9eb8c30270bc1795\n      schema: '{{\"type\":\"map\",\"values\":[\"null\",\"string\",\"long\",\"boolean\",{{\"type\":\"map\",\"values\":[\"null\",\"string\",\"long\",\"boolean\"]}}]}}'\n",
+        broker.address()
+    ));
+    let mut h = DriverHarness::start(s, settings());
+    h.deliver(event("avro-1", "m")).await;
+    let acks = h.acks(1, WAIT).await;
+    assert_eq!(acks[0].delivered, 1, "{acks:?}");
+    let address = broker.address();
+    let records = tokio::task::spawn_blocking(move || read(&address, "events", 1))
+        .await
+        .unwrap();
+    let v = &records[0].value;
+    assert_eq!(v[0], 0);
+    assert_eq!(
+        v[1..17],
+        [
+            0xc4, 0xb5, 0x2a, 0xaf, 0x22, 0x42, 0x9c, 0x7f, 0x9e, 0xb8, 0xc3, 0x02, 0x70, 0xbc,
+            0x17, 0x95
+        ]
+    );
+    assert!(v.windows(6).any(|w| w == b"avro-1"));
+}
