@@ -321,3 +321,13 @@ fn the_token_never_shows_in_debug_output() {
     let builder = format!("{:?}", SlackBuilder::new("s", &config));
     assert!(!builder.contains("YOUR-API-TOKEN-HERE"), "{builder}");
 }
+
+#[test]
+fn api_url_with_a_webhook_is_a_warning() {
+    let (r, diags) = parse(
+        "receivers:\n  - name: s\n    slack:\n      webhookURL: https://hooks.slack.com/services/T/B/X\n      apiURL: https://slack.example.com/api/\n      message: hi\n",
+    );
+    assert!(!diags.has_errors(), "{diags}");
+    assert_eq!(r.len(), 1);
+    assert!(diags.to_string().contains("`apiURL` is only used with a `token`"), "{diags}");
+}
