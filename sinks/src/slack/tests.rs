@@ -309,7 +309,8 @@ fn the_preview_masks_the_token_and_the_webhook_url() {
     let p = crate::preview(&r[0], &compat_example()).unwrap();
     assert!(p.starts_with("POST https://hooks.slack.com/services/***\n"), "{p}");
     assert!(!p.contains("s3cr3t"), "{p}");
-    let debug = format!("{:?}", r[0].sink);
+    let c = r[0].sink.downcast_ref::<SlackConfig>().unwrap();
+    let debug = format!("{:?} {:?}", r[0].sink, SlackBuilder::new("s", c));
     assert!(!debug.contains("s3cr3t"), "{debug}");
 }
 
