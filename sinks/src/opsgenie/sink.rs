@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Url};
-use serde::Serialize;
-use tracing::warn;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
 
 use super::config::{DEFAULT_PRIORITY, PRIORITIES};
 use super::{OpsgenieConfig, OpsgenieError};
@@ -36,6 +36,13 @@ struct CreateAlert {
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<BTreeMap<String, String>>,
     priority: String,
+}
+
+/// Opsgenie's 202 answer.
+#[derive(Debug, Deserialize)]
+struct Accepted {
+    #[serde(rename = "requestId", default)]
+    request_id: String,
 }
 
 /// The body of `POST /v2/alerts/{alias}/close`.
@@ -239,7 +246,20 @@ impl Sink for OpsgenieSink {
     /// `requestId`) means accepted, and is success.
     async fn send(&self, requests: &Vec<HttpRequest>) -> Result<SendOutcome, SendError> {
         send_each(requests, |r| async move {
-            self.sender.send(r).await.map(drop)
+            let response = self.sender.send(r).await?;
+            // The answer names the request for Opsgenie's support and its
+            // request API; the outcome itself is not in it.
+            if let Ok(body) = response.body().await
+                && let Ok(answer) = serde_json::from_slice::<Accepted>(&body)
+            {
+                debug!(
+                    sink = %self.builder.name,
+                    sink_type = OpsgenieConfig::NAME,
+                    request_id = %answer.request_id,
+                    "Opsgenie accepted the request"
+                );
+            }
+            Ok(())
         })
         .await
     }

@@ -204,7 +204,24 @@ fn parse_target(
                 token: token.clone(),
             })
         }
-        (None, Some(webhook)) => match Url::parse(webhook.expose().trim()) {
+        (None, Some(webhook)) => {
+            if let Some(api) = raw.api_url.as_ref().filter(|u| !u.value.trim().is_empty()) {
+                api.warning(diags, "`apiURL` is only used with a `token`; an incoming webhook posts to its own URL")
+                    .with_hint("remove `apiURL`");
+            }
+            parse_webhook(webhook, node, path, diags)
+        }
+    }
+}
+
+/// Parses `webhookURL`, which is a credential: messages never quote it.
+fn parse_webhook(
+    webhook: &Secret<String>,
+    node: &Node,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Option<SlackTarget> {
+    match Url::parse(webhook.expose().trim()) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
                 Some(SlackTarget::Webhook(Secret::new(url)))
             }
@@ -216,7 +233,6 @@ fn parse_target(
                     .with_hint("copy the incoming-webhook URL from Slack: https://hooks.slack.com/services/…");
                 None
             }
-        },
     }
 }
 

@@ -5,7 +5,7 @@
 //!   JSON body `{"channel", "text", "attachments"?, "blocks"?}`. Slack answers
 //!   200 with `{"ok": true}`, or `{"ok": false, "error": "<code>"}`: an
 //!   error carrying the code, retried for throttling and Slack's own trouble
-//!   ([`RETRIABLE_ERRORS`](sink::RETRIABLE_ERRORS)), permanent for the rest
+//!   ([`RETRIABLE_ERRORS`]), permanent for the rest
 //!   (`channel_not_found`, `invalid_auth`, …).
 //! * With a `webhookURL` (an incoming webhook): `POST <webhookURL>` with the
 //!   same body (`channel` only when set); 200 is success, and Slack's

@@ -88,12 +88,23 @@ pub fn escape_text(text: &str) -> String {
 }
 
 /// Turns events into Slack messages.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SlackBuilder {
     name: Arc<str>,
     config: Arc<SlackConfig>,
     /// Method, URL and headers of every request.
     base: HttpRequest,
+}
+
+impl std::fmt::Debug for SlackBuilder {
+    /// Shows the configuration (whose `Debug` masks the token and the
+    /// webhook URL), never the request headers or URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackBuilder")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SlackBuilder {

@@ -309,7 +309,8 @@ fn the_preview_masks_the_token_and_the_webhook_url() {
     let p = crate::preview(&r[0], &compat_example()).unwrap();
     assert!(p.starts_with("POST https://hooks.slack.com/services/***\n"), "{p}");
     assert!(!p.contains("s3cr3t"), "{p}");
-    let debug = format!("{:?}", r[0].sink);
+    let c = r[0].sink.downcast_ref::<SlackConfig>().unwrap();
+    let debug = format!("{:?} {:?}", r[0].sink, SlackBuilder::new("s", c));
     assert!(!debug.contains("s3cr3t"), "{debug}");
 }
 
@@ -320,4 +321,14 @@ fn the_token_never_shows_in_debug_output() {
     assert!(!debug.contains("YOUR-API-TOKEN-HERE"), "{debug}");
     let builder = format!("{:?}", SlackBuilder::new("s", &config));
     assert!(!builder.contains("YOUR-API-TOKEN-HERE"), "{builder}");
+}
+
+#[test]
+fn api_url_with_a_webhook_is_a_warning() {
+    let (r, diags) = parse(
+        "receivers:\n  - name: s\n    slack:\n      webhookURL: https://hooks.slack.com/services/T/B/X\n      apiURL: https://slack.example.com/api/\n      message: hi\n",
+    );
+    assert!(!diags.has_errors(), "{diags}");
+    assert_eq!(r.len(), 1);
+    assert!(diags.to_string().contains("`apiURL` is only used with a `token`"), "{diags}");
 }

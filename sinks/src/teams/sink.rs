@@ -114,13 +114,25 @@ fn go_float(f: f64) -> String {
 }
 
 /// Turns events into Teams messages.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TeamsBuilder {
     name: Arc<str>,
     format: TeamsFormat,
     encoder: PayloadEncoder,
     layout: Option<crate::util::LayoutSpec>,
     base: HttpRequest,
+}
+
+impl std::fmt::Debug for TeamsBuilder {
+    /// The endpoint is a credential: its path is masked.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamsBuilder")
+            .field("name", &self.name)
+            .field("format", &self.format)
+            .field("endpoint", &redact_secret_url(&self.base.url))
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TeamsBuilder {

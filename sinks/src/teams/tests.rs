@@ -217,7 +217,8 @@ fn the_preview_masks_the_endpoint_path_and_secret_headers() {
     assert!(p.starts_with("POST https://x.webhook.office.com/webhookb2/***\n"), "{p}");
     assert!(p.contains("\nAuthorization: ***\n"), "{p}");
     assert!(!p.contains("s3cr3t") && !p.contains("t0k3n"), "{p}");
-    let debug = format!("{:?}", r[0].sink);
+    let c = r[0].sink.downcast_ref::<TeamsConfig>().unwrap();
+    let debug = format!("{:?} {c:?} {:?}", r[0].sink, TeamsBuilder::new("t", c));
     assert!(!debug.contains("s3cr3t") && !debug.contains("t0k3n"), "{debug}");
 }
 
