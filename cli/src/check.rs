@@ -39,9 +39,15 @@ pub fn check_config(path: &Path, strict: bool, out: &mut dyn Write) -> std::io::
                 )?;
                 return Ok(false);
             }
+            let rules = plan.rules.rules().len();
+            let rules = if rules > 0 {
+                format!("; {rules} rule(s)")
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "{}: OK ({} receiver(s): {}; {warnings} warning(s))",
+                "{}: OK ({} receiver(s): {}{rules}; {warnings} warning(s))",
                 path.display(),
                 plan.receivers.len(),
                 plan.receiver_names().join(", "),
@@ -53,6 +59,44 @@ pub fn check_config(path: &Path, strict: bool, out: &mut dyn Write) -> std::io::
             Ok(false)
         }
     }
+}
+
+/// `herald check-rule FILE`: checks a kube-events `Rule` object as the ruler would
+/// load it; prints every problem and returns false when any is an error.
+///
+/// # Errors
+/// The file cannot be read, or writing to `out` failed.
+pub fn check_rule(path: &Path, out: &mut dyn Write) -> Result<bool, String> {
+    let r = herald_ruler::rule_object::check_file(path)?;
+    let io = |e: std::io::Error| e.to_string();
+    if !r.diagnostics.is_empty() {
+        writeln!(out, "{}", r.diagnostics.render(&r.source)).map_err(io)?;
+    }
+    if r.diagnostics.error_count() > 0 {
+        writeln!(
+            out,
+            "{}: FAILED ({} error(s))",
+            path.display(),
+            r.diagnostics.error_count()
+        )
+        .map_err(io)?;
+        return Ok(false);
+    }
+    let scope = match &r.scope {
+        Some(herald_ruler::rules::Scope::Cluster) | None => "cluster".to_owned(),
+        Some(herald_ruler::rules::Scope::Namespace(ns)) => format!("namespace {ns}"),
+        Some(herald_ruler::rules::Scope::Workspace(ws)) => format!("workspace {ws}"),
+    };
+    writeln!(
+        out,
+        "{}: OK ({} rule(s), {} enabled; scope: {scope}; {} warning(s))",
+        path.display(),
+        r.rules,
+        r.enabled,
+        r.diagnostics.warning_count()
+    )
+    .map_err(io)?;
+    Ok(true)
 }
 
 /// `herald route FILE --event EVENT.json`: prints the receivers the event reaches and

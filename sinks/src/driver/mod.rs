@@ -177,6 +177,9 @@ pub struct Delivery {
     value: SharedValue,
     /// Completion handle for this (event, receiver) pair.
     pub ack: AckRef,
+    /// The kube-events rule that selected the event for this receiver, with the
+    /// alert it produced (None: the route tree selected it).
+    pub rule: Option<Arc<herald_rules::RuleMatch>>,
 }
 
 impl Delivery {
@@ -188,7 +191,18 @@ impl Delivery {
     /// Creates a delivery whose template value is shared with the event's other
     /// deliveries and built only if a receiver needs it (the ruler's way).
     pub fn shared(event: Arc<Event>, value: SharedValue, ack: AckRef) -> Delivery {
-        Delivery { event, value, ack }
+        Delivery {
+            event,
+            value,
+            ack,
+            rule: None,
+        }
+    }
+
+    /// Attaches the rule that selected the event.
+    pub fn with_rule(mut self, rule: Option<Arc<herald_rules::RuleMatch>>) -> Delivery {
+        self.rule = rule;
+        self
     }
 
     /// Creates a delivery for one event (tests and tools); its value is built when
