@@ -23,3 +23,14 @@ if ! "$osmem_venv/bin/python" -c 'import osmem_server' 2>/dev/null; then
     python3 -m venv "$osmem_venv"
     "$osmem_venv/bin/pip" install -q 'osmem-server==0.1.6'
 fi
+# Prometheus Alertmanager (the alertmanager receiver tests): Debian's package when
+# missing; .ci/test exports HERALD_ALERTMANAGER_BIN.
+if ! command -v prometheus-alertmanager >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager
+    else
+        echo "missing package: prometheus-alertmanager (run as root to install)" >&2
+        exit 1
+    fi
+fi

@@ -146,6 +146,8 @@ pub struct Router {
     rule_matches: ByReceiver,
     /// The workspace of a namespace, for workspace-scoped rules.
     workspaces: Workspaces,
+    /// Candidate rules of the current event (reused).
+    scratch: Vec<usize>,
 }
 
 /// Answers the KubeSphere workspace of a namespace.
@@ -183,6 +185,7 @@ impl Router {
             rules: watch::channel(plan.rules.clone()).1,
             rule_matches: metrics.rule_matches.clone(),
             workspaces: Arc::new(|_: &str| None),
+            scratch: Vec::new(),
         }
     }
 
@@ -283,13 +286,20 @@ impl Router {
     /// The first rule naming this lane's receiver that matches `ev`, with what it
     /// produced.
     fn rule_match(
-        &self,
+        &mut self,
         rules: &RuleSet,
         ev: &Arc<herald_proto::Event>,
         value: &SharedValue,
     ) -> Option<Arc<herald_rules::RuleMatch>> {
-        let view = herald_rules::event_view(ev);
-        let active = rules.first_match(self.lane, ev, &view, &*self.workspaces)?;
+        let mut view = None;
+        let active = rules.first_match(
+            self.lane,
+            ev,
+            &mut view,
+            &*self.workspaces,
+            &mut self.scratch,
+        )?;
+        let view = view.unwrap_or_else(|| herald_rules::event_view(ev));
         let produced = active.rule.produce(ev, &view, &|| value.get(ev).clone());
         for e in &produced.errors {
             warn!(receiver = %self.name, rule = %active.rule.name, origin = %active.origin, error = %e, "alert annotation left out");

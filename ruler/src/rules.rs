@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use herald_config::{DecodeOptions, Diagnostics, Located, Node, decode_with};
 use herald_proto::Event;
-use herald_rules::{CompiledRule, RuleSpec, RuleType};
+use herald_rules::{CompiledRule, RuleIndex, RuleSpec, RuleType};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -70,11 +70,13 @@ pub struct ActiveRule {
     pub origin: String,
 }
 
-/// The rules of one ruler, indexed by receiver.
+/// The rules of one ruler, indexed by receiver (and, per receiver, by the reason
+/// each rule requires, see [`RuleIndex`]).
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<ActiveRule>,
     by_receiver: Vec<Vec<usize>>,
+    index: Vec<RuleIndex>,
 }
 
 impl RuleSet {
@@ -93,7 +95,21 @@ impl RuleSet {
                 }
             }
         }
-        RuleSet { rules, by_receiver }
+        let index = by_receiver
+            .iter()
+            .map(|list| {
+                RuleIndex::new(
+                    list.iter()
+                        .enumerate()
+                        .filter_map(|(pos, &i)| rules.get(i).map(|r| (pos, &r.rule))),
+                )
+            })
+            .collect();
+        RuleSet {
+            rules,
+            by_receiver,
+            index,
+        }
     }
 
     /// Every rule, enabled or not, in evaluation order.
@@ -108,20 +124,27 @@ impl RuleSet {
             .is_some_and(|l| !l.is_empty())
     }
 
-    /// The first enabled rule naming `receiver` that applies to `ev` and matches its
-    /// `view`.
+    /// The first enabled rule naming `receiver` that applies to `ev` and matches it.
+    /// `view` holds the event's [view](herald_rules::view), built on first need;
+    /// `scratch` is reused between calls.
     pub fn first_match(
         &self,
         receiver: usize,
         ev: &Event,
-        view: &Value,
+        view: &mut Option<Value>,
         workspace_of: &dyn Fn(&str) -> Option<String>,
+        scratch: &mut Vec<usize>,
     ) -> Option<&ActiveRule> {
-        self.by_receiver
-            .get(receiver)?
+        let list = self.by_receiver.get(receiver)?;
+        self.index.get(receiver)?.candidates(&ev.reason, scratch);
+        scratch
             .iter()
-            .filter_map(|&i| self.rules.get(i))
-            .find(|r| r.scope.applies(ev, workspace_of) && r.rule.matches(view))
+            .filter_map(|&pos| self.rules.get(*list.get(pos)?))
+            .find(|r| {
+                r.scope.applies(ev, workspace_of)
+                    && r.rule
+                        .matches(view.get_or_insert_with(|| herald_rules::event_view(ev)))
+            })
     }
 }
 

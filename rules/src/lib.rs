@@ -9,13 +9,16 @@
 //! * [`view`]: that JSON view of an event (core/v1 field names, plus the involved
 //!   object's labels and annotations herald looked up);
 //! * [`format`]: kube-events' `%dotted.field` substitution in annotation values;
-//! * [`rule`]: a rule as written (config file or `Rule` object) and compiled.
+//! * [`rule`]: a rule as written (config file or `Rule` object) and compiled;
+//! * [`index`]: which rules an event can match at all (by `reason`).
 
 pub mod condition;
 pub mod format;
+pub mod index;
 pub mod rule;
 pub mod view;
 
 pub use condition::{Condition, ConditionError};
+pub use index::RuleIndex;
 pub use rule::{CompiledRule, RuleError, RuleMatch, RuleSpec, RuleType, alert_labels};
 pub use view::event_view;

@@ -216,7 +216,10 @@ pub fn alert_labels(
     let mut l = BTreeMap::new();
     l.insert("alertname".to_owned(), name.to_owned());
     l.insert("alerttype".to_owned(), "event".to_owned());
-    l.insert(io.kind.to_lowercase(), io.name.clone());
+    // an event without a kind gets no kind label (an empty label name is invalid)
+    if !io.kind.is_empty() {
+        l.insert(io.kind.to_lowercase(), io.name.clone());
+    }
     if !io.namespace.is_empty() {
         l.insert("namespace".to_owned(), io.namespace.clone());
     }

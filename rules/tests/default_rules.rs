@@ -148,3 +148,36 @@ fn default_rules_select_what_kube_events_selects() {
     // the one disabled rule is kept but not enabled
     assert!(!compiled["ContainerPreempting"].enabled);
 }
+
+#[test]
+fn the_reason_index_selects_what_a_full_scan_selects() {
+    let compiled: Vec<CompiledRule> = default_rules()
+        .iter()
+        .map(|r| CompiledRule::compile(r).unwrap())
+        .collect();
+    let index = herald_rules::RuleIndex::new(compiled.iter().enumerate());
+    let mut candidates = Vec::new();
+    let mut tested = 0;
+    for rule in compiled.iter().filter(|r| r.enabled) {
+        let ev = parse_kube_event_value(witness(rule.condition().unwrap().source())).unwrap();
+        let view = event_view(&ev);
+        let full: Vec<usize> = (0..compiled.len())
+            .filter(|&i| compiled[i].matches(&view))
+            .collect();
+        index.candidates(&ev.reason, &mut candidates);
+        let indexed: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| compiled[i].matches(&view))
+            .collect();
+        assert_eq!(indexed, full, "{}", rule.name);
+        assert!(
+            candidates.len() < 10,
+            "{}: {} candidates",
+            rule.name,
+            candidates.len()
+        );
+        tested += 1;
+    }
+    assert_eq!(tested, 96);
+}

@@ -32,6 +32,7 @@ registry::receivers! {
     elasticsearch::ElasticsearchConfig,
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
+    alertmanager::AlertmanagerConfig,
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

@@ -1,13 +1,177 @@
-//! kube-events rules from the command line: `herald check-config` validates a
-//! config file's `rules:` (unknown receivers, conditions that do not parse, at their
-//! `file:line` with a hint), and `herald check-rule FILE` validates a `Rule` object,
-//! kube-events' default set included.
+//! kube-events rules: `herald run` with an alert rule posts the matching events'
+//! alerts to a real Alertmanager (`HERALD_ALERTMANAGER_BIN`) with kube-events' labels
+//! and the rendered annotations; `herald check-config` validates a config file's
+//! `rules:` (unknown receivers, conditions that do not parse, at their `file:line`
+//! with a hint), and `herald check-rule FILE` validates a `Rule` object, kube-events'
+//! default set included.
 
+use std::io::Write as _;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::procs::{bin, run_to_end};
+use serde_json::Value;
+
+use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, EventSpec};
+use crate::support::probe::eventually;
+use crate::support::procs::{bin, free_port, run_to_end};
+
+/// Alertmanager on a free port, killed on drop; None (loudly) when its binary is not
+/// set outside CI.
+struct Alertmanager {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn alertmanager(dir: &Path) -> Option<Alertmanager> {
+    let Some(bin) = std::env::var_os("HERALD_ALERTMANAGER_BIN") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "HERALD_ALERTMANAGER_BIN is not set in CI: run .ci/install-peers.sh and .ci/test"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!!!!!\n!!! SKIPPED: HERALD_ALERTMANAGER_BIN is not set, the Alertmanager test did not run\n!!!!!!!!\n"
+        );
+        return None;
+    };
+    let config = dir.join("am.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: none\nreceivers:\n  - name: none\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cannot start alertmanager");
+    let am = Alertmanager {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    eventually("alertmanager ready", Duration::from_secs(20), || async {
+        match reqwest::get(format!("{}/-/ready", am.url)).await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    Some(am)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_matching_an_alert_rule_shows_up_in_alertmanager() {
+    let cluster = Cluster::start().await;
+    let Some(am) = alertmanager(cluster.dir.path()).await else {
+        return;
+    };
+    let config = cluster.write(
+        "config.yaml",
+        &format!(
+            "{BASE_CONFIG}omitLookup: true
+receivers:
+  - name: am
+    alertmanager:
+      url: {}
+      resolveTimeout: 1h
+rules:
+  - name: PodBackOff
+    condition: type=\"Warning\" and involvedObject.kind=\"Pod\" and reason=\"BackOff\"
+    type: alert
+    labels:
+      severity: warning
+    annotations:
+      message: '%message'
+      summary: 'Back-off of {{{{ .InvolvedObject.Name }}}}'
+    receivers: [am]
+",
+            am.url
+        ),
+    );
+    let mut herald = Combined::start(&cluster, &config).await;
+    for (i, (pod, ty, reason)) in [
+        ("web-1", "Warning", "BackOff"),
+        ("web-2", "Warning", "BackOff"),
+        ("web-3", "Normal", "Pulled"),
+        ("web-4", "Warning", "Failed"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        cluster.create_event(&EventSpec {
+            namespace: "shop",
+            name: format!("am-{i}"),
+            uid: format!("am-uid-{i}"),
+            pod,
+            event_type: ty,
+            reason,
+        });
+    }
+    let alerts: Vec<Value> = eventually(
+        "2 alerts in Alertmanager",
+        Duration::from_secs(30),
+        || async {
+            let v: Value = reqwest::get(format!("{}/api/v2/alerts", am.url))
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let list = v.as_array().cloned().unwrap_or_default();
+            (list.len() >= 2)
+                .then_some(list.clone())
+                .ok_or(format!("{list:?}"))
+        },
+    )
+    .await;
+    // nothing else arrives: the Normal and the Failed event match no rule
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let v: Value = reqwest::get(format!("{}/api/v2/alerts", am.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    let mut pods = Vec::new();
+    for a in &alerts {
+        let pod = a["labels"]["pod"].as_str().unwrap().to_owned();
+        let i = if pod == "web-1" { 0 } else { 1 };
+        assert_eq!(a["labels"]["alertname"], "PodBackOff", "{a}");
+        assert_eq!(a["labels"]["alerttype"], "event", "{a}");
+        assert_eq!(a["labels"]["namespace"], "shop", "{a}");
+        assert_eq!(a["labels"]["severity"], "warning", "{a}");
+        assert_eq!(
+            a["annotations"]["message"],
+            format!("BackOff of {pod} <am-{i}>"),
+            "{a}"
+        );
+        assert_eq!(
+            a["annotations"]["summary"],
+            format!("Back-off of {pod}"),
+            "{a}"
+        );
+        pods.push(pod);
+    }
+    pods.sort();
+    assert_eq!(pods, ["web-1", "web-2"]);
+    let status = herald.proc.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}; log:\n{}", herald.proc.log());
+}
 
 /// EX_CONFIG.
 const EXIT_CONFIG: i32 = 78;

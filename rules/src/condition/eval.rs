@@ -13,6 +13,8 @@
 //! 3 exists and passes, `a[1:5].b` when the slice is not empty and every element in
 //! it passes (kube-events' rule). An element without the key does not pass.
 
+use std::borrow::Cow;
+
 use regex::Regex;
 use serde_json::Value;
 
@@ -94,6 +96,23 @@ pub(crate) fn compile<E>(
 }
 
 impl Node {
+    /// The values the top-level path `key` must have for this node to hold: from an
+    /// `=` with a string or an `in` list reached through `and`s only. None when the
+    /// node does not require one (a necessary condition, used to skip rules).
+    pub(crate) fn required(&self, key: &str) -> Option<Vec<String>> {
+        match self {
+            Node::And(a, b) => a.required(key).or_else(|| b.required(key)),
+            Node::Test(path, check) => match (path.as_slice(), check) {
+                ([Segment::Key(k)], Check::Eq(Literal::Str(s))) if k == key => {
+                    Some(vec![s.clone()])
+                }
+                ([Segment::Key(k)], Check::In(list, false)) if k == key => Some(list.clone()),
+                _ => None,
+            },
+            Node::Or(..) | Node::Not(_) => None,
+        }
+    }
+
     pub(crate) fn eval(&self, doc: &Value) -> bool {
         match self {
             Node::And(a, b) => a.eval(doc) && b.eval(doc),
@@ -153,19 +172,19 @@ impl Check {
             Check::Ne(lit) => equal(v, lit).is_some_and(|e| !e),
             Check::Order(lit, accept) => {
                 let ord = match lit {
-                    Literal::Str(s) => Some(go_string(v).as_str().cmp(s.as_str())),
+                    Literal::Str(s) => Some(text(v).as_ref().cmp(s.as_str())),
                     Literal::Num(_, n) => as_number(v).and_then(|x| x.partial_cmp(n)),
                     Literal::Bool(_) => None,
                 };
                 ord.is_some_and(|o| accept[(o as i8 + 1) as usize])
             }
-            Check::Contains(s, negated) => go_string(v).contains(s.as_str()) != *negated,
+            Check::Contains(s, negated) => text(v).contains(s.as_str()) != *negated,
             Check::In(list, negated) => {
-                let text = go_string(v);
-                list.contains(&text) != *negated
+                let text = text(v);
+                list.iter().any(|s| s.as_str() == text.as_ref()) != *negated
             }
-            Check::Matches(re, negated) => re.is_match(&go_string(v)) != *negated,
-            Check::Truthy => parse_bool(&go_string(v)) == Some(true),
+            Check::Matches(re, negated) => re.is_match(&text(v)) != *negated,
+            Check::Truthy => parse_bool(&text(v)) == Some(true),
         }
     }
 }
@@ -174,16 +193,16 @@ impl Check {
 /// the literal's kind (the test is then false for `=` and `!=` alike).
 fn equal(v: &Value, lit: &Literal) -> Option<bool> {
     match lit {
-        Literal::Str(s) => Some(go_string(v) == *s),
+        Literal::Str(s) => Some(text(v).as_ref() == s.as_str()),
         Literal::Num(_, n) => as_number(v).map(|x| x == *n),
-        Literal::Bool(b) => parse_bool(&go_string(v)).map(|x| x == *b),
+        Literal::Bool(b) => parse_bool(&text(v)).map(|x| x == *b),
     }
 }
 
 fn as_number(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64(),
-        other => go_string(other).trim().parse().ok(),
+        other => text(other).trim().parse().ok(),
     }
 }
 
@@ -193,6 +212,14 @@ fn parse_bool(s: &str) -> Option<bool> {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
         _ => None,
+    }
+}
+
+/// [`go_string`] without a copy for strings (the common case).
+fn text(v: &Value) -> Cow<'_, str> {
+    match v {
+        Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(go_string(other)),
     }
 }
 

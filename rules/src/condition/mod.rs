@@ -121,6 +121,14 @@ impl Condition {
         self.root.eval(doc)
     }
 
+    /// The values the top-level field `key` (such as `reason`) must have for the
+    /// condition to hold, when the condition requires one through `and`s (`reason =
+    /// "BackOff"`, `reason in ("A", "B")`). Lets a rule set skip the rules an event
+    /// cannot match; see [`crate::index::RuleIndex`].
+    pub fn required_values(&self, key: &str) -> Option<Vec<String>> {
+        self.root.required(key)
+    }
+
     /// The condition as written.
     pub fn source(&self) -> &str {
         &self.source
