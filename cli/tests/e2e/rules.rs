@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, EventSpec};
-use crate::support::probe::eventually;
+use crate::support::probe::{eventually, metric, scrape};
 use crate::support::procs::{bin, free_port, run_to_end};
 
 /// Alertmanager on a free port, killed on drop; None (loudly) when its binary is not
@@ -169,6 +169,15 @@ rules:
     }
     pods.sort();
     assert_eq!(pods, ["web-1", "web-2"]);
+    let m = scrape(&herald.metrics_url()).await;
+    assert_eq!(
+        metric(
+            &m,
+            "herald_ruler_rule_matches_total",
+            &[("receiver", "am"), ("rule", "PodBackOff")]
+        ),
+        2.0
+    );
     let status = herald.proc.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}; log:\n{}", herald.proc.log());
 }
