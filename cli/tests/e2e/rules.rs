@@ -282,3 +282,36 @@ fn check_rule_validates_rule_objects() {
     );
     assert!(out.contains("FAILED (1 error(s))"), "{out}");
 }
+
+#[test]
+fn route_names_the_rules_that_select_an_event_and_shows_the_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rules.yaml");
+    std::fs::write(&config, RULES).unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"metadata": {"name": "e1", "namespace": "shop", "uid": "u1"},
+            "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": "shop", "fieldPath": "spec.containers{api}"},
+            "type": "Warning", "reason": "BackOff", "message": "Back-off restarting", "count": 5}"#,
+    )
+    .unwrap();
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("route").arg(&config).arg("--event").arg(&event);
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("receivers: am (rule ContainerBackoff), hook (rule Everything)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("alert labels: alertname=\"ContainerBackoff\", alerttype=\"event\", container=\"api\", namespace=\"shop\", pod=\"web-1\", severity=\"warning\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("alert annotations: message=\"Back-off restarting\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("--- hook (stdout)\n{"), "{text}");
+}
