@@ -45,3 +45,14 @@ install_tansu() {
     rm -rf "$build"
 }
 install_tansu
+# Prometheus Alertmanager (the alertmanager receiver tests): Debian's package when
+# missing; .ci/test exports HERALD_ALERTMANAGER_BIN.
+if ! command -v prometheus-alertmanager >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager
+    else
+        echo "missing package: prometheus-alertmanager (run as root to install)" >&2
+        exit 1
+    fi
+fi

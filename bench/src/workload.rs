@@ -17,6 +17,8 @@ mod samples;
 pub const ROUTE_YAML: &str = include_str!("../fixtures/route.yaml");
 /// The receivers (`receivers:`), file sinks with layouts.
 pub const RECEIVERS_YAML: &str = include_str!("../fixtures/receivers.yaml");
+/// 100 kube-events rules (a `Rule` object).
+pub const RULES_YAML: &str = include_str!("../fixtures/rules.yaml");
 
 /// The receiver names of [`RECEIVERS_YAML`], in order.
 pub const RECEIVER_NAMES: &[&str] = &[
@@ -88,6 +90,34 @@ pub fn ruler_config(receivers: Receivers, member: &str, credits: u32) -> String 
     format!(
         "logLevel: warn\nclusterName: bench\n{ROUTE_YAML}\n{receivers}\nruler:\n  memberId: {member}\n  credits: {credits}\n  shutdownGrace: 5s\n"
     )
+}
+
+/// The enabled rules of `fixtures/rules.yaml`, compiled.
+///
+/// # Errors
+/// The fixture does not decode or a rule does not compile.
+pub fn rules() -> Result<Vec<herald_rules::CompiledRule>> {
+    #[derive(serde::Deserialize)]
+    struct RuleObject {
+        spec: Spec,
+    }
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        rules: Vec<herald_rules::RuleSpec>,
+    }
+    let fixture = |message: String| BenchError::Fixture {
+        name: "rules.yaml",
+        message,
+    };
+    let obj: RuleObject = serde_saphyr::from_str(RULES_YAML).map_err(|e| fixture(e.to_string()))?;
+    obj.spec
+        .rules
+        .iter()
+        .map(|r| {
+            herald_rules::CompiledRule::compile(r).map_err(|e| fixture(format!("{}: {e}", r.name)))
+        })
+        .filter(|r| r.as_ref().map_or(true, |r| r.enabled))
+        .collect()
 }
 
 /// The in-process form of the full config: route tree plus file receivers writing to

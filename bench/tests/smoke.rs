@@ -39,6 +39,7 @@ fn smoke_run_measures_every_scenario() {
         "baseline: watch line → Event → protobuf",
         "ruler in-process: route only",
         "ruler in-process: route + render",
+        "ruler in-process: 100 kube-events rules",
         "ruler process: route only",
         "ruler process: route + render",
         "receiver loki: ruler → push",

@@ -39,9 +39,15 @@ pub fn check_config(path: &Path, strict: bool, out: &mut dyn Write) -> std::io::
                 )?;
                 return Ok(false);
             }
+            let rules = plan.rules.rules().len();
+            let rules = if rules > 0 {
+                format!("; {rules} rule(s)")
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "{}: OK ({} receiver(s): {}; {warnings} warning(s))",
+                "{}: OK ({} receiver(s): {}{rules}; {warnings} warning(s))",
                 path.display(),
                 plan.receivers.len(),
                 plan.receiver_names().join(", "),
@@ -55,8 +61,47 @@ pub fn check_config(path: &Path, strict: bool, out: &mut dyn Write) -> std::io::
     }
 }
 
-/// `herald route FILE --event EVENT.json`: prints the receivers the event reaches and
-/// what each would be sent.
+/// `herald check-rule FILE`: checks a kube-events `Rule` object as the ruler would
+/// load it; prints every problem and returns false when any is an error.
+///
+/// # Errors
+/// The file cannot be read, or writing to `out` failed.
+pub fn check_rule(path: &Path, out: &mut dyn Write) -> Result<bool, String> {
+    let r = herald_ruler::rule_object::check_file(path)?;
+    let io = |e: std::io::Error| e.to_string();
+    if !r.diagnostics.is_empty() {
+        writeln!(out, "{}", r.diagnostics.render(&r.source)).map_err(io)?;
+    }
+    if r.diagnostics.error_count() > 0 {
+        writeln!(
+            out,
+            "{}: FAILED ({} error(s))",
+            path.display(),
+            r.diagnostics.error_count()
+        )
+        .map_err(io)?;
+        return Ok(false);
+    }
+    let scope = match &r.scope {
+        Some(herald_ruler::rules::Scope::Cluster) | None => "cluster".to_owned(),
+        Some(herald_ruler::rules::Scope::Namespace(ns)) => format!("namespace {ns}"),
+        Some(herald_ruler::rules::Scope::Workspace(ws)) => format!("workspace {ws}"),
+    };
+    writeln!(
+        out,
+        "{}: OK ({} rule(s), {} enabled; scope: {scope}; {} warning(s))",
+        path.display(),
+        r.rules,
+        r.enabled,
+        r.diagnostics.warning_count()
+    )
+    .map_err(io)?;
+    Ok(true)
+}
+
+/// `herald route FILE --event EVENT.json`: prints the receivers the event reaches (by
+/// the route tree, or by a kube-events rule, named) and what each would be sent (for
+/// an alert rule, the alert's labels and annotations).
 ///
 /// # Errors
 /// The config is invalid, the event file cannot be read or parsed, or writing fails.
@@ -69,8 +114,29 @@ pub fn route(config: &Path, event: &Path, out: &mut dyn Write) -> Result<(), Str
     ev.cluster_name.clone_from(&loaded.config.cluster_name);
     let mut sel = Selection::new(plan.tree.receivers());
     plan.tree.route(&ev, &mut sel);
+    // receivers selected by the route tree, then those only a kube-events rule selects
+    let mut reached: Vec<(usize, Option<herald_rules::RuleMatch>)> =
+        sel.receivers().iter().map(|&i| (i, None)).collect();
+    let mut view = None;
+    let mut scratch = Vec::new();
+    for i in 0..plan.receivers.len() {
+        let Some(active) = plan
+            .rules
+            .first_match(i, &ev, &mut view, &|_: &str| None, &mut scratch)
+        else {
+            continue;
+        };
+        let v = view.get_or_insert_with(|| herald_rules::event_view(&ev));
+        let produced = active
+            .rule
+            .produce(&ev, v, &|| herald_sinks::event_value(&ev));
+        match reached.iter_mut().find(|(r, _)| *r == i) {
+            Some(slot) => slot.1 = Some(produced),
+            None => reached.push((i, Some(produced))),
+        }
+    }
     let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| e.to_string());
-    if sel.is_empty() {
+    if reached.is_empty() {
         return w(
             out,
             "no receiver: the event is dropped by the route tree".into(),
@@ -81,16 +147,36 @@ pub fn route(config: &Path, event: &Path, out: &mut dyn Write) -> Result<(), Str
         out,
         format!(
             "receivers: {}",
-            sel.receivers()
+            reached
                 .iter()
-                .map(|i| names[*i].as_str())
+                .map(|(i, m)| match m {
+                    Some(m) => format!("{} (rule {})", names[*i], m.rule),
+                    None => names[*i].clone(),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     )?;
-    for &i in sel.receivers() {
-        let rc = &plan.receivers[i];
+    for (i, m) in &reached {
+        let rc = &plan.receivers[*i];
         w(out, format!("\n--- {} ({})", rc.name, rc.sink.kind()))?;
+        if let Some(m) = m
+            .as_ref()
+            .filter(|m| m.rule_type == herald_rules::RuleType::Alert)
+        {
+            let show = |map: &std::collections::BTreeMap<String, String>| {
+                map.iter()
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            w(out, format!("alert labels: {}", show(&m.labels)))?;
+            w(out, format!("alert annotations: {}", show(&m.annotations)))?;
+            for e in &m.errors {
+                w(out, format!("({e})"))?;
+            }
+            continue;
+        }
         match herald_sinks::preview(rc, &ev) {
             Ok(p) => w(out, p)?,
             Err(e) => w(out, format!("(rendering fails for this event: {e})"))?,

@@ -35,6 +35,11 @@ enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Check a kube-events `Rule` object file (exit code 78 on errors).
+    CheckRule {
+        /// The Rule object (YAML).
+        file: PathBuf,
+    },
     /// Show which receivers an event reaches and what each would be sent.
     Route {
         /// The configuration file.
@@ -58,6 +63,17 @@ fn main() -> ExitCode {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(EXIT_CONFIG),
                 Err(_) => ExitCode::FAILURE,
+            }
+        }
+        Command::CheckRule { file } => {
+            let mut out = std::io::stdout().lock();
+            match check::check_rule(&file, &mut out) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(EXIT_CONFIG),
+                Err(e) => {
+                    eprintln!("herald check-rule: {e}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Command::Route { file, event } => {
@@ -128,7 +144,7 @@ async fn run_async(command: Command) -> ExitCode {
             let _ = herald_telemetry::logging::init("info", "");
             simulate::run(&args, shutdown_signal()).await
         }
-        Command::CheckConfig { .. } | Command::Route { .. } => Ok(()),
+        Command::CheckConfig { .. } | Command::CheckRule { .. } | Command::Route { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

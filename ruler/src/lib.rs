@@ -9,6 +9,8 @@ pub mod lane;
 pub mod plan;
 pub mod route;
 pub mod router;
+pub mod rule_object;
+pub mod rules;
 pub mod subscription;
 pub mod upstream;
 

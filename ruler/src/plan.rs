@@ -18,6 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::route::{RouteConfig, RouteTree};
+use crate::rules::{RuleSet, decode_rules};
 
 /// The ruler's compiled configuration.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct Plan {
     pub tree: RouteTree,
     /// Receiver configurations in file order.
     pub receivers: Vec<ReceiverConfig>,
+    /// The config file's kube-events rules (indexed against `receivers`).
+    pub rules: std::sync::Arc<RuleSet>,
 }
 
 impl Plan {
@@ -113,12 +116,14 @@ fn check_routing(path: &Path, diags: &mut Diagnostics) {
     let config = Config {
         route: root.get("route").cloned(),
         receivers: root.get("receivers").filter(|n| !n.is_null()).cloned(),
+        rules: root.get("rules").filter(|n| n.as_seq().is_some()).cloned(),
         ..Config::default()
     };
     plan(&config, diags);
 }
 
-/// Decodes and compiles `route` and `receivers`; None when any error was reported.
+/// Decodes and compiles `route`, `receivers` and `rules`; None when any error was
+/// reported.
 pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
     let before = diags.error_count();
     let receivers = match &config.receivers {
@@ -151,6 +156,11 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
         }
     }
     let tree = RouteTree::compile(&route, &names, diags);
+    let rules = match &config.rules {
+        Some(node) => decode_rules(node, &names, diags),
+        None => Vec::new(),
+    };
+    let rules = RuleSet::new(rules, receivers.len());
     if receivers.is_empty() && diags.error_count() == before {
         diags.warning(
             Option::<herald_config::Location>::None,
@@ -158,26 +168,31 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
         );
     }
     if let Some(tree) = tree.as_ref().filter(|_| diags.error_count() == before) {
-        unreached_receivers(config, tree, &receivers, diags);
+        unreached_receivers(config, tree, &rules, &receivers, diags);
     }
     match tree {
-        Some(tree) if diags.error_count() == before => Some(Plan { tree, receivers }),
+        Some(tree) if diags.error_count() == before => Some(Plan {
+            tree,
+            receivers,
+            rules: std::sync::Arc::new(rules),
+        }),
         _ => None,
     }
 }
 
-/// Warns about receivers no event can reach: all of them when there is no `route:`,
-/// else each one no match rule names.
+/// Warns about receivers no event can reach: all of them when there is no `route:`
+/// and no rule, else each one no match rule and no kube-events rule names.
 fn unreached_receivers(
     config: &Config,
     tree: &RouteTree,
+    rules: &RuleSet,
     receivers: &[ReceiverConfig],
     diags: &mut Diagnostics,
 ) {
     let Some(first) = receivers.first() else {
         return;
     };
-    if config.route.is_none() {
+    if config.route.is_none() && config.rules.is_none() {
         diags
             .warning(
                 first.location,
@@ -194,15 +209,15 @@ fn unreached_receivers(
         return;
     }
     for (i, (rc, named)) in receivers.iter().zip(tree.named_receivers()).enumerate() {
-        if !named {
+        if !named && !rules.feeds(i) {
             diags
                 .warning(
                     rc.location,
-                    format!("no route sends events to receiver `{}`", rc.name),
+                    format!("no route or rule sends events to receiver `{}`", rc.name),
                 )
                 .with_path(format!("receivers[{i}]"))
                 .with_hint(format!(
-                    "name it in a match rule under `route:`, e.g. `- match: [{{receiver: {}}}]`, or remove it",
+                    "name it in a match rule under `route:`, e.g. `- match: [{{receiver: {}}}]`, or in a rule's `receivers:`, or remove it",
                     rc.name
                 ));
         }
@@ -261,7 +276,7 @@ mod tests {
         );
         assert_eq!(
             w[1],
-            "8: receivers[1]: no route sends events to receiver `spare` (hint: name it in a match rule under `route:`, e.g. `- match: [{receiver: spare}]`, or remove it)"
+            "8: receivers[1]: no route or rule sends events to receiver `spare` (hint: name it in a match rule under `route:`, e.g. `- match: [{receiver: spare}]`, or in a rule's `receivers:`, or remove it)"
         );
         // a receiver named in a sub-route is reached
         let nested = format!(

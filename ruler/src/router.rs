@@ -2,8 +2,10 @@
 //! completions into upstream acknowledgements.
 //!
 //! A router serves the lane of one receiver (see [`crate::lane`]). For each event:
-//! evaluate the route tree; if it selects the lane's receiver, hand the receiver a
-//! [`Delivery`] (its template value is built only if the receiver renders a template).
+//! evaluate the route tree and the kube-events rules naming the receiver
+//! ([`crate::rules`]); if either selects the lane's receiver, hand the receiver a
+//! [`Delivery`] (its template value is built only if the receiver renders a
+//! template; the first matching rule's alert travels with it).
 //! The event's offset is acknowledged to the exporter it came from when the receiver
 //! has completed its handle (delivered, rejected or dropped); an event the receiver is
 //! not selected for is acknowledged at once. A receiver whose queue is full with
@@ -26,12 +28,13 @@ use herald_telemetry::traces::TraceContext;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use crate::held::Held;
 use crate::plan::Plan;
 use crate::route::{RouteTree, Selection};
+use crate::rules::RuleSet;
 use crate::subscription::{Incoming, Source};
 
 /// Where acknowledgements for an upstream go: `(log id, offset)`.
@@ -54,6 +57,8 @@ pub struct RouterMetrics {
     pub held: ByReceiver,
     /// Completed events by outcome (`delivered`, `rejected`, `dropped`).
     pub completed: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Events a kube-events rule selected, by receiver and rule.
+    pub rule_matches: ByReceiver,
 }
 
 impl RouterMetrics {
@@ -90,6 +95,11 @@ impl RouterMetrics {
             "events_completed",
             "Routed events by how their receiver finished with them",
             m.completed.clone(),
+        );
+        r.register(
+            "rule_matches",
+            "Events a kube-events rule selected for a receiver, by receiver and rule",
+            m.rule_matches.clone(),
         );
         m
     }
@@ -132,7 +142,17 @@ pub struct Router {
     selection: Selection,
     /// Events the receiver still holds.
     held: Held,
+    /// The kube-events rules (replaced live when `Rule` objects change).
+    rules: watch::Receiver<Arc<RuleSet>>,
+    rule_matches: ByReceiver,
+    /// The workspace of a namespace, for workspace-scoped rules.
+    workspaces: Workspaces,
+    /// Candidate rules of the current event (reused).
+    scratch: Vec<usize>,
 }
+
+/// Answers the KubeSphere workspace of a namespace.
+pub type Workspaces = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 impl Router {
     /// Creates the router of the receiver at index `lane` of `plan`, over `sinks`
@@ -163,7 +183,23 @@ impl Router {
             acks: HashMap::new(),
             outs,
             held,
+            rules: watch::channel(plan.rules.clone()).1,
+            rule_matches: metrics.rule_matches.clone(),
+            workspaces: Arc::new(|_: &str| None),
+            scratch: Vec::new(),
         }
+    }
+
+    /// Reads the rules from `rules` (a live feed) instead of the plan's, and
+    /// workspaces from `workspaces`.
+    pub fn with_rules(
+        mut self,
+        rules: watch::Receiver<Arc<RuleSet>>,
+        workspaces: Workspaces,
+    ) -> Router {
+        self.rules = rules;
+        self.workspaces = workspaces;
+        self
     }
 
     fn ack_sender(&mut self, source: &Source) -> AckSender {
@@ -198,6 +234,8 @@ impl Router {
         let log = batch.source.log_id.clone();
         // the receiver's requests join the trace of this routing span
         let trace = TraceContext::of(&tracing::Span::current());
+        let rules = self.rules.borrow().clone();
+        let ruled = rules.feeds(self.lane);
         for ev in batch.events {
             self.counters.received.inc();
             let ev = Arc::new(ev);
@@ -205,7 +243,13 @@ impl Router {
             self.tree.route(&ev, &mut sel);
             let selected = sel.receivers().contains(&self.lane);
             self.selection = sel;
-            if !selected {
+            let value = SharedValue::new();
+            let rule = if ruled {
+                self.rule_match(&rules, &ev, &value)
+            } else {
+                None
+            };
+            if !selected && rule.is_none() {
                 self.counters.unrouted.inc();
                 self.counters.acknowledged.inc();
                 if let Some(out) = &out {
@@ -236,11 +280,45 @@ impl Router {
                 .sinks
                 .deliver(
                     id,
-                    Delivery::shared(ev, SharedValue::new(), handle).with_trace(trace.clone()),
+                    Delivery::shared(ev, value, handle)
+                        .with_rule(rule)
+                        .with_trace(trace.clone()),
                 )
                 .await;
             debug!(receiver = %self.name, offset, ?outcome, "routed");
         }
+    }
+}
+
+impl Router {
+    /// The first rule naming this lane's receiver that matches `ev`, with what it
+    /// produced.
+    fn rule_match(
+        &mut self,
+        rules: &RuleSet,
+        ev: &Arc<herald_proto::Event>,
+        value: &SharedValue,
+    ) -> Option<Arc<herald_rules::RuleMatch>> {
+        let mut view = None;
+        let active = rules.first_match(
+            self.lane,
+            ev,
+            &mut view,
+            &*self.workspaces,
+            &mut self.scratch,
+        )?;
+        let view = view.unwrap_or_else(|| herald_rules::event_view(ev));
+        let produced = active.rule.produce(ev, &view, &|| value.get(ev).clone());
+        for e in &produced.errors {
+            warn!(receiver = %self.name, rule = %active.rule.name, origin = %active.origin, error = %e, "alert annotation left out");
+        }
+        self.rule_matches
+            .get_or_create(&vec![
+                ("receiver".to_owned(), self.name.clone()),
+                ("rule".to_owned(), active.rule.name.clone()),
+            ])
+            .inc();
+        Some(Arc::new(produced))
     }
 }
 

@@ -47,6 +47,7 @@ registry::receivers! {
     opscenter::OpsCenterConfig as "opscenter" if feature "aws",
     syslog::SyslogConfig,
     kafka::KafkaConfig as "kafka" if feature "kafka",
+    alertmanager::AlertmanagerConfig,
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

@@ -53,6 +53,23 @@ impl DriverHarness {
         (offset, outcome)
     }
 
+    /// Like [`DriverHarness::deliver`], with `with` applied to the delivery (to attach
+    /// the rule that selected the event, …).
+    pub async fn deliver_with(
+        &mut self,
+        event: Event,
+        with: impl FnOnce(Delivery) -> Delivery,
+    ) -> (u64, DeliverOutcome) {
+        self.next_offset += 1;
+        let offset = self.next_offset;
+        let ack = AckGroup::new(offset, 1, &self.acks).remove(0);
+        let outcome = self
+            .receiver
+            .deliver(with(Delivery::from_event(event, ack)))
+            .await;
+        (offset, outcome)
+    }
+
     /// Waits for the next `n` acknowledgements, in the order they came.
     ///
     /// # Panics

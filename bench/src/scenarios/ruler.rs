@@ -4,6 +4,12 @@
 //!   (route only), then route + `event_value` + every selected receiver's layout
 //!   rendered into a buffer (route + render) — what the ruler does per event before
 //!   any sink I/O;
+//! * in-process, one thread: 100 kube-events rules (kube-events' default set plus
+//!   three using herald's label, regex and array paths) over the same events, as a
+//!   receiver's lane evaluates them: the rules the event's reason allows
+//!   ([`herald_rules::RuleIndex`]), the event's JSON view built when one is tested,
+//!   every candidate evaluated (no early stop) and the alert of each matching alert
+//!   rule built;
 //! * the `herald-ruler` process fed by a synthetic gRPC exporter ([`Source`]): with
 //!   `inMemory` receivers (route only, nothing rendered) and with file receivers
 //!   writing their layouts to `/dev/null` (route + render). Throughput is measured
@@ -121,7 +127,44 @@ pub async fn in_process(ctx: &Ctx) -> Result<Vec<Row>> {
         .note(format!(
             "{fanout:.2} renders per event, {per_event:.0} bytes rendered per event"
         ));
-        Ok(vec![route, render])
+        // kube-events rules
+        let rules = workload::rules()?;
+        let index = herald_rules::RuleIndex::new(rules.iter().enumerate());
+        let (wall, cpu, (matched, alerts)) = on_thread(|| {
+            let (mut matched, mut alerts) = (0usize, 0usize);
+            let mut candidates = Vec::new();
+            for ev in &events {
+                index.candidates(&ev.reason, &mut candidates);
+                if candidates.is_empty() {
+                    continue;
+                }
+                let view = herald_rules::event_view(ev);
+                for rule in candidates.iter().filter_map(|&i| rules.get(i)) {
+                    if rule.matches(&view) {
+                        matched += 1;
+                        if rule.rule_type == herald_rules::RuleType::Alert {
+                            let m = rule.produce(ev, &view, &|| event_value(ev));
+                            alerts += m.labels.len();
+                        }
+                    }
+                }
+            }
+            Ok((matched, alerts))
+        })?;
+        #[allow(clippy::cast_precision_loss)]
+        let per_event = matched as f64 / n.max(1) as f64;
+        let rules_row = Row::new(
+            "ruler in-process: 100 kube-events rules (1 thread)",
+            n,
+            wall,
+            Some(cpu),
+        )
+        .target(Target::MinEventsPerCpuSecond(TARGET), None)
+        .note(format!(
+            "{} enabled rules, those the reason allows evaluated, {per_event:.2} matches per event, {alerts} alert labels built",
+            rules.len()
+        ));
+        Ok(vec![route, render, rules_row])
     })
     .await?
 }

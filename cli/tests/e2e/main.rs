@@ -16,6 +16,7 @@ mod isolation;
 mod pipeline;
 mod receiver_faults;
 mod route;
+mod rules;
 mod shutdown;
 mod tail;
 mod traces;

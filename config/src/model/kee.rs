@@ -37,6 +37,8 @@ struct RawConfig {
     route: Option<Node>,
     #[serde(deserialize_with = "de_receivers")]
     receivers: Option<Node>,
+    #[serde(deserialize_with = "de_rules")]
+    rules: Option<Node>,
     #[serde(rename = "kubeQPS")]
     kube_qps: Located<f32>,
     kube_burst: Located<i64>,
@@ -118,6 +120,7 @@ fn resolve(raw: RawConfig, diags: &mut Diagnostics) -> Config {
         },
         route: raw.route,
         receivers: raw.receivers,
+        rules: raw.rules,
         kube_qps: kube_qps(&raw.kube_qps, diags),
         kube_burst: kube_burst(&raw.kube_burst, diags),
         metrics_name_prefix: metrics_name_prefix(raw.metrics_name_prefix, diags),
@@ -218,6 +221,18 @@ fn de_receivers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Node>, D::Erro
     match &node {
         Some(n) if n.as_seq().is_none() => Err(de::Error::custom(format!(
             "expected a list of receivers, found {}{HINT_SEPARATOR}write each receiver as a list item: `- name: dump` followed by its sink, e.g. `stdout: {{}}`",
+            n.describe()
+        ))),
+        _ => Ok(node),
+    }
+}
+
+/// `rules` must be a list (or absent/null).
+fn de_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Node>, D::Error> {
+    let node = Option::<Node>::deserialize(d)?.filter(|n| !n.is_null());
+    match &node {
+        Some(n) if n.as_seq().is_none() => Err(de::Error::custom(format!(
+            "expected a list of rules, found {}{HINT_SEPARATOR}write each rule as a list item: `- name: BackOff` with `condition:`, `type:` and `receivers:`",
             n.describe()
         ))),
         _ => Ok(node),

@@ -1,5 +1,5 @@
 //! The typed configuration: kubernetes-event-exporter's top-level keys with
-//! their defaults applied, `route`/`receivers` kept as located nodes for the
+//! their defaults applied, `route`/`receivers`/`rules` kept as located nodes for the
 //! ruler, and herald's `exporter:` and `ruler:` sections.
 
 mod exporter;
@@ -75,6 +75,9 @@ pub struct Config {
     /// `receivers`: the list of receivers, decoded by the ruler. Always a
     /// list node when present.
     pub receivers: Option<Node>,
+    /// `rules`: kube-events rules, decoded by the ruler. Always a list node when
+    /// present.
+    pub rules: Option<Node>,
     /// `kubeQPS` (0 becomes 5). A negative value disables client-side rate
     /// limiting, as in client-go.
     pub kube_qps: f32,
@@ -105,6 +108,7 @@ impl Default for Config {
             leader_election: LeaderElection::default(),
             route: None,
             receivers: None,
+            rules: None,
             kube_qps: DEFAULT_KUBE_QPS,
             kube_burst: DEFAULT_KUBE_BURST,
             metrics_name_prefix: String::new(),

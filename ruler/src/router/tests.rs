@@ -162,3 +162,125 @@ async fn a_redelivery_of_an_event_still_held_is_not_delivered_twice() {
     assert_eq!(acks(&mut rx, 1).await, vec![9]);
     assert_eq!(sinks.in_memory("all").unwrap().len(), 2);
 }
+
+/// Receivers `all` and `alerts` (both `inMemory`), no route, and rules.
+fn rules_plan() -> Plan {
+    let text = "receivers:\n  - name: all\n    inMemory: {}\n  - name: alerts\n    inMemory: {}\nrules:\n  - name: BackOff\n    condition: type = \"Warning\" and reason = \"BackOff\"\n    type: alert\n    labels: {severity: warning}\n    annotations: {message: '%message'}\n    receivers: [alerts]\n  - name: AnyWarning\n    condition: type = \"Warning\"\n    receivers: [alerts]\n  - name: Disabled\n    condition: reason exists\n    enable: false\n    receivers: [all]\n";
+    let mut loaded = herald_config::load_str("c.yaml", text, |_| None).unwrap();
+    crate::plan::plan(&loaded.config, &mut loaded.diagnostics).expect("the plan compiles")
+}
+
+fn reason(mut e: Event, reason: &str) -> Event {
+    e.reason = reason.into();
+    e
+}
+
+#[tokio::test]
+async fn rules_select_events_for_the_receivers_they_name() {
+    let plan = rules_plan();
+    let sinks = Arc::new(
+        SinkSet::build(&plan.receivers, &SinkMetrics::new())
+            .await
+            .unwrap(),
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let metrics = RouterMetrics::default();
+    let events = || {
+        vec![
+            reason(ev(1, "Normal"), "Started"),
+            reason(ev(2, "Warning"), "BackOff"),
+            reason(ev(3, "Warning"), "Failed"),
+        ]
+    };
+    let mut alerts = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx.clone()],
+        metrics.clone(),
+        1,
+        Held::default(),
+    );
+    alerts.route_batch(batch("log", events())).await;
+    assert_eq!(acks(&mut rx, 3).await, vec![1, 2, 3]);
+    let store = sinks.in_memory("alerts").unwrap();
+    let got: Vec<u64> = store.events().iter().map(|e| e.offset).collect();
+    assert_eq!(got, vec![2, 3]);
+    let matched = |rule: &str| {
+        metrics
+            .rule_matches
+            .get_or_create(&vec![
+                ("receiver".to_owned(), "alerts".to_owned()),
+                ("rule".to_owned(), rule.to_owned()),
+            ])
+            .get()
+    };
+    // the first matching rule decides: BackOff for event 2, AnyWarning for event 3
+    assert_eq!((matched("BackOff"), matched("AnyWarning")), (1, 1));
+    // a disabled rule feeds nothing
+    let mut all = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx],
+        metrics.clone(),
+        0,
+        Held::default(),
+    );
+    all.route_batch(batch("log", events())).await;
+    assert_eq!(acks(&mut rx, 3).await, vec![1, 2, 3]);
+    assert!(sinks.in_memory("all").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_live_rule_feed_replaces_the_rules_between_batches() {
+    let plan = rules_plan();
+    let sinks = Arc::new(
+        SinkSet::build(&plan.receivers, &SinkMetrics::new())
+            .await
+            .unwrap(),
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (feed, live) = watch::channel(plan.rules.clone());
+    let mut all = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx],
+        RouterMetrics::default(),
+        0,
+        Held::default(),
+    )
+    .with_rules(live, Arc::new(|_: &str| None));
+    all.route_batch(batch("log", vec![reason(ev(1, "Normal"), "Started")]))
+        .await;
+    assert_eq!(acks(&mut rx, 1).await, vec![1]);
+    assert!(sinks.in_memory("all").unwrap().is_empty());
+    // a new rule for `all` takes effect with the next batch
+    let spec = herald_rules::RuleSpec {
+        name: "Started".into(),
+        condition: "reason = \"Started\"".into(),
+        enable: true,
+        ..Default::default()
+    };
+    let rule = crate::rules::ActiveRule {
+        rule: herald_rules::CompiledRule::compile(&spec).unwrap(),
+        receivers: vec![0],
+        scope: crate::rules::Scope::Namespace("shop".into()),
+        origin: "test".into(),
+    };
+    feed.send(Arc::new(RuleSet::new(vec![rule], 2))).unwrap();
+    let mut started = reason(ev(2, "Normal"), "Started");
+    started.involved_object.namespace = "shop".into();
+    let mut elsewhere = reason(ev(3, "Normal"), "Started");
+    elsewhere.involved_object.namespace = "other".into();
+    all.route_batch(batch("log", vec![started, elsewhere]))
+        .await;
+    assert!(
+        sinks
+            .in_memory("all")
+            .unwrap()
+            .wait_for_total(1, Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(acks(&mut rx, 2).await, vec![2, 3]);
+    // the namespace-scoped rule left the other namespace's event out
+    assert_eq!(sinks.in_memory("all").unwrap().total(), 1);
+}

@@ -180,6 +180,9 @@ pub struct Delivery {
     pub ack: AckRef,
     /// The trace the receiver's request joins (the ruler's routing span).
     trace: Option<TraceContext>,
+    /// The kube-events rule that selected the event for this receiver, with the
+    /// alert it produced (None: the route tree selected it).
+    pub rule: Option<Arc<herald_rules::RuleMatch>>,
 }
 
 impl Delivery {
@@ -196,6 +199,7 @@ impl Delivery {
             value,
             ack,
             trace: None,
+            rule: None,
         }
     }
 
@@ -209,6 +213,12 @@ impl Delivery {
     /// The trace the request that carries this event joins.
     pub fn trace(&self) -> Option<&TraceContext> {
         self.trace.as_ref()
+    }
+
+    /// Attaches the rule that selected the event.
+    pub fn with_rule(mut self, rule: Option<Arc<herald_rules::RuleMatch>>) -> Delivery {
+        self.rule = rule;
+        self
     }
 
     /// Creates a delivery for one event (tests and tools); its value is built when
