@@ -41,6 +41,8 @@ struct Tansu {
     bin: std::ffi::OsString,
     port: u16,
     child: Option<Child>,
+    /// `--cert` and `--key` (TLS) and the CA file clients trust.
+    tls: Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Drop for Tansu {
@@ -70,7 +72,29 @@ impl Tansu {
             bin,
             port: free_port(),
             child: None,
+            tls: None,
         })
+    }
+
+    /// Serves TLS with a self-signed certificate for 127.0.0.1 written to `dir`.
+    fn with_tls(mut self, dir: &std::path::Path) -> Tansu {
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let (cert, key) = (dir.join("broker.pem"), dir.join("broker.key"));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        self.tls = Some((cert.clone(), key, cert));
+        self
+    }
+
+    /// Settings a test client (admin, consumer) needs.
+    fn client(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", self.address());
+        if let Some((_, _, ca)) = &self.tls {
+            c.set("security.protocol", "ssl")
+                .set("ssl.ca.location", ca.display().to_string());
+        }
+        c
     }
 
     fn address(&self) -> String {
@@ -81,16 +105,20 @@ impl Tansu {
     /// (the storage is in memory: a restart starts empty).
     async fn start(&mut self, topic: &str) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(&self.bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
+        let mut cmd = Command::new(&self.bin);
+        cmd.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]);
+        if let Some((cert, key, _)) = &self.tls {
+            cmd.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -102,10 +130,7 @@ impl Tansu {
             assert!(Instant::now() < deadline, "tansu did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", self.address())
-            .create()
-            .unwrap();
+        let admin: AdminClient<DefaultClientContext> = self.client().create().unwrap();
         let created = admin
             .create_topics(
                 &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],
@@ -136,9 +161,9 @@ struct Record {
 }
 
 /// Reads `topic` from the beginning until `n` records came.
-fn read(address: &str, topic: &str, n: usize) -> Vec<Record> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", address)
+fn read(client: ClientConfig, topic: &str, n: usize) -> Vec<Record> {
+    let consumer: BaseConsumer = client
+        .clone()
         .set("group.id", "herald-test")
         .set("enable.auto.commit", "false")
         .create()
@@ -234,8 +259,8 @@ async fn records_land_with_key_value_headers_and_sarama_s_partition() {
     }
     let acks = h.acks(uids.len(), WAIT).await;
     assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
-    let address = broker.address();
-    let records = tokio::task::spawn_blocking(move || read(&address, "events", 20))
+    let client = broker.client();
+    let records = tokio::task::spawn_blocking(move || read(client, "events", 20))
         .await
         .unwrap();
     let mut seen: Vec<String> = Vec::new();
@@ -288,8 +313,8 @@ async fn a_broker_down_at_start_or_mid_stream_loses_nothing() {
     broker.start("events").await;
     let acks = h.acks(5, WAIT).await;
     assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
-    let address = broker.address();
-    let first = tokio::task::spawn_blocking(move || read(&address, "events", 5))
+    let client = broker.client();
+    let first = tokio::task::spawn_blocking(move || read(client, "events", 5))
         .await
         .unwrap();
     let mut keys: Vec<String> = first.iter().map(|r| r.key.clone()).collect();
@@ -313,8 +338,8 @@ async fn a_broker_down_at_start_or_mid_stream_loses_nothing() {
     broker.start("events").await;
     let acks = h.acks(5, WAIT).await;
     assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
-    let address = broker.address();
-    let second = tokio::task::spawn_blocking(move || read(&address, "events", 5))
+    let client = broker.client();
+    let second = tokio::task::spawn_blocking(move || read(client, "events", 5))
         .await
         .unwrap();
     let mut keys: Vec<String> = second.iter().map(|r| r.key.clone()).collect();
@@ -353,8 +378,8 @@ async fn a_record_too_large_is_rejected_and_counted() {
         ),
         1.0
     );
-    let address = broker.address();
-    let records = tokio::task::spawn_blocking(move || read(&address, "events", 1))
+    let client = broker.client();
+    let records = tokio::task::spawn_blocking(move || read(client, "events", 1))
         .await
         .unwrap();
     assert_eq!(records[0].key, "small");
@@ -375,8 +400,8 @@ async fn avro_values_are_framed_like_kee() {
     h.deliver(event("avro-1", "m")).await;
     let acks = h.acks(1, WAIT).await;
     assert_eq!(acks[0].delivered, 1, "{acks:?}");
-    let address = broker.address();
-    let records = tokio::task::spawn_blocking(move || read(&address, "events", 1))
+    let client = broker.client();
+    let records = tokio::task::spawn_blocking(move || read(client, "events", 1))
         .await
         .unwrap();
     let v = &records[0].value;
@@ -389,4 +414,28 @@ async fn avro_values_are_framed_like_kee() {
         ]
     );
     assert!(v.windows(6).any(|w| w == b"avro-1"));
+}
+
+/// `tls.enable` with KEE's keys: the broker's certificate is checked against
+/// `caFile` (librdkafka with the system OpenSSL), records land over TLS.
+#[tokio::test]
+async fn tls_with_kee_s_keys() {
+    let Some(broker) = Tansu::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = broker.with_tls(dir.path());
+    broker.start("events").await;
+    let ca = broker.tls.as_ref().unwrap().2.display().to_string();
+    let s = sink(&format!(
+        "    brokers: [\"{}\"]\n    topic: events\n    tls:\n      enable: true\n      caFile: \"{ca}\"\n",
+        broker.address()
+    ));
+    let mut h = DriverHarness::start(s, settings());
+    h.deliver(event("tls-1", "m")).await;
+    let acks = h.acks(1, WAIT).await;
+    assert_eq!(acks[0].delivered, 1, "{acks:?}");
+    let client = broker.client();
+    let records = tokio::task::spawn_blocking(move || read(client, "events", 1))
+        .await
+        .unwrap();
+    assert_eq!(records[0].key, "tls-1");
 }

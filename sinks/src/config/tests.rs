@@ -168,12 +168,12 @@ fn missing_or_empty_names_are_errors() {
 
 #[test]
 fn unimplemented_types_say_so_at_their_key() {
-    let (r, diags) = parse("receivers:\n  - name: k\n    kafka:\n      topic: t\n");
+    let (r, diags) = parse("receivers:\n  - name: k\n    bigquery:\n      project: p\n");
     assert!(r.is_empty());
     let e = only_error(&diags);
     assert_eq!(
         e.message,
-        "receiver type `kafka` is not available in this build yet"
+        "receiver type `bigquery` is not available in this build yet"
     );
     assert_eq!(e.location.unwrap(), herald_config::Location::new(3, 5));
 }
