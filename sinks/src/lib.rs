@@ -10,7 +10,8 @@
 //! * [`SinkSet`]: every configured receiver, running;
 //! * one folder per receiver type, registered below: [`stdout`],
 //!   [`file`](mod@file), [`pipe`], [`webhook`], [`in_memory`],
-//!   [`elasticsearch`], [`opensearch`], [`loki`];
+//!   [`elasticsearch`], [`opensearch`], [`loki`], [`syslog`], `kafka` (with
+//!   the `kafka` feature);
 //! * [`util`]: payload encoding, layouts, JSON lines, HTTP and TLS helpers.
 
 pub mod config;
