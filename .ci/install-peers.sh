@@ -7,6 +7,10 @@ python3 -c 'import venv' 2>/dev/null || need+=(python3-venv)
 command -v gcc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+# the kafka receiver's librdkafka (built from source) links the system OpenSSL and zlib
+command -v pkg-config >/dev/null || need+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need+=(zlib1g-dev)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq

@@ -11,7 +11,9 @@
 //! * one folder per receiver type, registered below: [`stdout`],
 //!   [`file`](mod@file), [`pipe`], [`webhook`], [`in_memory`],
 //!   [`elasticsearch`], [`opensearch`], [`loki`], [`slack`], [`teams`],
-//!   [`opsgenie`];
+//!   [`opsgenie`], [`syslog`], [`alertmanager`]; `kafka` (with the `kafka`
+//!   feature), `sqs`, `sns`, `kinesis`, `firehose`, `eventbridge`, `opscenter`
+//!   (with the `aws` feature);
 //! * [`util`]: payload encoding, layouts, JSON lines, HTTP and TLS helpers.
 
 pub mod config;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use herald_template::Template;
 use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message as _};
 use rdkafka::config::FromClientConfigAndContext as _;
 use tokio::sync::oneshot;
@@ -206,10 +206,17 @@ impl ProducerContext<SaramaPartitioner> for KafkaContext {
     }
 }
 
+type Producer = ThreadedProducer<KafkaContext, SaramaPartitioner>;
+
 /// Produces events to Kafka.
 pub struct KafkaSink {
     builder: KafkaBuilder,
-    producer: ThreadedProducer<KafkaContext, SaramaPartitioner>,
+    name: Arc<str>,
+    sarama: bool,
+    props: Vec<(String, herald_config::Secret<String>)>,
+    /// Replaced when librdkafka reports a fatal error (an idempotent
+    /// producer that can no longer guarantee order stops for good).
+    producer: std::sync::Mutex<Arc<Producer>>,
 }
 
 impl KafkaSink {
@@ -221,17 +228,68 @@ impl KafkaSink {
     /// librdkafka refused the configuration (an unreadable TLS file, …).
     pub fn new(name: &str, config: &KafkaConfig, timeout: Duration) -> Result<KafkaSink, KafkaError> {
         let props = librdkafka_properties(config, Some(timeout));
-        let context = KafkaContext {
-            name: Arc::from(name),
-            partitioner: (config.partitioner == PartitionerChoice::Sarama).then_some(SaramaPartitioner),
-        };
-        let producer = ThreadedProducer::from_config_and_context(&client_config(&props), context)
-            .map_err(|e| KafkaError::Client(redact(&e.to_string(), &props)))?;
+        let name: Arc<str> = Arc::from(name);
+        let sarama = config.partitioner == PartitionerChoice::Sarama;
+        let producer = create_producer(&name, sarama, &props)?;
         Ok(KafkaSink {
-            builder: KafkaBuilder::new(name, config),
-            producer,
+            builder: KafkaBuilder::new(&name, config),
+            name,
+            sarama,
+            props,
+            producer: std::sync::Mutex::new(Arc::new(producer)),
         })
     }
+
+    fn producer(&self) -> Arc<Producer> {
+        // A poisoned lock still holds a usable producer.
+        self.producer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces `failed` by a new producer after librdkafka's fatal error
+    /// (unless another send already did).
+    fn replace_after_fatal(&self, failed: &Arc<Producer>, reason: &str) {
+        let mut slot = self
+            .producer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !Arc::ptr_eq(&slot, failed) {
+            return;
+        }
+        match create_producer(&self.name, self.sarama, &self.props) {
+            Ok(p) => {
+                warn!(
+                    sink = %self.name,
+                    sink_type = KafkaConfig::NAME,
+                    reason,
+                    "kafka producer hit a fatal error; replaced by a new one, its records are retried"
+                );
+                *slot = Arc::new(p);
+            }
+            Err(e) => warn!(
+                sink = %self.name,
+                sink_type = KafkaConfig::NAME,
+                reason,
+                error = %e,
+                "kafka producer hit a fatal error and cannot be replaced yet"
+            ),
+        }
+    }
+}
+
+fn create_producer(
+    name: &Arc<str>,
+    sarama: bool,
+    props: &[(String, herald_config::Secret<String>)],
+) -> Result<Producer, KafkaError> {
+    let context = KafkaContext {
+        name: name.clone(),
+        partitioner: sarama.then_some(SaramaPartitioner),
+    };
+    ThreadedProducer::from_config_and_context(&client_config(props), context)
+        .map_err(|e| KafkaError::Client(redact(&e.to_string(), props)))
 }
 
 /// Errors a record can be refused with for good: trying again cannot help.
@@ -287,6 +345,7 @@ impl Sink for KafkaSink {
     /// are retried by the driver; an oversized record, an unknown topic or a
     /// refused authorization are rejected with the broker's reason.
     async fn send(&self, request: &Vec<KafkaItem>) -> Result<SendOutcome, SendError> {
+        let producer = self.producer();
         let mut pending = Vec::with_capacity(request.len());
         for item in request {
             let (tx, rx) = oneshot::channel();
@@ -301,7 +360,7 @@ impl Sink for KafkaSink {
                 .key(&item.key[..])
                 .payload(&item.value[..])
                 .headers(headers);
-            match self.producer.send(record) {
+            match producer.send(record) {
                 Ok(()) => pending.push(Ok(rx)),
                 Err((e, _)) => {
                     let outcome = match e.rdkafka_error_code() {
@@ -324,6 +383,14 @@ impl Sink for KafkaSink {
                     Err(_) => ItemOutcome::retry("the producer stopped before the delivery report"),
                 },
             });
+        }
+        if let Some((_, reason)) = producer.client().fatal_error() {
+            self.replace_after_fatal(&producer, &reason);
+            for o in &mut outcomes {
+                if let ItemOutcome::Rejected { reason } = o {
+                    *o = ItemOutcome::retry(std::mem::take(reason));
+                }
+            }
         }
         if outcomes.iter().all(|o| *o == ItemOutcome::Delivered) {
             Ok(SendOutcome::Delivered)
