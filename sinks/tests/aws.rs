@@ -3,6 +3,8 @@
 //! rule target and is read back through moto.
 #![cfg(feature = "aws")]
 
+#[path = "aws/environment.rs"]
+mod environment;
 #[path = "aws/eventbridge.rs"]
 mod eventbridge;
 #[path = "aws/firehose.rs"]

@@ -601,3 +601,157 @@ receivers:
     }
     assert!(!text.contains("hunter2-kafka"), "{text}");
 }
+
+/// Needs the `aws` feature (a build without it refuses these types, naming it).
+#[cfg(feature = "aws")]
+#[test]
+fn check_config_loads_the_kee_aws_examples_and_reports_bad_aws_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    // kubernetes-event-exporter's README examples, unchanged, each with a route to it;
+    // its opscenter example is not valid YAML: the same keys written as YAML are last
+    let examples: [(&str, &str, &str); 7] = [
+        (
+            "kinesis",
+            "receivers:\n  - name: \"kinesis\"\n    kinesis:\n      streamName: \"events-pipeline\"\n      region: us-west-2\n      layout: # Optional\n",
+            "",
+        ),
+        (
+            "firehose",
+            "receivers:\n  - name: \"firehose\"\n    firehose:\n      deliveryStreamName: \"events-pipeline\"\n      region: us-west-2\n      layout: # Optional\n",
+            "",
+        ),
+        (
+            "sns",
+            "receivers:\n  - name: \"sns\"\n    sns:\n      topicARN: \"arn:aws:sns:us-east-1:1234567890123456:mytopic\"\n      region: \"us-west-2\"\n      layout: # Optional\n",
+            "the topic is in `us-east-1`",
+        ),
+        (
+            "sqs",
+            "receivers:\n  - name: \"sqs\"\n    sqs:\n      queueName: \"/tmp/dump\"\n      region: us-west-2\n      layout: # Optional\n",
+            "not a valid SQS queue name",
+        ),
+        (
+            "pipe",
+            r#"receivers:
+  - name: pipe
+    kinesis:
+      region: us-west-2
+      streamName: event-pipeline
+      layout:
+        region: "us-west-2"
+        eventType: "kubernetes-event"
+        createdAt: "{{ .GetTimestampMs }}"
+        details:
+          message: "{{ .Message }}"
+          reason: "{{ .Reason }}"
+          type: "{{ .Type }}"
+          count: "{{ .Count }}"
+          kind: "{{ .InvolvedObject.Kind }}"
+          name: "{{ .InvolvedObject.Name }}"
+          namespace: "{{ .Namespace }}"
+          component: "{{ .Source.Component }}"
+          host: "{{ .Source.Host }}"
+          labels: "{{ toJson .InvolvedObject.Labels}}"
+"#,
+            "",
+        ),
+        (
+            "eventbridge",
+            r#"receivers:
+ - name: "eventbridge"
+   eventbridge:
+     detailType: "deployment"
+     source: "cd"
+     eventBusName: "default"
+     region: "ap-southeast-1"
+     details:
+       message: "{{ .Message }}"
+       namespace: "{{ .Namespace }}"
+       reason: "{{ .Reason }}"
+       object: "{{ .Namespace }}"
+
+"#,
+            "",
+        ),
+        (
+            "alerts",
+            r#"receivers:
+  - name: "alerts"
+    opscenter:
+      title: "{{ .Message }}"
+      category: "{{ .Reason }}" # Optional
+      description: "Event {{ .Reason }} for {{ .InvolvedObject.Namespace }}/{{ .InvolvedObject.Name }} on K8s cluster"
+      notifications: # Optional: SNS ARN
+        - "sns1"
+        - "sns2"
+      operationalData: # Optional
+        Reason: "{{ .Reason }}"
+      priority: "6" # Optional
+      region: "us-east1"
+      relatedOpsItems: # Optional: OpsItems ARN
+        - "ops1"
+        - "ops2"
+      severity: "6" # Optional
+      source: "production"
+      tags: # Optional
+        ENV: "{{ .InvolvedObject.Namespace }}"
+"#,
+            "",
+        ),
+    ];
+    for (name, example, warning) in examples {
+        let text =
+            format!("route:\n  routes:\n    - match:\n        - receiver: \"{name}\"\n{example}");
+        let path = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, &text).unwrap();
+        let (code, out) = check(&path);
+        assert_eq!(code, 0, "{name}: {out}");
+        let warnings = usize::from(!warning.is_empty());
+        assert!(
+            out.contains(&format!(
+                "OK (1 receiver(s): {name}; {warnings} warning(s))"
+            )),
+            "{name}: {out}"
+        );
+        assert!(out.contains(warning), "{name}: {out}");
+    }
+
+    let bad = r#"route:
+  routes:
+    - match:
+        - receiver: q
+        - receiver: f
+        - receiver: e
+receivers:
+  - name: q
+    sqs:
+      queueName: https://sqs.eu-west-1.amazonaws.com/123456789012/kube-events
+  - name: f
+    sqs:
+      queueName: events.fifo
+      messageGroupId: ""
+  - name: e
+    eventbridge:
+      source: herald
+      detailType: event
+      details:
+        message: "{{ .Message"
+"#;
+    let path = dir.path().join("bad-aws.yaml");
+    std::fs::write(&path, bad).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, EXIT_CONFIG, "{out}");
+    let file = path.display().to_string();
+    let d = diagnostic_at(&out, &file, line_of(bad, "queueName: https"));
+    assert!(
+        d.contains("not its URL") && d.contains("queueName: kube-events"),
+        "{d}"
+    );
+    let d = diagnostic_at(&out, &file, line_of(bad, "messageGroupId"));
+    assert!(
+        d.contains("FIFO queue needs a message group id") && d.contains("hint:"),
+        "{d}"
+    );
+    let d = diagnostic_at(&out, &file, line_of(bad, "message: \"{{ .Message\""));
+    assert!(d.contains("details.message"), "{d}");
+}

@@ -74,3 +74,14 @@ fn bad_blocks_are_reported_at_their_line() {
     assert!(c.is_none());
     assert_eq!(diags.errors().next().unwrap().location.unwrap().line, 6, "{diags}");
 }
+
+#[test]
+fn an_entry_over_256_kib_is_rejected_alone() {
+    let (c, _) = eventbridge("      source: s\n      detailType: t\n");
+    let mut ev = compat_example();
+    ev.message = "x".repeat(MAX_BYTES);
+    let err = EventBridgeBuilder::new(&c.unwrap())
+        .encode(&Delivery::from_event(ev, AckRef::detached()))
+        .unwrap_err();
+    assert!(err.to_string().contains("EventBridge takes at most 262144"), "{err}");
+}

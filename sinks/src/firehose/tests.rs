@@ -57,3 +57,14 @@ fn bad_blocks_are_reported_at_their_line() {
     assert!(c.is_none());
     assert_eq!(diags.errors().next().unwrap().location.unwrap().line, 5, "{diags}");
 }
+
+#[test]
+fn a_record_over_1000_kib_is_rejected_alone() {
+    let (c, _) = firehose("      deliveryStreamName: s\n");
+    let mut ev = compat_example();
+    ev.message = "x".repeat(MAX_RECORD_BYTES);
+    let err = FirehoseBuilder::new(&c.unwrap())
+        .encode(&Delivery::from_event(ev, AckRef::detached()))
+        .unwrap_err();
+    assert!(err.to_string().contains("Firehose takes at most 1024000"), "{err}");
+}

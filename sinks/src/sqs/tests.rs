@@ -97,3 +97,14 @@ fn fifo_entries_carry_the_group_and_the_idempotency_key() {
     let long = bounded_group_id("x".repeat(300));
     assert_eq!(long.len(), 64);
 }
+
+#[test]
+fn a_message_over_256_kib_is_rejected_alone() {
+    let (c, _) = sqs("      queueName: events\n");
+    let mut ev = compat_example();
+    ev.message = "x".repeat(MAX_BYTES);
+    let err = SqsBuilder::new(&c.unwrap())
+        .encode(&Delivery::from_event(ev, AckRef::detached()))
+        .unwrap_err();
+    assert!(err.to_string().contains("SQS takes at most 262144"), "{err}");
+}
