@@ -32,6 +32,7 @@ registry::receivers! {
     elasticsearch::ElasticsearchConfig,
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
+    pubsub::PubsubConfig as "pubsub" if feature "gcp",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};
