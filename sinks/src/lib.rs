@@ -33,6 +33,7 @@ registry::receivers! {
     opensearch::OpenSearchConfig,
     loki::LokiConfig,
     pubsub::PubsubConfig as "pubsub" if feature "gcp",
+    bigquery::BigqueryConfig as "bigquery" if feature "gcp",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

@@ -27,6 +27,7 @@ mod sink;
 mod tests;
 
 pub use attributes::{AttributeTemplate, IDEMPOTENCY_ATTRIBUTE};
+pub(crate) use config::missing;
 pub use config::{MAX_MESSAGES_PER_PUBLISH, PubsubConfig};
 pub use sink::{PubsubBuilder, PubsubItem, PubsubRequest, PubsubSink};
 
