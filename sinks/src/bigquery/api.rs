@@ -162,10 +162,7 @@ pub fn classify_error(status: u16, body: &[u8], retry_after: Option<Duration>) -
     let error = &v["error"];
     let reason = error["errors"][0]["reason"].as_str().unwrap_or_default();
     let text = error["message"].as_str().map_or_else(
-        || {
-            let snippet = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-            snippet
-        },
+        || String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned(),
         str::to_owned,
     );
     let message = if reason.is_empty() {

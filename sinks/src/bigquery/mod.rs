@@ -4,8 +4,8 @@
 //! * Row: the event JSON with `null`s dropped and keys sanitised into column
 //!   names ([`rows`]), as kubernetes-event-exporter wrote them.
 //! * `mode: load` (the default, kubernetes-event-exporter's way): one load
-//!   job per batch, uploaded in memory as a multipart request (job resource
-//!   + NDJSON; no temporary file), with schema detection,
+//!   job per batch, uploaded in memory as a multipart request (the job
+//!   resource and the NDJSON rows; no temporary file), with schema detection,
 //!   `ALLOW_FIELD_ADDITION` and `WRITE_APPEND`; the sink waits for the job
 //!   (`jobs.get`) before the batch counts as delivered. The job id comes
 //!   from the rows' idempotency keys, so a retry after a lost answer finds
