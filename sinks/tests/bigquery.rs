@@ -544,23 +544,37 @@ async fn a_lost_upload_answer_finds_the_job_again_instead_of_loading_twice() {
     h.deliver(event("b", "m")).await;
     let acks = h.acks(2, WAIT).await;
     assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
+    {
+        let st = fake.state();
+        assert_eq!(st.jobs.len(), 1);
+        assert_eq!(st.table.len(), 2, "loaded once: {:?}", st.table);
+        let uploads: Vec<&Seen> = st
+            .seen
+            .iter()
+            .filter(|s| s.target.starts_with("/upload/"))
+            .collect();
+        assert_eq!(uploads.len(), 2);
+        // Both uploads name the same job; the second was answered 409.
+        let job_of = |s: &Seen| {
+            let text = String::from_utf8_lossy(&s.body).into_owned();
+            let start = text.find("\"jobId\":\"").unwrap() + 9;
+            text[start..start + text[start..].find('"').unwrap()].to_owned()
+        };
+        assert_eq!(job_of(uploads[0]), job_of(uploads[1]));
+        assert_eq!(h.metric("herald_sink_retries_total", ""), 1.0);
+    }
+    // A second receiver finds the dataset there (409): it starts all the same.
+    let c = config(&fake, &key, "");
+    BigquerySink::connect("bq2", &c, &settings(&c))
+        .await
+        .unwrap();
     let st = fake.state();
-    assert_eq!(st.jobs.len(), 1);
-    assert_eq!(st.table.len(), 2, "loaded once: {:?}", st.table);
-    let uploads: Vec<&Seen> = st
+    let creates = st
         .seen
         .iter()
-        .filter(|s| s.target.starts_with("/upload/"))
-        .collect();
-    assert_eq!(uploads.len(), 2);
-    // Both uploads name the same job; the second was answered 409.
-    let job_of = |s: &Seen| {
-        let text = String::from_utf8_lossy(&s.body).into_owned();
-        let start = text.find("\"jobId\":\"").unwrap() + 9;
-        text[start..start + text[start..].find('"').unwrap()].to_owned()
-    };
-    assert_eq!(job_of(uploads[0]), job_of(uploads[1]));
-    assert_eq!(h.metric("herald_sink_retries_total", ""), 1.0);
+        .filter(|s| s.target.ends_with("/datasets"))
+        .count();
+    assert_eq!(creates, 2);
 }
 
 #[tokio::test]

@@ -348,6 +348,13 @@ async fn an_emulator_restart_mid_stream_loses_nothing() {
         h.pending_acks().is_empty(),
         "nothing is acknowledged while the emulator is down"
     );
+    // The client does not retry by itself: each attempt fails at once
+    // (no attempt runs into the driver's timeout) and the driver retries.
+    assert_eq!(
+        h.metric("herald_sink_errors_total", "error_type=\"timeout\""),
+        0.0
+    );
+    assert!(h.metric("herald_sink_errors_total", "error_type=\"retriable\"") >= 3.0);
 
     // It comes back (empty, as the emulator keeps nothing): the topic and
     // subscription are made again before the sink can reach it.

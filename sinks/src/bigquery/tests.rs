@@ -226,6 +226,8 @@ fn job_states_and_google_errors_are_classified() {
     assert!(classify_error(403, google(403, "quotaExceeded").as_bytes(), None).is_retriable());
     assert!(classify_error(403, google(403, "accessDenied").as_bytes(), None).is_retriable());
     assert!(classify_error(503, b"", None).is_retriable());
+    assert!(classify_error(401, google(401, "authError").as_bytes(), None).is_retriable());
+    assert!(classify_error(404, google(404, "notFound").as_bytes(), None).is_retriable());
     let e = classify_error(400, google(400, "invalid").as_bytes(), None);
     assert!(!e.is_retriable());
     assert_eq!(e.to_string(), "HTTP 400 invalid: m");

@@ -206,3 +206,11 @@ fn invalid_messages_are_rejected_and_everything_else_retried() {
         SendOutcome::partial(vec![ItemOutcome::Delivered, ItemOutcome::retry("x")])
     );
 }
+
+#[test]
+fn a_batch_is_up_to_100_events_or_1_mib_after_50_ms() {
+    use crate::registry::SinkType as _;
+    let b = PubsubConfig::BATCH_DEFAULTS;
+    assert_eq!((b.max_events, b.max_bytes), (100, 1024 * 1024));
+    assert_eq!(b.linger, std::time::Duration::from_millis(50));
+}
