@@ -60,3 +60,10 @@ if ! command -v prometheus-alertmanager >/dev/null; then
         exit 1
     fi
 fi
+# Google's Pub/Sub emulator (pubsub sink tests) ships with the Google Cloud SDK of the
+# machine image and cannot be installed from here (its apt source is disabled): only
+# checked. .ci/test exports HERALD_PUBSUB_EMULATOR_BIN; the tests fail in CI without it.
+pubsub_sdk="$(gcloud info --format='value(installation.sdk_root)' 2>/dev/null || true)"
+if [ ! -x "$pubsub_sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator" ] || ! command -v java >/dev/null; then
+    echo "missing: Google's Pub/Sub emulator (gcloud's platform/pubsub-emulator) or java; the pubsub tests fail in CI" >&2
+fi

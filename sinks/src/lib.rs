@@ -50,6 +50,8 @@ registry::receivers! {
     syslog::SyslogConfig,
     kafka::KafkaConfig as "kafka" if feature "kafka",
     alertmanager::AlertmanagerConfig,
+    pubsub::PubsubConfig as "pubsub" if feature "gcp",
+    bigquery::BigqueryConfig as "bigquery" if feature "gcp",
 }
 
 pub use config::{ReceiverConfig, SinkConfig, parse_receivers};

@@ -755,3 +755,77 @@ receivers:
     let d = diagnostic_at(&out, &file, line_of(bad, "message: \"{{ .Message\""));
     assert!(d.contains("details.message"), "{d}");
 }
+
+/// kubernetes-event-exporter's Pub/Sub and BigQuery README examples, unchanged.
+/// The BigQuery one is a blank form: every key is known, and the three KEE
+/// required ones (`project`, `dataset`, `table`) are reported at their lines,
+/// as KEE refused to start without them; filled in, it loads.
+#[cfg(feature = "gcp")]
+#[test]
+fn check_config_loads_the_kee_google_examples_and_reports_bad_google_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let route = "route:\n  routes:\n    - match:\n        - receiver: \"pubsub\"\n";
+    let pubsub = "receivers:\n  - name: \"pubsub\"\n    pubsub:\n      gcloud_project_id: \"my-project\"\n      topic: \"kube-event\"\n      create_topic: False\n";
+    let path = dir.path().join("pubsub.yaml");
+    std::fs::write(&path, format!("{route}{pubsub}")).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK (1 receiver(s): pubsub; 0 warning(s))"),
+        "{out}"
+    );
+
+    let blank = "route:\n  routes:\n    - match:\n        - receiver: \"my-big-query\"\nreceivers:\n  - name: \"my-big-query\"\n    bigquery:\n      location:\n      project:\n      dataset:\n      table:\n      credentials_path:\n      batch_size:\n      max_retries:\n      interval_seconds:\n      timeout_seconds:\n";
+    let path = dir.path().join("bigquery.yaml");
+    std::fs::write(&path, blank).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, EXIT_CONFIG, "{out}");
+    let file = path.display().to_string();
+    for key in ["project", "dataset", "table"] {
+        let d = diagnostic_at(&out, &file, line_of(blank, &format!("      {key}:")));
+        assert!(
+            d.contains(&format!("bigquery needs `{key}`")) && d.contains("hint:"),
+            "{d}"
+        );
+    }
+    assert_eq!(out.matches(": error: ").count(), 3, "{out}");
+    assert!(!out.contains("warning: "), "{out}");
+    let filled = blank
+        .replace("project:\n", "project: my-project\n")
+        .replace("dataset:\n", "dataset: kube_events\n")
+        .replace("table:\n", "table: events\n");
+    std::fs::write(&path, &filled).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK (1 receiver(s): my-big-query; 0 warning(s))"),
+        "{out}"
+    );
+
+    let user_creds = dir.path().join("adc.json");
+    std::fs::write(
+        &user_creds,
+        r#"{"type":"authorized_user","client_id":"c","client_secret":"hunter2-file","refresh_token":"r"}"#,
+    )
+    .unwrap();
+    let bad = format!(
+        "route:\n  routes:\n    - match:\n        - receiver: ps\n        - receiver: bq\nreceivers:\n  - name: ps\n    pubsub:\n      gcloud_project_id: my-project\n      topic: \"kube events\"\n  - name: bq\n    bigquery:\n      project: my-project\n      dataset: kube_events\n      table: events\n      credentials_path: {}\n",
+        user_creds.display()
+    );
+    let path = dir.path().join("bad-google.yaml");
+    std::fs::write(&path, &bad).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, EXIT_CONFIG, "{out}");
+    let file = path.display().to_string();
+    let d = diagnostic_at(&out, &file, line_of(&bad, "topic:"));
+    assert!(
+        d.contains("invalid Pub/Sub topic id") && d.contains("hint:"),
+        "{d}"
+    );
+    let d = diagnostic_at(&out, &file, line_of(&bad, "credentials_path:"));
+    assert!(
+        d.contains("not a service-account key") && d.contains("hint:"),
+        "{d}"
+    );
+    assert!(!out.contains("hunter2-file"), "{out}");
+}

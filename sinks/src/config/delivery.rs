@@ -148,7 +148,13 @@ impl DeliveryConfig {
     /// Applies the block over the driver defaults and the sink's batch
     /// defaults.
     pub fn resolve(&self, batch_defaults: BatchSettings) -> DeliverySettings {
-        let mut s = DeliverySettings::with_batch(batch_defaults);
+        self.apply(DeliverySettings::with_batch(batch_defaults))
+    }
+
+    /// Applies the keys that are set over `base` (a receiver type's own
+    /// defaults, [`SinkType::delivery_defaults`](crate::registry::SinkType::delivery_defaults)).
+    pub fn apply(&self, base: DeliverySettings) -> DeliverySettings {
+        let mut s = base;
         if let Some(v) = &self.queue_size {
             s.queue_size = v.value;
         }

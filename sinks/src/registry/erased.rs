@@ -61,7 +61,7 @@ impl<T: SinkType> Erased for T {
         metrics: &SinkMetrics,
         handles: &mut Handles,
     ) -> Result<Receiver, SinkBuildError> {
-        let settings = delivery.resolve(T::BATCH_DEFAULTS);
+        let settings = delivery.apply(self.delivery_defaults());
         let mut cx = BuildContext {
             name,
             settings: &settings,

@@ -29,6 +29,15 @@ pub trait SinkType: fmt::Debug + Send + Sync + Sized + 'static {
     /// that cannot be loaded).
     type BuildError: std::error::Error + Send + Sync + 'static;
 
+    /// The receiver's delivery settings before its `delivery:` block: the
+    /// driver's defaults with [`BATCH_DEFAULTS`](SinkType::BATCH_DEFAULTS),
+    /// unless the type has keys of its own for them (kubernetes-event-exporter's
+    /// bigquery `batch_size`, `interval_seconds`, `max_retries`,
+    /// `timeout_seconds`). Keys of the `delivery:` block win.
+    fn delivery_defaults(&self) -> DeliverySettings {
+        DeliverySettings::with_batch(Self::BATCH_DEFAULTS)
+    }
+
     /// Decodes and checks the type's block at `path` (`receivers[2].webhook`),
     /// recording every problem with its location in `diags`; `None` when
     /// there were errors.
