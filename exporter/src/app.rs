@@ -449,6 +449,7 @@ impl Exporter {
                 resume_resource_version: resume,
                 page_size: cfg.exporter.watch.list_page_size,
                 watch_timeout: cfg.exporter.watch.timeout,
+                progress_check: cfg.exporter.watch.progress_check,
                 ..WatcherOptions::default()
             },
         );
