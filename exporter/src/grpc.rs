@@ -151,8 +151,21 @@ impl EventLog for EventLogService {
                                 }
                             }
                             Ok(Some(pb::SubscribeRequest { request: Some(Msg::Hold(h)) })) => session.hold(&h.offsets),
+                            Ok(Some(pb::SubscribeRequest { request: Some(Msg::Sync(s)) })) => {
+                                let answer = match session.sync().await {
+                                    Ok(committed_offset) => Ok(response(Out::Synced(pb::Synced { token: s.token, committed_offset }))),
+                                    Err(e) => {
+                                        warn!(error = %e, "cannot commit the group's state");
+                                        Err(e.into())
+                                    }
+                                };
+                                let failed = answer.is_err();
+                                if tx.send(answer).await.is_err() || failed {
+                                    break;
+                                }
+                            }
                             Ok(Some(_)) => {
-                                let _ = tx.send(Err(Status::invalid_argument("only credit, ack and hold may follow the hello"))).await;
+                                let _ = tx.send(Err(Status::invalid_argument("only credit, ack, hold and sync may follow the hello"))).await;
                                 break;
                             }
                             Ok(None) => { debug!("subscriber closed its stream"); break; }

@@ -261,3 +261,73 @@ async fn an_unreachable_api_at_start_still_serves_the_log_and_retries() {
     assert_eq!(ex.terminate(), Some(0));
     second.shutdown().await;
 }
+
+/// A client that sends `Sync` after its last `Ack` and leaves when `Synced` arrives has
+/// its acknowledgements committed: a SIGKILL of the exporter right after does not
+/// deliver them again.
+#[tokio::test(flavor = "multi_thread")]
+async fn synced_acks_survive_a_kill_of_the_exporter() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "");
+    create_events(&sim, "shop", "ev", 6);
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_logged(6).await;
+    let mut m = Member::join(&ex.grpc, "app", "app-0", 4).await;
+    let b = m.next(Duration::from_secs(10)).await.unwrap();
+    let offsets: Vec<u64> = b.events.iter().map(|e| e.offset).collect();
+    assert_eq!(offsets, [1, 2, 3, 4]);
+    m.ack(offsets).await;
+    m.sync(7).await;
+    let synced = loop {
+        match m.next_message().await {
+            Some(pb::subscribe_response::Response::Synced(s)) => break s,
+            Some(pb::subscribe_response::Response::Batch(_)) => {}
+            other => panic!("expected synced, got {other:?}"),
+        }
+    };
+    assert_eq!(synced.token, 7);
+    assert_eq!(synced.committed_offset, 4);
+    // at once, without the periodic flush
+    ex.kill9();
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    let s = ex.status().await;
+    let g = s.groups.iter().find(|g| g.name == "app").unwrap();
+    assert_eq!(g.committed_offset, 4);
+    let mut again = Member::join(&ex.grpc, "app", "app-0", 10).await;
+    assert_eq!(again.welcome.committed_offset, 4);
+    let b = again.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(b.events.first().map(|e| e.offset), Some(5));
+}
+
+/// A second connection with a member id that is connected to the group is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_member_id_is_refused() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "");
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    let _first = Member::join(&ex.grpc, "app", "app-0", 4).await;
+    let mut c = EventLogClient::connect(ex.grpc.clone()).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tx.send(pb::SubscribeRequest {
+        request: Some(pb::subscribe_request::Request::Hello(pb::Hello {
+            group: "app".into(),
+            member_id: "app-0".into(),
+            ..Default::default()
+        })),
+    })
+    .await
+    .unwrap();
+    let err = match c
+        .subscribe(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+    {
+        Err(e) => e,
+        Ok(resp) => resp.into_inner().message().await.err().unwrap(),
+    };
+    assert_eq!(err.code(), tonic::Code::AlreadyExists, "{err:?}");
+    assert!(err.message().contains("app-0"), "{err:?}");
+}
