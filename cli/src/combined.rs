@@ -44,6 +44,15 @@ pub struct RunArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// Where a started `herald run` listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    /// The exporter's gRPC address (for `herald tail` and other consumers).
+    pub grpc: std::net::SocketAddr,
+    /// `/metrics`, `/-/healthy` and `/-/ready`.
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
 /// Runs exporter and ruler together until `shutdown`.
 ///
 /// # Errors
@@ -53,6 +62,20 @@ pub async fn run(
     plan: Plan,
     args: &RunArgs,
     shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    run_with(loaded, plan, args, shutdown, |_| {}).await
+}
+
+/// [`run`], telling `started` where it listens once both halves are up.
+///
+/// # Errors
+/// Start-up failures of either half.
+pub async fn run_with(
+    loaded: LoadedConfig,
+    plan: Plan,
+    args: &RunArgs,
+    shutdown: impl std::future::Future<Output = ()>,
+    started: impl FnOnce(Started),
 ) -> anyhow::Result<()> {
     let config: Config = loaded.config;
     let mut registry = Registry::default();
@@ -79,6 +102,10 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| config.exporter.metrics.listen.to_string());
     let admin = herald_telemetry::start_admin(&metrics_addr, Arc::new(registry), health).await?;
+    started(Started {
+        grpc: exporter.grpc_addr(),
+        metrics: admin.local_addr(),
+    });
     let connector: Arc<dyn Connector> = Arc::new(HubConnector::new(exporter.hub()));
     let hello = pb::Hello {
         group: config.ruler.group.clone(),
