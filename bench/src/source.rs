@@ -333,7 +333,8 @@ mod tests {
                     offsets.extend(b.events.iter().map(|e| e.offset));
                 }
                 pb::subscribe_response::Response::Welcome(w) => assert_eq!(w.group, "g"),
-                other @ pb::subscribe_response::Response::Closing(_) => panic!("{other:?}"),
+                other @ (pb::subscribe_response::Response::Closing(_)
+                | pb::subscribe_response::Response::Synced(_)) => panic!("{other:?}"),
             }
         }
         assert_eq!(offsets, (1..=15).collect::<Vec<u64>>());

@@ -940,3 +940,29 @@ def test_readme_documents_every_value() -> None:
 
 def test_notes_give_the_grpc_address(scenario: Rendered) -> None:
     assert f".{NAMESPACE}.svc:50051" in scenario.notes
+
+
+def test_grafana_dashboard_is_off_by_default_and_labelled_for_the_sidecar() -> None:
+    assert not [c for c in render().all("ConfigMap") if c["metadata"]["name"].endswith("-dashboard")]
+    out = render({"metrics": {"grafanaDashboard": {
+        "enabled": True, "annotations": {"grafana_folder": "herald"}, "labels": {"team": "sre"}}}})
+    cm = out.get("ConfigMap", f"{RELEASE}-dashboard")
+    assert cm["metadata"]["namespace"] == NAMESPACE
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["labels"]["team"] == "sre"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "herald"}
+    dashboard = json.loads(cm["data"]["herald.json"])
+    assert dashboard == json.loads((CHART / "dashboards" / "herald.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    for metric in ["herald_exporter_events_logged_total", "herald_exporter_ingest_lag_seconds_bucket",
+                   "herald_exporter_log_bytes", "herald_exporter_group_lag", "herald_ruler_consumer_lag",
+                   "herald_sink_sent_events_total", "herald_sink_errors_total",
+                   "herald_sink_dropped_events_total", "herald_sink_request_duration_seconds_bucket",
+                   "herald_exporter_watch_healthy", "herald_exporter_leader"]:
+        assert any(metric in e for e in exprs), metric
+    custom = render({"metrics": {"grafanaDashboard": {
+        "enabled": True, "namespace": "monitoring", "sidecarLabel": "dashboards", "sidecarLabelValue": "herald"}}})
+    cm = custom.get("ConfigMap", f"{RELEASE}-dashboard")
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["labels"]["dashboards"] == "herald"
+    assert "grafana_dashboard" not in cm["metadata"]["labels"]

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use herald_config::{LoadedConfig, Role};
 use herald_ruler::plan::{LoadError, Plan};
-use herald_ruler::route::Selection;
 
 /// Loads `path` and compiles the route tree and receivers; every problem is collected.
 ///
@@ -99,88 +98,179 @@ pub fn check_rule(path: &Path, out: &mut dyn Write) -> Result<bool, String> {
     Ok(true)
 }
 
-/// `herald route FILE --event EVENT.json`: prints the receivers the event reaches (by
-/// the route tree, or by a kube-events rule, named) and what each would be sent (for
-/// an alert rule, the alert's labels and annotations).
+/// Why `herald route` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// The configuration file is invalid (rendered diagnostics).
+    #[error("{0}")]
+    Config(String),
+    /// The event file cannot be read or holds no Kubernetes Event (list).
+    #[error("{0}")]
+    Input(String),
+    /// Writing the answer failed.
+    #[error(transparent)]
+    Output(#[from] std::io::Error),
+}
+
+/// `herald route FILE --event EVENTS.json`: for each Event in the file (one Event, an
+/// `EventList` such as `kubectl get events -o json` prints, or a JSON array of Events)
+/// prints the receivers it reaches, what selected each (a route rule, by path and line,
+/// or a kube-events rule, by name), and what each would be sent (for an alert rule, the
+/// alert's labels and annotations).
+///
+/// Offline, no involved object is looked up: rules on labels and annotations see
+/// `involvedObject.labels` / `involvedObject.annotations` when the file gives them.
 ///
 /// # Errors
-/// The config is invalid, the event file cannot be read or parsed, or writing fails.
-pub fn route(config: &Path, event: &Path, out: &mut dyn Write) -> Result<(), String> {
-    let (loaded, plan) = load(config)?;
-    let bytes =
-        std::fs::read(event).map_err(|e| format!("cannot read {}: {e}", event.display()))?;
-    let mut ev =
-        herald_proto::parse_kube_event(&bytes).map_err(|e| format!("{}: {e}", event.display()))?;
-    ev.cluster_name.clone_from(&loaded.config.cluster_name);
-    let mut sel = Selection::new(plan.tree.receivers());
-    plan.tree.route(&ev, &mut sel);
-    // receivers selected by the route tree, then those only a kube-events rule selects
-    let mut reached: Vec<(usize, Option<herald_rules::RuleMatch>)> =
-        sel.receivers().iter().map(|&i| (i, None)).collect();
-    let mut view = None;
-    let mut scratch = Vec::new();
-    for i in 0..plan.receivers.len() {
-        let Some(active) = plan
-            .rules
-            .first_match(i, &ev, &mut view, &|_: &str| None, &mut scratch)
-        else {
-            continue;
-        };
-        let v = view.get_or_insert_with(|| herald_rules::event_view(&ev));
-        let produced = active
-            .rule
-            .produce(&ev, v, &|| herald_sinks::event_value(&ev));
-        match reached.iter_mut().find(|(r, _)| *r == i) {
-            Some(slot) => slot.1 = Some(produced),
-            None => reached.push((i, Some(produced))),
-        }
-    }
-    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| e.to_string());
-    if reached.is_empty() {
-        return w(
-            out,
-            "no receiver: the event is dropped by the route tree".into(),
-        );
+/// [`RouteError::Config`] for an invalid config, [`RouteError::Input`] for an event
+/// file that cannot be read or parsed, [`RouteError::Output`] when writing fails.
+pub fn route(config: &Path, event: &Path, out: &mut dyn Write) -> Result<(), RouteError> {
+    let (loaded, plan) = load(config).map_err(RouteError::Config)?;
+    let events = read_events(event).map_err(RouteError::Input)?;
+    writeln!(
+        out,
+        "offline: involved objects are not looked up; rules on labels or annotations see only involvedObject.labels / involvedObject.annotations given in {}",
+        event.display()
+    )?;
+    if events.is_empty() {
+        writeln!(out, "no events in {}", event.display())?;
+        return Ok(());
     }
     let names = plan.receiver_names();
-    w(
-        out,
-        format!(
-            "receivers: {}",
-            reached
-                .iter()
-                .map(|(i, m)| match m {
-                    Some(m) => format!("{} (rule {})", names[*i], m.rule),
-                    None => names[*i].clone(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    )?;
-    for (i, m) in &reached {
-        let rc = &plan.receivers[*i];
-        w(out, format!("\n--- {} ({})", rc.name, rc.sink.kind()))?;
-        if let Some(m) = m
-            .as_ref()
-            .filter(|m| m.rule_type == herald_rules::RuleType::Alert)
-        {
-            let show = |map: &std::collections::BTreeMap<String, String>| {
-                map.iter()
-                    .map(|(k, v)| format!("{k}={v:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+    let total = events.len();
+    for (n, mut ev) in events.into_iter().enumerate() {
+        ev.cluster_name.clone_from(&loaded.config.cluster_name);
+        if total > 1 {
+            writeln!(
+                out,
+                "\n=== event {} of {total}: {}/{} ({} {})",
+                n + 1,
+                ev.metadata.namespace,
+                ev.metadata.name,
+                ev.event_type,
+                ev.reason
+            )?;
+        }
+        let hits = plan.tree.explain(&ev);
+        // receivers selected by the route tree, then those only a kube-events rule selects
+        let mut reached: Vec<(usize, Option<herald_rules::RuleMatch>)> =
+            hits.iter().map(|h| (h.receiver, None)).collect();
+        let mut view = None;
+        let mut scratch = Vec::new();
+        for i in 0..plan.receivers.len() {
+            let Some(active) =
+                plan.rules
+                    .first_match(i, &ev, &mut view, &|_: &str| None, &mut scratch)
+            else {
+                continue;
             };
-            w(out, format!("alert labels: {}", show(&m.labels)))?;
-            w(out, format!("alert annotations: {}", show(&m.annotations)))?;
-            for e in &m.errors {
-                w(out, format!("({e})"))?;
+            let v = view.get_or_insert_with(|| herald_rules::event_view(&ev));
+            let produced = active
+                .rule
+                .produce(&ev, v, &|| herald_sinks::event_value(&ev));
+            match reached.iter_mut().find(|(r, _)| *r == i) {
+                Some(slot) => slot.1 = Some(produced),
+                None => reached.push((i, Some(produced))),
             }
+        }
+        if reached.is_empty() {
+            writeln!(out, "no receiver: the event is dropped by the route tree")?;
             continue;
         }
-        match herald_sinks::preview(rc, &ev) {
-            Ok(p) => w(out, p)?,
-            Err(e) => w(out, format!("(rendering fails for this event: {e})"))?,
+        let listed: Vec<&str> = reached.iter().map(|(i, _)| names[*i].as_str()).collect();
+        writeln!(out, "receivers: {}", listed.join(", "))?;
+        for (i, m) in &reached {
+            match m {
+                Some(m) => writeln!(out, "  {} <- rule {}", names[*i], m.rule)?,
+                None => {
+                    for h in hits.iter().filter(|h| h.receiver == *i) {
+                        writeln!(
+                            out,
+                            "  {} <- {} ({}:{})",
+                            names[*i],
+                            h.rule.path,
+                            config.display(),
+                            h.rule.line
+                        )?;
+                    }
+                }
+            }
+        }
+        for (i, m) in &reached {
+            let rc = &plan.receivers[*i];
+            writeln!(out, "\n--- {} ({})", rc.name, rc.sink.kind())?;
+            if let Some(m) = m
+                .as_ref()
+                .filter(|m| m.rule_type == herald_rules::RuleType::Alert)
+            {
+                let show = |map: &std::collections::BTreeMap<String, String>| {
+                    map.iter()
+                        .map(|(k, v)| format!("{k}={v:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                writeln!(out, "alert labels: {}", show(&m.labels))?;
+                writeln!(out, "alert annotations: {}", show(&m.annotations))?;
+                for e in &m.errors {
+                    writeln!(out, "({e})")?;
+                }
+                continue;
+            }
+            match herald_sinks::preview(rc, &ev) {
+                Ok(p) => writeln!(out, "{p}")?,
+                Err(e) => writeln!(out, "(rendering fails for this event: {e})")?,
+            }
         }
     }
     Ok(())
+}
+
+/// Reads one Event, an `EventList` (`items`) or a JSON array of Events, each with the
+/// involved object's labels and annotations the file gives.
+fn read_events(path: &Path) -> Result<Vec<herald_proto::Event>, String> {
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{name}: not JSON: {e}"))?;
+    let (items, listed) = match value {
+        serde_json::Value::Array(items) => (items, true),
+        serde_json::Value::Object(mut map) if map.get("items").is_some_and(|i| i.is_array()) => {
+            match map.remove("items") {
+                Some(serde_json::Value::Array(items)) => (items, true),
+                _ => (Vec::new(), true),
+            }
+        }
+        other => (vec![other], false),
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let involved = item.get("involvedObject").cloned();
+            let mut ev = herald_proto::kube_json::parse_kube_event_value(item).map_err(|e| {
+                if listed {
+                    format!("{name}: item {i}: {e}")
+                } else {
+                    format!("{name}: {e}")
+                }
+            })?;
+            for (key, map) in [
+                ("labels", &mut ev.involved_object.labels),
+                ("annotations", &mut ev.involved_object.annotations),
+            ] {
+                if let Some(given) = involved
+                    .as_ref()
+                    .and_then(|o| o.get(key))
+                    .and_then(|v| v.as_object())
+                {
+                    for (k, v) in given {
+                        if let Some(v) = v.as_str() {
+                            map.insert(k.clone(), v.to_owned());
+                        }
+                    }
+                }
+            }
+            Ok(ev)
+        })
+        .collect()
 }

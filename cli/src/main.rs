@@ -40,11 +40,13 @@ enum Command {
         /// The Rule object (YAML).
         file: PathBuf,
     },
-    /// Show which receivers an event reaches and what each would be sent.
+    /// Show which receivers events reach, by which rule, and what each would be sent
+    /// (offline: no lookups; exit 78 for config errors, 65 for a bad event file).
     Route {
         /// The configuration file.
         file: PathBuf,
-        /// A Kubernetes Event as JSON (e.g. `kubectl get event X -o json`).
+        /// Kubernetes Events as JSON: one (`kubectl get event X -o json`), a list
+        /// (`kubectl get events -o json`) or an array.
         #[arg(long)]
         event: PathBuf,
     },
@@ -53,6 +55,8 @@ enum Command {
 }
 
 const EXIT_CONFIG: u8 = 78;
+/// Exit code for an input file that is not what the command reads (EX_DATAERR).
+const EXIT_DATA: u8 = 65;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_go_flags(std::env::args()));
@@ -82,7 +86,11 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("herald route: {e}");
-                    ExitCode::from(EXIT_CONFIG)
+                    match e {
+                        check::RouteError::Config(_) => ExitCode::from(EXIT_CONFIG),
+                        check::RouteError::Input(_) => ExitCode::from(EXIT_DATA),
+                        check::RouteError::Output(_) => ExitCode::FAILURE,
+                    }
                 }
             }
         }

@@ -73,7 +73,7 @@ pub fn redacted_summary(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "    retention: maxAge={} maxBytes={}; dedup: retention={}; ingest: linger={} maxBatch={}; watch: unhealthyAfter={} timeout={} listPageSize={}",
+        "    retention: maxAge={} maxBytes={}; dedup: retention={}; ingest: linger={} maxBatch={}; watch: unhealthyAfter={} timeout={} listPageSize={} progressCheck={}",
         format_duration(ex.retention.max_age),
         format_size(ex.retention.max_bytes),
         format_duration(ex.dedup.retention),
@@ -81,7 +81,8 @@ pub fn redacted_summary(config: &Config) -> String {
         ex.ingest.max_batch,
         format_duration(ex.watch.unhealthy_after),
         format_duration(ex.watch.timeout),
-        ex.watch.list_page_size
+        ex.watch.list_page_size,
+        format_duration(ex.watch.progress_check)
     );
     let _ = writeln!(
         out,

@@ -63,6 +63,18 @@ pub enum GrpcError {
     /// The reflection service could not be built.
     #[error("gRPC reflection: {0}")]
     Reflection(String),
+    /// The listen address could not be bound.
+    #[error("gRPC server: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bound socket has no local address.
+    #[error("gRPC server: no local address: {0}")]
+    LocalAddr(#[source] std::io::Error),
 }
 
 /// The `herald.v1.EventLog` implementation.
@@ -139,8 +151,21 @@ impl EventLog for EventLogService {
                                 }
                             }
                             Ok(Some(pb::SubscribeRequest { request: Some(Msg::Hold(h)) })) => session.hold(&h.offsets),
+                            Ok(Some(pb::SubscribeRequest { request: Some(Msg::Sync(s)) })) => {
+                                let answer = match session.sync().await {
+                                    Ok(committed_offset) => Ok(response(Out::Synced(pb::Synced { token: s.token, committed_offset }))),
+                                    Err(e) => {
+                                        warn!(error = %e, "cannot commit the group's state");
+                                        Err(e.into())
+                                    }
+                                };
+                                let failed = answer.is_err();
+                                if tx.send(answer).await.is_err() || failed {
+                                    break;
+                                }
+                            }
                             Ok(Some(_)) => {
-                                let _ = tx.send(Err(Status::invalid_argument("only credit, ack and hold may follow the hello"))).await;
+                                let _ = tx.send(Err(Status::invalid_argument("only credit, ack, hold and sync may follow the hello"))).await;
                                 break;
                             }
                             Ok(None) => { debug!("subscriber closed its stream"); break; }
@@ -308,10 +333,13 @@ pub async fn bind(
     addr: &str,
     settings: &GrpcSettings,
     service: EventLogService,
-) -> Result<GrpcServer, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<GrpcServer, GrpcError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|source| GrpcError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?;
     let mut builder = Server::builder();
     if let Some((cert, key)) = &settings.tls {
         let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));

@@ -245,6 +245,7 @@ impl Collector for StateCollector {
             ("error", k.watch_restarts_error),
             ("throttled", k.watch_restarts_throttled),
             ("timeout", k.watch_restarts_timeout),
+            ("rewound", k.watch_restarts_rewound),
         ] {
             restarts
                 .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])

@@ -289,7 +289,11 @@ async fn bad_kubeconfig_and_bad_config_fail_with_clear_errors() {
     )
     .unwrap();
     let cfg = setup.config("config.yaml", "");
-    let out = std::process::Command::new(exporter_bin())
+    // an unreachable server is retried (it may come up), so the process keeps running
+    // (serving its log, unready) unless the kubeconfig itself is unusable
+    let err_path = setup.path("nowhere.log");
+    let metrics_port = free_port();
+    let mut child = std::process::Command::new(exporter_bin())
         .arg("--config")
         .arg(&cfg)
         .arg("--kubeconfig")
@@ -297,14 +301,38 @@ async fn bad_kubeconfig_and_bad_config_fail_with_clear_errors() {
         .arg("--grpc-address")
         .arg(format!("127.0.0.1:{}", free_port()))
         .arg("--metrics-address")
-        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg(format!("127.0.0.1:{metrics_port}"))
         .arg("--data-dir")
         .arg(setup.path("d1"))
-        .output()
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    // an unreachable server is retried (it may come up), so the process keeps running
-    // unless the kubeconfig itself is unusable; a missing file fails fast
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let err = loop {
+        let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+        if text
+            .matches("cannot reach the Kubernetes API, retrying")
+            .count()
+            >= 2
+        {
+            break text;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "exited: {text}");
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("abc"), "{err}");
+    let ready = reqwest::get(format!("http://127.0.0.1:{metrics_port}/-/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // a missing kubeconfig fails fast
     let missing = std::process::Command::new(exporter_bin())
         .arg("--config")
         .arg(&cfg)
@@ -325,9 +353,6 @@ async fn bad_kubeconfig_and_bad_config_fail_with_clear_errors() {
         "{missing_err}"
     );
     assert!(!missing_err.contains("panicked"));
-    assert!(!out.status.success(), "unreachable server: {err}");
-    assert!(err.contains("127.0.0.1:1"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("abc"), "{err}");
 
     // a config with a wrong type
     let bad = setup.path("bad.yaml");

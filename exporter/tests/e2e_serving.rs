@@ -177,3 +177,157 @@ async fn readiness_follows_the_watch_and_subscribers_hear_about_shutdown() {
     // one SIGTERM is a clean stop (a second one would force exit code 130)
     assert_eq!(ex.wait_exit(), Some(0));
 }
+
+/// The exporter keeps serving its log while the API server is down at start, reports
+/// unready and retries; once the API answers, new events flow.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_api_at_start_still_serves_the_log_and_retries() {
+    let port = free_port();
+    let bind: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let first = herald_kubesim::Simulator::start(herald_kubesim::SimConfig {
+        bind,
+        ..herald_kubesim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let setup = Setup::new(&first);
+    // the API's revisions restart with the second simulator: the watch finds that out
+    // with its progress check
+    let cfg = setup.config("config.yaml", "    progressCheck: 1s\n");
+    create_events(&first, "shop", "before", 3);
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_logged(3).await;
+    assert_eq!(ex.terminate(), Some(0));
+    first.shutdown().await;
+
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    // unready, with the reason
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = reqwest::get(format!("{}/-/ready", ex.metrics))
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        if status == 503 && body.contains("cannot reach the Kubernetes API") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{status} {body}; log:\n{}",
+            ex.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // a consumer group reads what the previous run logged
+    let mut member = Member::join(&ex.grpc, "ruler", "ruler-0", 100).await;
+    let mut names = Vec::new();
+    while names.len() < 3 {
+        let batch = member
+            .next(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("no batch; log:\n{}", ex.log_text()));
+        let offsets = batch.events.iter().map(|e| e.offset).collect();
+        names.extend(batch.events.into_iter().map(|e| e.metadata.unwrap().name));
+        member.ack(offsets).await;
+    }
+    names.sort();
+    assert_eq!(names, ["before-0", "before-1", "before-2"]);
+    assert!(
+        ex.log_text()
+            .contains("cannot reach the Kubernetes API, retrying")
+    );
+    // the API comes up (with new revisions) and new events flow to the same member
+    let second = herald_kubesim::Simulator::start(herald_kubesim::SimConfig {
+        bind,
+        ..herald_kubesim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    create_events(&second, "shop", "after", 2);
+    ex.wait_ready().await;
+    let mut after = Vec::new();
+    while after.len() < 2 {
+        let batch = member
+            .next(Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|| panic!("no new events; log:\n{}", ex.log_text()));
+        let offsets = batch.events.iter().map(|e| e.offset).collect();
+        after.extend(batch.events.into_iter().map(|e| e.metadata.unwrap().name));
+        member.ack(offsets).await;
+    }
+    after.sort();
+    assert_eq!(after, ["after-0", "after-1"]);
+    assert_eq!(ex.terminate(), Some(0));
+    second.shutdown().await;
+}
+
+/// A client that sends `Sync` after its last `Ack` and leaves when `Synced` arrives has
+/// its acknowledgements committed: a SIGKILL of the exporter right after does not
+/// deliver them again.
+#[tokio::test(flavor = "multi_thread")]
+async fn synced_acks_survive_a_kill_of_the_exporter() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "");
+    create_events(&sim, "shop", "ev", 6);
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_logged(6).await;
+    let mut m = Member::join(&ex.grpc, "app", "app-0", 4).await;
+    let b = m.next(Duration::from_secs(10)).await.unwrap();
+    let offsets: Vec<u64> = b.events.iter().map(|e| e.offset).collect();
+    assert_eq!(offsets, [1, 2, 3, 4]);
+    m.ack(offsets).await;
+    m.sync(7).await;
+    let synced = loop {
+        match m.next_message().await {
+            Some(pb::subscribe_response::Response::Synced(s)) => break s,
+            Some(pb::subscribe_response::Response::Batch(_)) => {}
+            other => panic!("expected synced, got {other:?}"),
+        }
+    };
+    assert_eq!(synced.token, 7);
+    assert_eq!(synced.committed_offset, 4);
+    // at once, without the periodic flush
+    ex.kill9();
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    let s = ex.status().await;
+    let g = s.groups.iter().find(|g| g.name == "app").unwrap();
+    assert_eq!(g.committed_offset, 4);
+    let mut again = Member::join(&ex.grpc, "app", "app-0", 10).await;
+    assert_eq!(again.welcome.committed_offset, 4);
+    let b = again.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(b.events.first().map(|e| e.offset), Some(5));
+}
+
+/// A second connection with a member id that is connected to the group is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_member_id_is_refused() {
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "");
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    let _first = Member::join(&ex.grpc, "app", "app-0", 4).await;
+    let mut c = EventLogClient::connect(ex.grpc.clone()).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tx.send(pb::SubscribeRequest {
+        request: Some(pb::subscribe_request::Request::Hello(pb::Hello {
+            group: "app".into(),
+            member_id: "app-0".into(),
+            ..Default::default()
+        })),
+    })
+    .await
+    .unwrap();
+    let err = match c
+        .subscribe(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+    {
+        Err(e) => e,
+        Ok(resp) => resp.into_inner().message().await.err().unwrap(),
+    };
+    assert_eq!(err.code(), tonic::Code::AlreadyExists, "{err:?}");
+    assert!(err.message().contains("app-0"), "{err:?}");
+}

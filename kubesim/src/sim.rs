@@ -480,6 +480,27 @@ impl Simulator {
         self.shared.write(Store::compact).to_string()
     }
 
+    /// Restores "etcd" to its state at `resource_version`, as an operator restoring an
+    /// etcd snapshot does: everything written later is gone and the next write gets
+    /// `resource_version + 1` again, so a client that saw later revisions now holds a
+    /// resourceVersion from the future. Open watches end (the API servers restart
+    /// after a restore). Returns the current resourceVersion.
+    ///
+    /// # Errors
+    /// [`SimError::InvalidObject`] when `resource_version` is not a number or was
+    /// compacted.
+    pub fn restore_etcd(&self, resource_version: &str) -> Result<String, SimError> {
+        let at: u64 = resource_version.parse().map_err(|_| {
+            SimError::InvalidObject(format!("invalid resourceVersion {resource_version:?}"))
+        })?;
+        let rv = self
+            .shared
+            .write(|s| s.rewind(at))
+            .map_err(|e| to_sim_error("events", "", "", e))?;
+        self.shared.faults.close_watches();
+        Ok(rv.to_string())
+    }
+
     /// Creates or updates an object with only metadata (labels, annotations,
     /// ownerReferences…) given, such as an involved object or a namespace. Updates keep
     /// the stored uid, creation time and other fields. Returns the new resourceVersion.

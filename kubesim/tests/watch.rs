@@ -404,3 +404,90 @@ async fn watch_without_resource_version_bypasses_the_cache() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn cached_watch_from_a_future_rv_is_a_too_large_error_line() {
+    let sim = sim_with_fixtures(SimConfig {
+        watch_cache: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let current = sim.resource_version();
+    let started = Instant::now();
+    let resp = common::client()
+        .get(format!(
+            "{}/api/v1/events?watch=1&allowWatchBookmarks=true&resourceVersion=5000&timeoutSeconds=30",
+            sim.url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body = String::from_utf8(resp.bytes().await.unwrap().to_vec()).unwrap();
+    // the watch cache waits for the revision before it gives up
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert_eq!(
+        body,
+        format!(
+            "{{\"type\":\"ERROR\",\"object\":{{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{{}},\"status\":\"Failure\",\"message\":\"Timeout: Too large resource version: 5000, current: {current}\",\"reason\":\"Timeout\",\"details\":{{\"causes\":[{{\"reason\":\"ResourceVersionTooLarge\",\"message\":\"Too large resource version\"}}],\"retryAfterSeconds\":1}},\"code\":504}}}}\n"
+        )
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn cached_watch_from_a_future_rv_that_arrives_in_time_streams() {
+    let sim = sim_with_fixtures(SimConfig {
+        watch_cache: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let next: u64 = sim.resource_version().parse::<u64>().unwrap() + 1;
+    let mut w = WatchStream::open(
+        &sim,
+        &format!("/api/v1/events?watch=1&resourceVersion={next}&timeoutSeconds=30"),
+    )
+    .await;
+    sim.bump_count("shop", "nginx.18ea39e47ece614c").unwrap();
+    let rv = sim.bump_count("shop", "nginx.18ea39e47ece614c").unwrap();
+    let line = w.next_json().await;
+    assert_eq!(line["type"], "MODIFIED");
+    assert_eq!(line["object"]["metadata"]["resourceVersion"], rv.as_str());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn after_an_etcd_restore_an_uncached_watch_from_before_waits_silently() {
+    let sim = sim_with_fixtures(SimConfig::default()).await;
+    let before = sim.resource_version();
+    for _ in 0..5 {
+        sim.bump_count("shop", "nginx.18ea39e47ece614c").unwrap();
+    }
+    let seen = sim.resource_version();
+    assert_eq!(sim.restore_etcd(&before).unwrap(), before);
+    assert_eq!(sim.resource_version(), before);
+    // etcd serves a watch from a revision it has not reached by waiting for it
+    let mut w = WatchStream::open(
+        &sim,
+        &format!("/api/v1/events?watch=1&resourceVersion={seen}&timeoutSeconds=30"),
+    )
+    .await;
+    assert_eq!(w.status, 200);
+    let rv = sim.bump_count("shop", "nginx.18ea39e47ece614c").unwrap();
+    assert!(rv.parse::<u64>().unwrap() <= seen.parse::<u64>().unwrap());
+    assert!(
+        w.next_line(Duration::from_millis(800)).await.is_err(),
+        "the write after the restore reuses an old revision: the watch does not see it"
+    );
+    // a consistent list shows the restored (lower) revision
+    let list: Value = common::client()
+        .get(format!("{}/api/v1/events?limit=1", sim.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["metadata"]["resourceVersion"], rv.as_str());
+    sim.shutdown().await;
+}

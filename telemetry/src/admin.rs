@@ -69,9 +69,15 @@ impl AdminServer {
 pub struct RunningAdmin {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    addr: Option<SocketAddr>,
 }
 
 impl RunningAdmin {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(self) {
         let _ = self.stop.send(());
@@ -90,11 +96,12 @@ pub async fn start_admin(
     health: Health,
 ) -> Result<RunningAdmin, AdminError> {
     let server = serve_admin(addr, registry, health).await?;
+    let addr = server.local_addr().ok();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    Ok(RunningAdmin { stop, task })
+    Ok(RunningAdmin { stop, task, addr })
 }
 
 /// Parses a listen address; accepts Go's `:2112` form (all interfaces).

@@ -9,6 +9,7 @@ mod support;
 
 mod check_config;
 mod combined;
+mod dashboard;
 mod demo;
 mod failover;
 mod groups;

@@ -279,3 +279,93 @@ receivers:
     assert_eq!(body["priority"], "P3");
     assert_eq!(body["message"], "BackOff on nginx-55b49f585d-pjdb6");
 }
+
+fn route_status(config: &Path, event: &Path) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(bin("herald"));
+    cmd.arg("route").arg(config).arg("--event").arg(event);
+    let out = run_to_end(cmd, Duration::from_secs(30));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn route_reads_kubectl_lists_and_names_the_rule_of_each_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    // `kubectl get events -o json`: an EventList of 72 captured events
+    let out = route(&config, &fixture("core-v1-eventlist.json"));
+    assert!(out.contains("=== event 1 of 72: "), "{out}");
+    assert!(out.contains("=== event 72 of 72: "), "{out}");
+    let reached = out.matches("\nreceivers: ").count();
+    let dropped = out.matches("no receiver: the event is dropped").count();
+    assert_eq!(reached + dropped, 72, "{out}");
+    assert_eq!(dropped, 24, "the 24 events of test-ns are dropped: {out}");
+    let at = |line: usize| format!("({}:{line})", config.display());
+    assert!(
+        out.contains(&format!("  archive <- route.routes[0].match[0] {}", at(8))),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("  alerts <- route.routes[1].match[0] {}", at(12))),
+        "{out}"
+    );
+    assert!(
+        out.contains("offline: involved objects are not looked up"),
+        "{out}"
+    );
+
+    // a JSON array, with the involved object's labels given in the file
+    let mut ev: Value = serde_json::from_slice(
+        &std::fs::read(fixture("core-v1-event-from-events-api.json")).unwrap(),
+    )
+    .unwrap();
+    ev["involvedObject"]["labels"] = json!({"team": "payments"});
+    let array = dir.path().join("array.json");
+    std::fs::write(&array, serde_json::to_vec(&json!([ev])).unwrap()).unwrap();
+    let out = route(&config, &array);
+    assert!(
+        out.contains("receivers: archive, alerts, team-owners\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "  team-owners <- route.routes[2].match[0] {}",
+            at(16)
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("=== event"),
+        "one event needs no header: {out}"
+    );
+
+    // an empty list is no error
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "[]").unwrap();
+    let (code, out, _) = route_status(&config, &empty);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("no events in"), "{out}");
+}
+
+#[test]
+fn route_exit_codes_tell_a_bad_config_from_a_bad_event_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let bad_event = dir.path().join("bad.json");
+    std::fs::write(&bad_event, "[{\"metadata\": {\"name\": 5}}]").unwrap();
+    let (code, _, err) = route_status(&config, &bad_event);
+    assert_eq!(code, Some(65), "{err}");
+    assert!(err.contains("item 0"), "{err}");
+    let missing = dir.path().join("missing.json");
+    let (code, _, err) = route_status(&config, &missing);
+    assert_eq!(code, Some(65), "{err}");
+    let bad_config = dir.path().join("bad.yaml");
+    std::fs::write(&bad_config, "route:\n  match:\n    - receiver: nowhere\n").unwrap();
+    let (code, _, err) = route_status(&bad_config, &fixture("core-v1-eventlist.json"));
+    assert_eq!(code, Some(78), "{err}");
+}

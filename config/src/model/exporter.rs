@@ -225,6 +225,12 @@ pub struct WatchConfig {
     pub timeout: Duration,
     /// Page size of list requests.
     pub list_page_size: u32,
+    /// A watch that receives nothing for this long checks, with a one-item list, that
+    /// the API server's resourceVersion is not behind its own (after an etcd restore the
+    /// revisions restart lower and the watch would wait silently); it lists again when
+    /// it is. `0s` disables the check.
+    #[serde(deserialize_with = "de_duration")]
+    pub progress_check: Duration,
 }
 
 impl Default for WatchConfig {
@@ -233,6 +239,7 @@ impl Default for WatchConfig {
             unhealthy_after: Duration::from_secs(120),
             timeout: Duration::from_secs(300),
             list_page_size: 500,
+            progress_check: Duration::from_secs(60),
         }
     }
 }

@@ -308,6 +308,7 @@ fn herald_sections_have_defaults() {
     assert_eq!(ex.watch.unhealthy_after, Duration::from_secs(120));
     assert_eq!(ex.watch.timeout, Duration::from_secs(300));
     assert_eq!(ex.watch.list_page_size, 500);
+    assert_eq!(ex.watch.progress_check, Duration::from_secs(60));
     assert_eq!(ex.lookup.ttl, Duration::from_secs(600));
     assert_eq!(ex.lookup.timeout, Duration::from_secs(5));
     assert_eq!(ex.lookup.concurrency, 4);
@@ -333,7 +334,7 @@ fn herald_sections_have_defaults() {
 fn durations_and_sizes_in_the_config() {
     let c = load_ok(
         "exporter:\n  retention: {maxAge: 36h, maxBytes: 512MiB}\n  dedup: {retention: 2h30m}\n\
-         \x20 watch: {unhealthyAfter: 90, timeout: 1.5h}\n  lookup: {ttl: 500ms, maxWait: 0s, watchPods: false}\n  subscribers: {ackTimeout: 1m30s}\n\
+         \x20 watch: {unhealthyAfter: 90, timeout: 1.5h, progressCheck: 0s}\n  lookup: {ttl: 500ms, maxWait: 0s, watchPods: false}\n  subscribers: {ackTimeout: 1m30s}\n\
          \x20 metrics: {listen: \":9090\"}\nruler:\n  shutdownGrace: 45s\n  memberId: ruler-0\n",
     )
     .config;
@@ -342,6 +343,7 @@ fn durations_and_sizes_in_the_config() {
     assert_eq!(c.exporter.dedup.retention, Duration::from_secs(9000));
     assert_eq!(c.exporter.watch.unhealthy_after, Duration::from_secs(90));
     assert_eq!(c.exporter.watch.timeout, Duration::from_secs(5400));
+    assert_eq!(c.exporter.watch.progress_check, Duration::ZERO);
     assert_eq!(c.exporter.lookup.ttl, Duration::from_millis(500));
     assert_eq!(c.exporter.lookup.max_wait, Duration::ZERO);
     assert!(!c.exporter.lookup.watch_pods);

@@ -75,6 +75,16 @@ pub enum HubError {
     /// A group operation named a group that does not exist.
     #[error("no consumer group named {0}")]
     NoSuchGroup(String),
+    /// A member id that is connected to the group already.
+    #[error(
+        "member {member} is already connected to group {group}; member ids must be unique within a group"
+    )]
+    DuplicateMember {
+        /// The group.
+        group: String,
+        /// The member id.
+        member: String,
+    },
     /// A group with live members cannot be deleted.
     #[error("group {group} has {members} live member(s); stop them before deleting it")]
     GroupInUse {
@@ -99,6 +109,7 @@ impl From<HubError> for tonic::Status {
             HubError::NotServing(_) => tonic::Status::unavailable(msg),
             HubError::NoSuchGroup(_) => tonic::Status::not_found(msg),
             HubError::GroupInUse { .. } => tonic::Status::failed_precondition(msg),
+            HubError::DuplicateMember { .. } => tonic::Status::already_exists(msg),
             HubError::Store(_) => tonic::Status::internal(msg),
         }
     }
@@ -162,6 +173,9 @@ struct Inner {
     tail: watch::Sender<u64>,
     serving: watch::Sender<Serving>,
     next_session: AtomicU64,
+    /// Serialises flushes: a flush that finds nothing to write must not return before
+    /// a concurrent one that took the changes has written them.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 /// The subscription hub; cheap to clone.
@@ -196,6 +210,7 @@ impl Hub {
                 tail: watch::Sender::new(last),
                 serving: watch::Sender::new(Serving::No("starting".into())),
                 next_session: AtomicU64::new(1),
+                flushing: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -424,6 +439,7 @@ impl Hub {
     /// # Errors
     /// The store could not write.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let _flushing = self.inner.flushing.lock().await;
         let dirty: Vec<(String, GroupRecord)> = self
             .groups()
             .values()
@@ -599,6 +615,12 @@ impl Hub {
                 });
             }
         }
+        if members.values().any(|m| m == member_id) {
+            return Err(HubError::DuplicateMember {
+                group: name.to_owned(),
+                member: member_id.to_owned(),
+            });
+        }
         members.insert(session, member_id.to_owned());
         drop(current);
         drop(members);
@@ -706,6 +728,22 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Commits the group's state durably (every ack applied so far included) and
+    /// returns its committed offset; 0 for an ephemeral tail.
+    ///
+    /// # Errors
+    /// The state cannot be written.
+    pub async fn sync(&self) -> Result<u64, HubError> {
+        match &self.kind {
+            SessionKind::Member(g) => {
+                let committed = g.state().committed();
+                self.hub.flush().await?;
+                Ok(committed)
+            }
+            SessionKind::Tail { .. } => Ok(0),
+        }
     }
 
     /// Renews the leases of offsets this member still works on (see

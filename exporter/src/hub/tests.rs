@@ -385,3 +385,54 @@ async fn after_a_restart_a_member_claims_what_it_held() {
     again.ack(&[1, 2, 3, 4]).unwrap();
     assert_eq!(hub.group_status()[0].committed_offset, 4);
 }
+
+#[tokio::test]
+async fn a_member_id_connected_to_the_group_is_refused() {
+    let (_d, hub) = setup(3);
+    let first = hub.join(hello("g", "ruler-0")).await.unwrap();
+    let err = hub.join(hello("g", "ruler-0")).await.err().unwrap();
+    assert!(
+        matches!(&err, HubError::DuplicateMember { group, member } if group == "g" && member == "ruler-0"),
+        "{err:?}"
+    );
+    assert_eq!(tonic::Status::from(err).code(), tonic::Code::AlreadyExists);
+    // another group, another id, and a tail are fine
+    let _other_group = hub.join(hello("h", "ruler-0")).await.unwrap();
+    let _other_id = hub.join(hello("g", "ruler-1")).await.unwrap();
+    let _tail = hub.join(hello("", "ruler-0")).await.unwrap();
+    let _tail2 = hub.join(hello("", "ruler-0")).await.unwrap();
+    // once it left, the id is free again
+    drop(first);
+    hub.join(hello("g", "ruler-0")).await.unwrap();
+}
+
+#[tokio::test]
+async fn sync_commits_the_acks_durably_before_it_answers() {
+    let (_d, hub) = setup(5);
+    let mut s = hub.join(hello("g", "m")).await.unwrap();
+    s.grant(5);
+    let b = batch(&mut s).await;
+    let offsets: Vec<u64> = b.events.iter().map(|e| e.offset).take(3).collect();
+    s.ack(&offsets).unwrap();
+    let durable = |hub: &Hub| {
+        hub.store()
+            .load_groups()
+            .unwrap()
+            .get("g")
+            .map_or(0, |g| g.committed)
+    };
+    assert_eq!(
+        durable(&hub),
+        0,
+        "acks are applied in memory, not yet written"
+    );
+    assert_eq!(s.sync().await.unwrap(), 3);
+    assert_eq!(durable(&hub), 3);
+}
+
+#[tokio::test]
+async fn sync_on_a_tail_answers_zero() {
+    let (_d, hub) = setup(2);
+    let s = hub.join(hello("", "t")).await.unwrap();
+    assert_eq!(s.sync().await.unwrap(), 0);
+}

@@ -266,6 +266,14 @@ pub async fn connect(opts: ClientOptions) -> Result<KubeConnection, ClientError>
     })
 }
 
+impl ClientError {
+    /// Whether the API server could not be reached (it may come up later); every other
+    /// error is in the configuration or the credentials.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClientError::Unreachable { .. })
+    }
+}
+
 /// Finds and loads the configuration (no network).
 ///
 /// # Errors

@@ -23,6 +23,15 @@ pub enum ApiError {
         /// The Status message.
         message: String,
     },
+    /// 504 with the cause `ResourceVersionTooLarge`: the API server has not reached the
+    /// requested resourceVersion (a lagging API server, or etcd was restored from a
+    /// snapshot and its revisions restarted lower). A watch `ERROR` line or a list's
+    /// HTTP 504.
+    #[error("resource version too large (504): {message}")]
+    TooLarge {
+        /// The Status message.
+        message: String,
+    },
     /// 429 Too Many Requests.
     #[error("too many requests (429), retry after {retry_after:?}")]
     TooManyRequests {
@@ -90,6 +99,11 @@ impl ApiError {
     /// Builds the error for a non-success HTTP answer.
     pub fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
         let message = status_message(body);
+        if status == StatusCode::GATEWAY_TIMEOUT
+            && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| too_large(&v))
+        {
+            return Self::TooLarge { message };
+        }
         Self::from_code(status.as_u16(), message, Some(headers))
     }
 
@@ -105,6 +119,9 @@ impl ApiError {
             .and_then(serde_json::Value::as_str)
             .map(|m| truncate(m, QUOTE_LIMIT))
             .unwrap_or_default();
+        if code == 504 && too_large(status) {
+            return Self::TooLarge { message };
+        }
         Self::from_code(code, message, None)
     }
 
@@ -135,6 +152,30 @@ impl ApiError {
     pub fn is_gone(&self) -> bool {
         matches!(self, Self::Gone { .. })
     }
+
+    /// Returns true for a resourceVersion the API server has not reached.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, Self::TooLarge { .. })
+    }
+}
+
+/// Whether a 504 Status says "Too large resource version": the cause
+/// `ResourceVersionTooLarge`, or (API servers older than the cause) the message.
+fn too_large(status: &serde_json::Value) -> bool {
+    let by_cause = status
+        .pointer("/details/causes")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|causes| {
+            causes.iter().any(|c| {
+                c.get("reason").and_then(serde_json::Value::as_str)
+                    == Some("ResourceVersionTooLarge")
+            })
+        });
+    let by_message = status
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|m| m.contains("Too large resource version"));
+    by_cause || by_message
 }
 
 impl From<kube::Error> for ApiError {
@@ -256,6 +297,35 @@ mod tests {
             let err = ApiError::from_status_value(&line["object"]);
             assert!(err.is_gone(), "{name}: {err:?}");
         }
+    }
+
+    const TOO_LARGE: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Timeout: Too large resource version: 5000, current: 279","reason":"Timeout","details":{"causes":[{"reason":"ResourceVersionTooLarge","message":"Too large resource version"}],"retryAfterSeconds":1},"code":504}"#;
+
+    #[test]
+    fn too_large_resource_version_as_a_watch_line_or_a_list_answer() {
+        let status: serde_json::Value = serde_json::from_str(TOO_LARGE).unwrap();
+        let err = ApiError::from_status_value(&status);
+        assert!(err.is_too_large(), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "resource version too large (504): Timeout: Too large resource version: 5000, current: 279"
+        );
+        let list = ApiError::from_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            &HeaderMap::new(),
+            TOO_LARGE.as_bytes(),
+        );
+        assert!(list.is_too_large(), "{list:?}");
+        // an ordinary 504 stays a server error
+        let plain = ApiError::from_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            &HeaderMap::new(),
+            br#"{"kind":"Status","message":"Timeout: request did not complete within 60s","reason":"Timeout","code":504}"#,
+        );
+        assert!(
+            matches!(plain, ApiError::Server { code: 504, .. }),
+            "{plain:?}"
+        );
     }
 
     #[test]

@@ -18,16 +18,22 @@ pub enum RestartReason {
     Throttled,
     /// The server closed the watch normally (its `timeoutSeconds` elapsed).
     Timeout,
+    /// The API server is behind the watch's resourceVersion ("Too large resource
+    /// version", or a consistent list reports a lower revision: etcd was restored from
+    /// a snapshot); the watcher lists again from the API's present.
+    Rewound,
 }
 
 impl RestartReason {
-    /// Returns the metric label value (`gone`, `error`, `throttled`, `timeout`).
+    /// Returns the metric label value (`gone`, `error`, `throttled`, `timeout`,
+    /// `rewound`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Gone => "gone",
             Self::Error => "error",
             Self::Throttled => "throttled",
             Self::Timeout => "timeout",
+            Self::Rewound => "rewound",
         }
     }
 }
@@ -56,6 +62,7 @@ pub struct KubeStats {
     restarts_error: AtomicU64,
     restarts_throttled: AtomicU64,
     restarts_timeout: AtomicU64,
+    restarts_rewound: AtomicU64,
     malformed_events: AtomicU64,
     lookup_cache_hits: AtomicU64,
     lookup_cache_misses: AtomicU64,
@@ -80,6 +87,8 @@ pub struct KubeStatsSnapshot {
     pub watch_restarts_throttled: u64,
     /// Re-watches after the server closed a watch normally.
     pub watch_restarts_timeout: u64,
+    /// Re-lists because the API server's resourceVersions are behind the watch's.
+    pub watch_restarts_rewound: u64,
     /// Events that could not be decoded and were skipped.
     pub malformed_events: u64,
     /// Involved-object lookups served from the cache (KEE `kube_api_read_cache_hits`).
@@ -120,6 +129,7 @@ impl KubeStats {
             RestartReason::Error => &self.restarts_error,
             RestartReason::Throttled => &self.restarts_throttled,
             RestartReason::Timeout => &self.restarts_timeout,
+            RestartReason::Rewound => &self.restarts_rewound,
         });
     }
 
@@ -130,6 +140,7 @@ impl KubeStats {
             RestartReason::Error => &self.restarts_error,
             RestartReason::Throttled => &self.restarts_throttled,
             RestartReason::Timeout => &self.restarts_timeout,
+            RestartReason::Rewound => &self.restarts_rewound,
         })
     }
 
@@ -183,6 +194,7 @@ impl KubeStats {
             watch_restarts_error: read(&self.restarts_error),
             watch_restarts_throttled: read(&self.restarts_throttled),
             watch_restarts_timeout: read(&self.restarts_timeout),
+            watch_restarts_rewound: read(&self.restarts_rewound),
             malformed_events: read(&self.malformed_events),
             lookup_cache_hits: read(&self.lookup_cache_hits),
             lookup_cache_misses: read(&self.lookup_cache_misses),

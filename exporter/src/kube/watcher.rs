@@ -9,6 +9,13 @@
 //!   by page (a continue token that expires mid-list restarts the list), then watches
 //!   from the list's resourceVersion;
 //! * a watch closed by the server is re-opened from the last resourceVersion;
+//! * when the API server has not reached the watch's resourceVersion — it answers "Too
+//!   large resource version" (a watch served by the watch cache), or a watch that stays
+//!   quiet for [`WatcherOptions::progress_check`] finds, with a one-item consistent
+//!   list, the API's current resourceVersion below its own (etcd restored from a
+//!   snapshot: revisions restarted lower, and an etcd-served watch would wait silently
+//!   until they catch up) — it lists again from the API's present
+//!   ([`RelistReason::Rewound`]);
 //! * transport errors, 5xx and cut streams back off (full jitter, 800 ms doubling to 30 s)
 //!   and re-watch; a 429 waits for `max(Retry-After, backoff)`;
 //! * a malformed line or an Event that cannot be parsed is logged, counted and skipped.
@@ -39,6 +46,8 @@ use super::watch_stream::{EventWatch, WatchEvent, object_resource_version};
 
 /// client-go's minimum watch timeout (the server timeout is drawn from `[t, 2t)`).
 pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default quiet time after which a watch checks the API server is not behind it.
+pub const DEFAULT_PROGRESS_CHECK: Duration = Duration::from_secs(60);
 /// Default list page size.
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
 /// Watches shorter than this that delivered nothing are treated as suspicious and
@@ -56,6 +65,9 @@ pub enum RelistReason {
     ResumeExpired,
     /// The watch (or a list continue token) answered 410 Gone.
     Gone,
+    /// The API server is behind the watch's resourceVersion (its revisions restarted
+    /// lower, for example after an etcd restore).
+    Rewound,
 }
 
 /// One item of the watch stream.
@@ -100,6 +112,9 @@ pub struct WatcherOptions {
     /// A watch that neither delivers nor closes for `2 × watch_timeout + stall_grace`
     /// is abandoned and re-opened.
     pub stall_grace: Duration,
+    /// A watch that delivers nothing (no event, no bookmark) for this long checks that
+    /// the API server's resourceVersion is not behind its own; zero disables the check.
+    pub progress_check: Duration,
     /// Retry delays.
     pub backoff: BackoffOptions,
 }
@@ -112,6 +127,7 @@ impl Default for WatcherOptions {
             page_size: DEFAULT_PAGE_SIZE,
             watch_timeout: DEFAULT_WATCH_TIMEOUT,
             stall_grace: Duration::from_secs(30),
+            progress_check: DEFAULT_PROGRESS_CHECK,
             backoff: BackoffOptions::default(),
         }
     }
@@ -193,6 +209,8 @@ enum Phase {
         resumed: bool,
         opened: Instant,
         delivered: bool,
+        /// When the watch last delivered something (or was opened, or checked).
+        active: Instant,
     },
 }
 
@@ -274,7 +292,11 @@ impl EventWatcher {
                 resumed,
                 opened,
                 delivered,
-            } => self.read_watch(watch, resumed, opened, delivered).await,
+                active,
+            } => {
+                self.read_watch(watch, resumed, opened, delivered, active)
+                    .await;
+            }
         }
     }
 
@@ -295,8 +317,12 @@ impl EventWatcher {
     }
 
     fn relist(&mut self, reason: RelistReason) {
-        if reason != RelistReason::ColdStart {
-            self.api.stats().record_restart(RestartReason::Gone);
+        match reason {
+            RelistReason::ColdStart => {}
+            RelistReason::Rewound => self.api.stats().record_restart(RestartReason::Rewound),
+            RelistReason::ResumeExpired | RelistReason::Gone => {
+                self.api.stats().record_restart(RestartReason::Gone);
+            }
         }
         info!(?reason, "listing all events");
         self.pending.push_back(WatchItem::ListStarted { reason });
@@ -373,9 +399,11 @@ impl EventWatcher {
                     resumed,
                     opened: Instant::now(),
                     delivered: false,
+                    active: Instant::now(),
                 };
             }
             Err(e) if e.is_gone() => self.relist(gone_reason(resumed, false)),
+            Err(e) if e.is_too_large() => self.rewound(&e.to_string()),
             Err(e) => {
                 self.fail(&e, "event watch").await;
                 self.phase = Phase::OpenWatch { resumed };
@@ -389,14 +417,32 @@ impl EventWatcher {
         resumed: bool,
         opened: Instant,
         delivered: bool,
+        active: Instant,
     ) {
         let stall_after = self
             .opts
             .watch_timeout
             .saturating_mul(2)
             .saturating_add(self.opts.stall_grace);
-        let next = tokio::time::timeout_at(opened + stall_after, watch.next()).await;
+        let stalled_at = opened + stall_after;
+        let check_at = (!self.opts.progress_check.is_zero())
+            .then(|| active + self.opts.progress_check)
+            .filter(|at| *at < stalled_at);
+        let next = tokio::time::timeout_at(check_at.unwrap_or(stalled_at), watch.next()).await;
         let item = match next {
+            Err(_) if check_at.is_some() => {
+                if self.api_is_behind().await {
+                    return;
+                }
+                self.phase = Phase::Watching {
+                    watch,
+                    resumed,
+                    opened,
+                    delivered,
+                    active: Instant::now(),
+                };
+                return;
+            }
             Err(_) => {
                 warn!(after = ?stall_after, "event watch stalled, re-opening it");
                 self.api.stats().record_restart(RestartReason::Error);
@@ -435,6 +481,7 @@ impl EventWatcher {
                     resumed,
                     opened,
                     delivered: true,
+                    active: Instant::now(),
                 };
             }
             Some(Err(e @ ApiError::Decode { .. })) => {
@@ -445,9 +492,11 @@ impl EventWatcher {
                     resumed,
                     opened,
                     delivered,
+                    active: Instant::now(),
                 };
             }
             Some(Err(e)) if e.is_gone() => self.relist(gone_reason(resumed, delivered)),
+            Some(Err(e)) if e.is_too_large() => self.rewound(&e.to_string()),
             Some(Err(e)) => {
                 self.fail(&e, "event watch").await;
                 self.phase = Phase::OpenWatch {
@@ -455,6 +504,53 @@ impl EventWatcher {
                 };
             }
         }
+    }
+
+    /// A quiet watch asks the API for its current resourceVersion (a one-item consistent
+    /// list). Returns true — and starts a list — when that is below the watch's own:
+    /// the watch cannot make progress until the API's revisions catch up.
+    async fn api_is_behind(&mut self) -> bool {
+        let params = ListParams {
+            namespace: self.opts.namespace.as_deref(),
+            limit: 1,
+            continue_token: None,
+            resource_version: None,
+        };
+        let current = match self.api.list_events(&params).await {
+            Ok(page) => page.resource_version,
+            Err(e) => {
+                let failures = self.health.mark_failure();
+                warn!(error = %e, consecutive_failures = failures, "cannot check the event watch's progress");
+                return false;
+            }
+        };
+        let ours = self
+            .last_rv
+            .as_deref()
+            .and_then(|rv| rv.parse::<u64>().ok());
+        match (current.parse::<u64>().ok(), ours) {
+            (Some(api), Some(ours)) if api < ours => {
+                self.rewound(&format!(
+                    "the API server's resourceVersion {api} is behind the watch's {ours}"
+                ));
+                true
+            }
+            _ => {
+                debug!(api = %current, watch = ?self.last_rv, "quiet event watch is current");
+                false
+            }
+        }
+    }
+
+    /// The API server has not reached the watch's resourceVersion: list from its present.
+    fn rewound(&mut self, why: &str) {
+        self.health.mark_failure();
+        warn!(
+            reason = %why,
+            resource_version = ?self.last_rv,
+            "the API server is behind the event watch (etcd restored from a snapshot?); listing again"
+        );
+        self.relist(RelistReason::Rewound);
     }
 
     fn on_watch_event(&mut self, event: WatchEvent) {

@@ -362,6 +362,17 @@ impl Member {
 }
 
 impl Member {
+    /// Sends a `Sync` with `token`.
+    pub async fn sync(&self, token: u64) {
+        use pb::subscribe_request::Request as Msg;
+        self.tx
+            .send(pb::SubscribeRequest {
+                request: Some(Msg::Sync(pb::Sync { token })),
+            })
+            .await
+            .unwrap();
+    }
+
     /// The next server message of any kind (None when the stream ends).
     pub async fn next_message(&mut self) -> Option<pb::subscribe_response::Response> {
         self.rx

@@ -514,3 +514,118 @@ async fn a_watch_cut_by_the_server_resumes_without_loss_or_duplicates() {
     assert_eq!(list_requests(&sim).len(), 1);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_watch_cache_too_large_answer_relists_from_the_api_present() {
+    let sim = herald_kubesim::Simulator::start(herald_kubesim::SimConfig {
+        watch_cache: true,
+        ..herald_kubesim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    sim.load_fixture_events().unwrap();
+    let (api, stats) = api(&sim).await;
+    // a checkpoint from before an etcd restore: the API never reached it
+    let (mut stream, health) = start(api, options(500, Some("9000".into())));
+    assert_eq!(
+        next(&mut stream).await,
+        WatchItem::ListStarted {
+            reason: RelistReason::Rewound
+        }
+    );
+    let (uids, rv) = read_list(&mut stream).await;
+    assert_eq!(uids.len(), 72);
+    assert_eq!(rv, sim.resource_version());
+    assert_eq!(stats.restarts(RestartReason::Rewound), 1);
+    assert_eq!(stats.restarts(RestartReason::Gone), 0);
+    // and the watch goes on from the API's present
+    sim.create_event(event("shop", "after.a", "after")).unwrap();
+    let (ev, observation) = next_event(&mut stream).await;
+    assert_eq!(ev.metadata.name, "after.a");
+    assert_eq!(observation, Observation::Added);
+    assert_eq!(health.consecutive_failures(), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_quiet_watch_notices_an_etcd_restore_and_relists() {
+    let sim = sim().await;
+    sim.load_fixture_events().unwrap();
+    let before = sim.resource_version();
+    let (api, stats) = api(&sim).await;
+    let (mut stream, _health) = start(
+        api,
+        WatcherOptions {
+            watch_timeout: Duration::from_secs(30),
+            progress_check: Duration::from_millis(500),
+            ..options(500, None)
+        },
+    );
+    next(&mut stream).await;
+    read_list(&mut stream).await;
+    for i in 0..5 {
+        sim.create_event(event("shop", &format!("lost.{i}"), "lost"))
+            .unwrap();
+        next_event(&mut stream).await;
+    }
+    // the snapshot predates those five; the next writes reuse their revisions, which an
+    // etcd-served watch from the last one never reports
+    sim.restore_etcd(&before).unwrap();
+    sim.create_event(event("shop", "restored.a", "restored"))
+        .unwrap();
+    let relist = loop {
+        match next(&mut stream).await {
+            WatchItem::Checkpoint { .. } => {}
+            other => break other,
+        }
+    };
+    assert_eq!(
+        relist,
+        WatchItem::ListStarted {
+            reason: RelistReason::Rewound
+        }
+    );
+    let (uids, rv) = read_list(&mut stream).await;
+    assert_eq!(
+        uids.len(),
+        73,
+        "the fixtures and the event written after the restore"
+    );
+    assert_eq!(rv, sim.resource_version());
+    assert_eq!(stats.restarts(RestartReason::Rewound), 1);
+    sim.create_event(event("shop", "restored.b", "restored"))
+        .unwrap();
+    let (ev, _) = next_event(&mut stream).await;
+    assert_eq!(ev.metadata.name, "restored.b");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_quiet_but_current_watch_is_left_alone() {
+    let sim = sim().await;
+    sim.load_fixture_events().unwrap();
+    let (api, stats) = api(&sim).await;
+    let (mut stream, health) = start(
+        api,
+        WatcherOptions {
+            watch_timeout: Duration::from_secs(30),
+            progress_check: Duration::from_millis(200),
+            ..options(500, None)
+        },
+    );
+    next(&mut stream).await;
+    read_list(&mut stream).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let checks = list_requests(&sim)
+        .iter()
+        .filter(|u| u.contains("limit=1") && !u.contains("limit=10"))
+        .count();
+    assert!(checks >= 3, "a quiet watch checks its progress: {checks}");
+    assert_eq!(watch_requests(&sim), 1, "and keeps its watch");
+    assert_eq!(stats.restarts(RestartReason::Rewound), 0);
+    assert_eq!(health.consecutive_failures(), 0);
+    sim.create_event(event("shop", "later.a", "later")).unwrap();
+    let (ev, _) = next_event(&mut stream).await;
+    assert_eq!(ev.metadata.name, "later.a");
+    sim.shutdown().await;
+}

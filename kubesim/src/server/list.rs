@@ -17,7 +17,7 @@ use crate::status::{FieldError, FieldErrorKind, ListMeta, Status, go_quote};
 use crate::store::{StoreError, objects};
 
 /// How long a cached list waits for a `NotOlderThan` revision to arrive.
-const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
+pub(super) const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 
 /// List query parameters.
 #[derive(Debug, Default)]

@@ -1,7 +1,9 @@
 //! Watches: newline-delimited JSON `{"type":…,"object":…}` lines streamed from the
 //! change log, with synthetic ADDED lines for `resourceVersion` 0/unset, BOOKMARKs on
-//! cached watches, the 410 `ERROR` line for compacted revisions, a server-side timeout
-//! and the injectable faults.
+//! cached watches, the 410 `ERROR` line for compacted revisions, the 504 "Too large
+//! resource version" `ERROR` line for a cached watch from a revision the store has not
+//! reached (after the watch cache's freshness wait), a server-side timeout and the
+//! injectable faults.
 
 use std::io;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{Instrument, warn};
 
+use super::list::FRESHNESS_WAIT;
 use super::router::{Ctx, ResourceRequest};
 use super::view::Target;
 use crate::faults::WatchFaults;
@@ -210,6 +213,17 @@ impl Job {
     }
 }
 
+/// Whether the store reaches revision `wanted` within the watch cache's freshness wait.
+async fn fresh_enough(shared: &Shared, wanted: u64) -> bool {
+    let mut rx = shared.subscribe_rv();
+    if shared.store().rv() >= wanted {
+        return true;
+    }
+    tokio::time::timeout(FRESHNESS_WAIT, rx.wait_for(|rv| *rv >= wanted))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
 async fn run(job: Job, tx: mpsc::Sender<Result<Bytes, io::Error>>) {
     let shared = job.shared.clone();
     let _guard = shared.watch_guard();
@@ -269,7 +283,17 @@ async fn stream(
             }
             rv
         }
-        Start::After(n) => n,
+        Start::After(n) => {
+            if job.cached && !fresh_enough(&job.shared, n).await {
+                // The watch cache waits a moment for a revision it has not seen, then
+                // gives up; etcd itself (an uncached watch) just waits, silently.
+                let current = job.shared.store().rv();
+                let st = Status::too_large_resource_version(n, current);
+                let _ = out.send(line("ERROR", &st.to_compact())).await;
+                return Err(Stop);
+            }
+            n
+        }
     };
     let mut ticker = job.bookmarks.then(|| {
         let interval = job

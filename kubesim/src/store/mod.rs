@@ -349,6 +349,50 @@ impl Store {
         self.rv
     }
 
+    /// Puts the store back to its state at revision `at`, as restoring an etcd snapshot
+    /// taken then: later writes are forgotten and the next write gets revision `at + 1`
+    /// again, so revisions a client saw before the restore are now in the future.
+    /// Returns the revision after the restore.
+    ///
+    /// # Errors
+    /// [`StoreError::TooOld`] when `at` is compacted (its state can no longer be rebuilt).
+    pub fn rewind(&mut self, at: u64) -> Result<u64, StoreError> {
+        if at < self.compacted {
+            return Err(StoreError::TooOld {
+                compacted: self.compacted,
+            });
+        }
+        while self.log.back().is_some_and(|c| c.rv > at) {
+            let Some(change) = self.log.pop_back() else {
+                break;
+            };
+            let existed = self.kv.contains_key(&change.key);
+            match change.prev {
+                Some(prev) => {
+                    if !existed {
+                        self.count_key(&change.key, true);
+                    }
+                    self.kv.insert(
+                        change.key,
+                        Entry {
+                            bytes: prev,
+                            written: Instant::now(),
+                        },
+                    );
+                }
+                None => {
+                    if existed {
+                        self.count_key(&change.key, false);
+                    }
+                    self.kv.remove(&change.key);
+                }
+            }
+        }
+        self.rv = self.rv.min(at);
+        self.cursors.clear();
+        Ok(self.rv)
+    }
+
     /// Visits the objects under `prefix` with keys `>= start` as they were at revision
     /// `at`, in key order, until `f` returns false.
     pub fn visit_at(
@@ -589,6 +633,30 @@ mod tests {
         let (changes, cursor) = s.changes_after(now, "events/", 10).unwrap();
         assert_eq!(changes.len(), 1);
         assert_eq!(cursor, s.rv());
+    }
+
+    #[test]
+    fn rewind_restores_an_older_state_and_reuses_revisions() {
+        let mut s = Store::new(100);
+        s.create("events/a/x", |_| b("x1")).unwrap();
+        let at = s.create("events/a/y", |_| b("y1")).unwrap();
+        s.update("events/a/x", |_, _| b("x2")).unwrap();
+        s.delete("events/a/y", |p, _| Ok(p.clone())).unwrap();
+        s.create("events/a/z", |_| b("z1")).unwrap();
+        assert_eq!(s.rv(), 5);
+        assert_eq!(s.rewind(at).unwrap(), 2);
+        assert_eq!(s.rv(), 2);
+        assert_eq!(&s.get("events/a/x").unwrap().bytes[..], b"x1");
+        assert_eq!(&s.get("events/a/y").unwrap().bytes[..], b"y1");
+        assert!(s.get("events/a/z").is_none());
+        assert_eq!(s.count("events/"), 2);
+        let (changes, cursor) = s.changes_after(at, "events/", 10).unwrap();
+        assert!(changes.is_empty());
+        assert_eq!(cursor, 2);
+        // the next write reuses a revision a client may already have seen
+        assert_eq!(s.create("events/a/w", |_| b("w1")).unwrap(), 3);
+        s.compact();
+        assert!(matches!(s.rewind(1), Err(StoreError::TooOld { .. })));
     }
 
     #[test]

@@ -330,7 +330,7 @@ impl Lookup {
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SubscribeRequest {
     /// Exactly one of these is set.
-    #[prost(oneof = "subscribe_request::Request", tags = "1, 2, 3, 4")]
+    #[prost(oneof = "subscribe_request::Request", tags = "1, 2, 3, 4, 5")]
     pub request: ::core::option::Option<subscribe_request::Request>,
 }
 /// Nested message and enum types in `SubscribeRequest`.
@@ -350,6 +350,9 @@ pub mod subscribe_request {
         /// Keeps events this member still works on from being taken back.
         #[prost(message, tag = "4")]
         Hold(super::Hold),
+        /// Asks for confirmation that every earlier `Ack` of this stream is committed.
+        #[prost(message, tag = "5")]
+        Sync(super::Sync),
     }
 }
 /// Identifies the subscriber and where it starts.
@@ -360,7 +363,10 @@ pub struct Hello {
     #[prost(string, tag = "1")]
     pub group: ::prost::alloc::string::String,
     /// Member id, unique within the group (for logs and metrics; e.g. the pod name). If
-    /// empty, the server assigns one and returns it in `Welcome.member_id`.
+    /// empty, the server assigns one and returns it in `Welcome.member_id`. A hello with
+    /// the id of a member that is connected to the group is refused (ALREADY_EXISTS);
+    /// a member that reconnects before the server noticed its old connection is gone
+    /// retries with back-off.
     #[prost(string, tag = "2")]
     pub member_id: ::prost::alloc::string::String,
     /// Where a group that has no committed offset yet starts, and where an ephemeral tail
@@ -465,11 +471,20 @@ pub struct Ack {
     #[prost(uint64, repeated, tag = "1")]
     pub offsets: ::prost::alloc::vec::Vec<u64>,
 }
+/// Asks the server to commit the group's state durably now and answer with `Synced`.
+/// Messages of a stream are handled in order, so the answer covers every `Ack` sent
+/// before it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Sync {
+    /// Echoed in `Synced.token`, to match answers to requests.
+    #[prost(uint64, tag = "1")]
+    pub token: u64,
+}
 /// A message from the server.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SubscribeResponse {
     /// Exactly one of these is set.
-    #[prost(oneof = "subscribe_response::Response", tags = "1, 2, 3")]
+    #[prost(oneof = "subscribe_response::Response", tags = "1, 2, 3, 4")]
     pub response: ::core::option::Option<subscribe_response::Response>,
 }
 /// Nested message and enum types in `SubscribeResponse`.
@@ -486,7 +501,21 @@ pub mod subscribe_response {
         /// The server is going away; the client should reconnect (with backoff).
         #[prost(message, tag = "3")]
         Closing(super::Closing),
+        /// The answer to a `Sync`.
+        #[prost(message, tag = "4")]
+        Synced(super::Synced),
     }
+}
+/// Every `Ack` sent before the `Sync` with this token is committed durably: a restart
+/// of the exporter or a reconnect does not deliver those events to the group again.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Synced {
+    /// `Sync.token`.
+    #[prost(uint64, tag = "1")]
+    pub token: u64,
+    /// The group's committed offset (0 for an ephemeral tail, whose acks are ignored).
+    #[prost(uint64, tag = "2")]
+    pub committed_offset: u64,
 }
 /// Confirms the subscription.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -718,13 +747,27 @@ pub mod event_log_client {
             self
         }
         /// Opens a subscription. The first client message must be a `Hello`; after that the
-        /// client sends `Credit` and `Ack` messages and the server sends one `Welcome`, then
-        /// `EventBatch`es, and a `Closing` before it ends the stream on shutdown.
+        /// client sends `Credit`, `Ack`, `Hold` and `Sync` messages and the server sends one
+        /// `Welcome`, then `EventBatch`es (and a `Synced` for each `Sync`), and a `Closing`
+        /// before it ends the stream on shutdown.
+        ///
+        /// To leave without having acknowledged events delivered again, send `Sync` after the
+        /// last `Ack` and close the stream once its `Synced` arrives: the acknowledgements
+        /// are then committed durably.
+        ///
+        /// Message size: a batch holds up to `max_batch_size` events whatever their size, so
+        /// it can exceed the 4 MiB receive limit most gRPC clients default to (large
+        /// annotations, or a large `max_batch_size`). The server sends messages of up to
+        /// 64 MiB: raise the client's limit to that (Python:
+        /// `options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]`; Go:
+        /// `grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))`; Java:
+        /// `maxInboundMessageSize(64 << 20)`), or ask for smaller batches.
         ///
         /// Errors: UNAUTHENTICATED (bad or missing bearer token), INVALID_ARGUMENT (malformed
         /// hello, ack of an offset that was never delivered to this member),
         /// FAILED_PRECONDITION (a member joins a group with a filter different from the
-        /// group's), UNAVAILABLE (the exporter is not the leader or is shutting down).
+        /// group's), ALREADY_EXISTS (a member id already connected to the group),
+        /// UNAVAILABLE (the exporter is not the leader or is shutting down).
         pub async fn subscribe(
             &mut self,
             request: impl tonic::IntoStreamingRequest<Message = super::SubscribeRequest>,
@@ -851,13 +894,27 @@ pub mod event_log_server {
             + std::marker::Send
             + 'static;
         /// Opens a subscription. The first client message must be a `Hello`; after that the
-        /// client sends `Credit` and `Ack` messages and the server sends one `Welcome`, then
-        /// `EventBatch`es, and a `Closing` before it ends the stream on shutdown.
+        /// client sends `Credit`, `Ack`, `Hold` and `Sync` messages and the server sends one
+        /// `Welcome`, then `EventBatch`es (and a `Synced` for each `Sync`), and a `Closing`
+        /// before it ends the stream on shutdown.
+        ///
+        /// To leave without having acknowledged events delivered again, send `Sync` after the
+        /// last `Ack` and close the stream once its `Synced` arrives: the acknowledgements
+        /// are then committed durably.
+        ///
+        /// Message size: a batch holds up to `max_batch_size` events whatever their size, so
+        /// it can exceed the 4 MiB receive limit most gRPC clients default to (large
+        /// annotations, or a large `max_batch_size`). The server sends messages of up to
+        /// 64 MiB: raise the client's limit to that (Python:
+        /// `options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]`; Go:
+        /// `grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))`; Java:
+        /// `maxInboundMessageSize(64 << 20)`), or ask for smaller batches.
         ///
         /// Errors: UNAUTHENTICATED (bad or missing bearer token), INVALID_ARGUMENT (malformed
         /// hello, ack of an offset that was never delivered to this member),
         /// FAILED_PRECONDITION (a member joins a group with a filter different from the
-        /// group's), UNAVAILABLE (the exporter is not the leader or is shutting down).
+        /// group's), ALREADY_EXISTS (a member id already connected to the group),
+        /// UNAVAILABLE (the exporter is not the leader or is shutting down).
         async fn subscribe(
             &self,
             request: tonic::Request<tonic::Streaming<super::SubscribeRequest>>,

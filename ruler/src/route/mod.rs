@@ -117,6 +117,26 @@ struct Rule {
     /// A pattern of this rule is not a valid regular expression: the rule never
     /// matches, as in KEE.
     never: bool,
+    /// Where the rule is written: its key path and the line of its `receiver`.
+    origin: RuleOrigin,
+}
+
+/// Where a match rule is written in the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleOrigin {
+    /// Key path of the rule, such as `route.routes[1].match[0]`.
+    pub path: String,
+    /// Line of its `receiver:` key (0 when unknown).
+    pub line: usize,
+}
+
+/// A receiver an event reached, and the first rule that selected it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Receiver index.
+    pub receiver: usize,
+    /// The rule.
+    pub rule: RuleOrigin,
 }
 
 impl Rule {
@@ -260,11 +280,32 @@ impl RouteTree {
         if out.hit.len() < self.receivers {
             *out = Selection::new(self.receivers);
         }
-        route(&self.root, ev, out);
+        route(&self.root, ev, &mut |_, i| out.add(i));
+    }
+
+    /// Routes `ev` and tells, for each receiver it reaches (in the order of
+    /// [`RouteTree::route`]), the first rule that selected it.
+    pub fn explain(&self, ev: &Event) -> Vec<Hit> {
+        let mut seen = vec![false; self.receivers];
+        let mut hits = Vec::new();
+        route(&self.root, ev, &mut |rule, i| {
+            if let Some(slot) = seen.get_mut(i)
+                && !*slot
+            {
+                *slot = true;
+                hits.push(Hit {
+                    receiver: i,
+                    rule: rule.origin.clone(),
+                });
+            }
+        });
+        hits
     }
 }
 
-fn route(r: &Route, ev: &Event, out: &mut Selection) {
+/// Evaluates route `r` for `ev`, calling `select` for every match rule with a receiver
+/// that selects the event.
+fn route(r: &Route, ev: &Event, select: &mut impl FnMut(&Rule, usize)) {
     if r.drop.iter().any(|rule| rule.matches(ev)) {
         return;
     }
@@ -272,7 +313,7 @@ fn route(r: &Route, ev: &Event, out: &mut Selection) {
     for rule in &r.matches {
         if rule.matches(ev) {
             if let Some(i) = rule.receiver {
-                out.add(i);
+                select(rule, i);
             }
         } else {
             all = false;
@@ -280,7 +321,7 @@ fn route(r: &Route, ev: &Event, out: &mut Selection) {
     }
     if all {
         for sub in &r.routes {
-            route(sub, ev, out);
+            route(sub, ev, select);
         }
     }
 }
@@ -406,6 +447,18 @@ fn compile_rule(
             "remove it, or set the number of occurrences an event needs, e.g. `minCount: 3`",
         );
     }
+    let origin = cfg
+        .receiver
+        .as_ref()
+        .map(|r| RuleOrigin {
+            path: r
+                .path
+                .strip_suffix(".receiver")
+                .unwrap_or(&r.path)
+                .to_owned(),
+            line: r.location.line,
+        })
+        .unwrap_or_default();
     Rule {
         fields,
         labels,
@@ -413,6 +466,7 @@ fn compile_rule(
         min_count: cfg.min_count.as_ref().map(|m| m.value),
         receiver,
         never,
+        origin,
     }
 }
 

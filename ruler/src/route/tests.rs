@@ -267,3 +267,28 @@ fn describe(d: &herald_config::Diagnostic) -> String {
         d.hint.clone().unwrap_or_default()
     )
 }
+
+#[test]
+fn explain_names_the_first_rule_that_selected_each_receiver() {
+    let t = tree(
+        "routes:\n  - match: [{receiver: dump}]\n  - drop: [{type: \"Normal\"}]\n    match: [{receiver: alert}]\n    routes:\n      - match: [{namespace: \"^prod-\", receiver: pager}, {receiver: dump}]\n",
+    );
+    let e = ev("prod-eu", "Warning", "BackOff", "Pod");
+    let hits = t.explain(&e);
+    let got: Vec<(&str, &str, usize)> = hits
+        .iter()
+        .map(|h| (RECEIVERS[h.receiver], h.rule.path.as_str(), h.rule.line))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("dump", "routes[0].match[0]", 2),
+            ("alert", "routes[1].match[0]", 4),
+            ("pager", "routes[1].routes[0].match[0]", 6),
+        ]
+    );
+    // the same receivers, in the same order, as routing selects
+    assert_eq!(routed(&t, &e), ["dump", "alert", "pager"]);
+    let normal = ev("prod-eu", "Normal", "Pulled", "Pod");
+    assert_eq!(t.explain(&normal).len(), 1);
+}
