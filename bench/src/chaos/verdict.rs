@@ -72,7 +72,8 @@ pub struct Counts {
     pub delay_p99_ms: Option<f64>,
     /// See `delay_p50_ms`.
     pub delay_max_ms: Option<f64>,
-    /// Longest stall while another receiver's target was down, slow or failing (s).
+    /// Longest stall while another receiver's target was down, slow or failing (s);
+    /// None when no occurrence was measured there.
     pub stall_while_other_down_s: Option<f64>,
     /// Longest stall at other times (s).
     pub stall_otherwise_s: f64,
@@ -199,7 +200,7 @@ pub fn judge(
     c.delay_max_ms = ms(delays.percentile(100.0));
     let during = other_windows
         .iter()
-        .map(|(a, b)| waited(&spans, *a, *b, own_windows))
+        .filter_map(|(a, b)| waited(&spans, *a, *b, own_windows))
         .max();
     c.stall_while_other_down_s = during.map(|d| d.as_secs_f64());
     let start = written.first().map_or(end, |w| w.at);
@@ -207,7 +208,7 @@ pub fn judge(
     all.extend_from_slice(own_windows);
     c.stall_otherwise_s = outside(start, end, &all)
         .iter()
-        .map(|(a, b)| waited(&spans, *a, *b, own_windows))
+        .filter_map(|(a, b)| waited(&spans, *a, *b, own_windows))
         .max()
         .unwrap_or_default()
         .as_secs_f64();
@@ -219,15 +220,20 @@ type Span = (Instant, Option<Instant>, Instant);
 
 /// The longest wait (served by the exporter → delivered, or the end) of the
 /// occurrences written within `[a, b]`, leaving out those still waiting at some time
-/// within one of `except` (the receiver's own outages) and those never seen served.
-fn waited(spans: &[Span], a: Instant, b: Instant, except: &[(Instant, Instant)]) -> Duration {
+/// within one of `except` (the receiver's own outages) and those never seen served;
+/// None when no occurrence is left.
+fn waited(
+    spans: &[Span],
+    a: Instant,
+    b: Instant,
+    except: &[(Instant, Instant)],
+) -> Option<Duration> {
     spans
         .iter()
         .filter(|(w, _, _)| *w >= a && *w <= b)
         .filter(|(w, _, d)| !except.iter().any(|(x, y)| w <= y && d >= x))
         .filter_map(|(_, s, d)| Some(d.saturating_duration_since((*s)?)))
         .max()
-        .unwrap_or_default()
 }
 
 /// `[start, end]` without the windows.
@@ -300,6 +306,8 @@ mod tests {
         assert_eq!(c.delay_max_ms, Some(2000.0));
         // b-1 waited from 1 s to the end
         assert_eq!(c.stall_otherwise_s, 9.0);
+        // no other receiver had a fault window: nothing measured there
+        assert_eq!(c.stall_while_other_down_s, None);
         let c = judge(
             &written,
             &got,
