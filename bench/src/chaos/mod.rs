@@ -419,6 +419,9 @@ const RECOVERY: Duration = Duration::from_secs(15);
 /// How long after its fault window a target counts as catching up.
 const CATCH_UP: Duration = Duration::from_secs(45);
 
+/// Rulers running at most (two, and the third that joins).
+const MAX_RULERS: usize = 3;
+
 /// The Event paths the exporter lists and watches.
 const EVENTS: &str = "/api/v1/events";
 
@@ -458,6 +461,9 @@ async fn api_lane(sim: Simulator, steps: Vec<Step>, t0: Instant, journal: Shared
             }
             ApiFault::LeaseErrors => {
                 f.fail_next("/apis/coordination.k8s.io", 6, HttpFault::InternalError);
+                // the leader may step down: a failover with every ruler's window and
+                // a backlog
+                lock(&journal).dup_bound += MAX_RULERS * CREDITS + BACKLOG;
                 "next 6 Lease requests answer 500".to_owned()
             }
         };
