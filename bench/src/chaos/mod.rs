@@ -212,6 +212,14 @@ pub async fn run(opts: &Options) -> Result<Report> {
             memory.push((format!("{} (peer)", t.name()), crate::procfs::mib(rss)));
         }
     }
+    // an occurrence some exporter logged or some receiver got was not collapsed
+    let mut seen_anywhere: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for (_, keys) in &log_keys {
+        seen_anywhere.extend(keys.iter().cloned());
+    }
+    for t in targets.iter() {
+        seen_anywhere.extend(t.deliveries().snapshot().into_iter().map(|(k, _)| k));
+    }
     let receivers: Vec<Receiver> = targets
         .iter()
         .map(|t| {
@@ -238,6 +246,7 @@ pub async fn run(opts: &Options) -> Result<Report> {
                     own_windows: &own,
                     served: &served,
                     compactions: &j.compactions,
+                    logged: &seen_anywhere,
                     end,
                 },
             );

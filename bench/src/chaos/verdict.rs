@@ -7,9 +7,9 @@
 //!   shorter).
 //! * **superseded**: written, not delivered, but a later occurrence of the same Event
 //!   was. Allowed only when history was compacted (`410 Gone`) before that later
-//!   occurrence was delivered: an exporter whose resume point was compacted away
-//!   re-lists, and a list shows each Event once, with its latest count. Without such a
-//!   compaction the exporter watched every change, and a skipped one counts as lost.
+//!   occurrence was delivered (an exporter whose resume point was compacted away
+//!   re-lists, and a list shows each Event once, with its latest count), and no
+//!   exporter logged it and no other receiver got it. Otherwise it counts as lost.
 //! * **duplicated**: receptions beyond the first of a key. Bound (README, Guarantees
 //!   2): per exporter failover, the credit windows of the rulers (`ruler.credits` per
 //!   ruler, per receiver), plus the backlog limit (4,096) when a receiver was behind;
@@ -22,7 +22,7 @@
 //!   restarted (and 15 s after), are left out of both: those stall every receiver. A receiver is held back when the first exceeds the second by
 //!   more than [`HOLD_SLACK`] (README, Guarantees 3).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -102,6 +102,9 @@ pub struct Timeline<'a> {
     pub served: &'a HashMap<String, Instant>,
     /// When history was compacted.
     pub compactions: &'a [Instant],
+    /// Keys some exporter logged or some receiver got: such an occurrence was not
+    /// collapsed by a re-list, so missing it is a loss.
+    pub logged: &'a HashSet<String>,
     /// When the run was judged.
     pub end: Instant,
 }
@@ -124,6 +127,7 @@ pub fn judge(
         own_windows,
         served,
         compactions,
+        logged,
         end,
     } = *tl;
     let mut first: HashMap<&str, Instant> = HashMap::with_capacity(receptions.len());
@@ -173,7 +177,7 @@ pub fn judge(
             .get(w.uid.as_str())
             .filter(|(o, _)| *o > w.occurrence)
             .map(|(_, at)| *at);
-        if later.is_some_and(|at| compactions.iter().any(|t| *t <= at)) {
+        if later.is_some_and(|at| compactions.iter().any(|t| *t <= at)) && !logged.contains(&key) {
             c.superseded += 1;
         } else {
             if later.is_some() {
@@ -295,6 +299,7 @@ mod tests {
                 own_windows: &[],
                 served: &served,
                 compactions: &[],
+                logged: &HashSet::new(),
                 end,
             },
         );
@@ -317,6 +322,7 @@ mod tests {
                 own_windows: &[],
                 served: &HashMap::new(),
                 compactions: &[],
+                logged: &HashSet::new(),
                 end,
             },
         );
@@ -339,10 +345,27 @@ mod tests {
                 own_windows: &[],
                 served: &HashMap::new(),
                 compactions: &[t + Duration::from_secs(5)],
+                logged: &HashSet::new(),
                 end,
             },
         );
         assert_eq!((c.superseded, c.lost), (1, 0));
+        // but a-1 was logged (another receiver got it): missing it here is a loss
+        let logged: HashSet<String> = ["a-1".to_owned()].into();
+        let elsewhere = judge(
+            &written,
+            &got,
+            false,
+            &Timeline {
+                other_windows: &[],
+                own_windows: &[],
+                served: &HashMap::new(),
+                compactions: &[t + Duration::from_secs(5)],
+                logged: &logged,
+                end,
+            },
+        );
+        assert_eq!((elsewhere.superseded, elsewhere.lost), (0, 1));
         // a compaction after the later occurrence was delivered explains nothing
         let after = judge(
             &written,
@@ -353,6 +376,7 @@ mod tests {
                 own_windows: &[],
                 served: &HashMap::new(),
                 compactions: &[t + Duration::from_secs(7)],
+                logged: &HashSet::new(),
                 end,
             },
         );
@@ -366,6 +390,7 @@ mod tests {
                 own_windows: &[],
                 served: &HashMap::new(),
                 compactions: &[],
+                logged: &HashSet::new(),
                 end,
             },
         );
@@ -404,6 +429,7 @@ mod tests {
                 own_windows: &own,
                 served: &served,
                 compactions: &[],
+                logged: &HashSet::new(),
                 end: s(100),
             },
         );
