@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p herald-bench -- [--smoke] [--only NAME[,NAME…]] [--json PATH]
+//! cargo run --release -p herald-bench -- chaos [--seed N] [--secs N | --long] [--rate N]
 //! ```
 //!
 //! Scenarios (see `scenarios`): `baseline`, `ruler`, `receivers`, `ingest`, `memory`,
@@ -9,8 +10,12 @@
 //! The exporter and ruler binaries of the same cargo profile are built first (or taken
 //! from `--bin-dir`). The table is printed as markdown on stdout and written as JSON
 //! (default `<target dir>/bench/results.json`); progress goes to stderr.
+//!
+//! `chaos` (see [`chaos`]) runs every component under seeded faults and prints
+//! herald's reliability figures; it exits 1 when an occurrence was lost.
 
 mod binaries;
+mod chaos;
 mod error;
 mod probe;
 mod process;
@@ -43,16 +48,50 @@ struct Args {
     /// Run only these scenarios (comma separated or repeated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Where to write the JSON results (default: <target dir>/bench/results.json).
-    #[arg(long)]
+    /// Where to write the JSON results (default: <target dir>/bench/results.json, or
+    /// chaos.json next to it).
+    #[arg(long, global = true)]
     json: Option<PathBuf>,
     /// Take herald-exporter and herald-ruler from this directory instead of building
     /// them next to this binary.
-    #[arg(long)]
+    #[arg(long, global = true)]
     bin_dir: Option<PathBuf>,
     /// Duration of the soak in seconds (default 600; 4 with --smoke).
     #[arg(long)]
     soak_secs: Option<u64>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Runs exporters, rulers and receivers under seeded faults and prints the
+    /// reliability verdict (exit code 1 on any loss).
+    Chaos(ChaosArgs),
+}
+
+/// Options of `chaos`.
+#[derive(Debug, clap::Args)]
+struct ChaosArgs {
+    /// Seed of the story (faults and their moments) and of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Seconds the workload writes while faults happen (default 120).
+    #[arg(long, conflicts_with = "long")]
+    secs: Option<u64>,
+    /// The long mode: 1,800 seconds.
+    #[arg(long)]
+    long: bool,
+    /// Event writes per second.
+    #[arg(long, default_value_t = 40.0)]
+    rate: f64,
+    /// Longest wait for the receivers to catch up afterwards, in seconds.
+    #[arg(long, default_value_t = 180)]
+    settle_secs: u64,
+    /// Also fail (exit 1) when a bound of the README does not hold (duplicates, a
+    /// receiver held back by another).
+    #[arg(long)]
+    strict: bool,
 }
 
 fn main() -> ExitCode {
@@ -62,7 +101,7 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    let mut args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -74,8 +113,14 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
+        let chaos = args.command.take().map(|Command::Chaos(c)| c);
         tokio::select! {
-            code = run(args) => code,
+            code = async {
+                match chaos {
+                    Some(c) => run_chaos(c, args.bin_dir, args.json).await,
+                    None => run(args).await,
+                }
+            } => code,
             () = interrupted() => {
                 // dropping the scenario stops (kills) the processes it started
                 error!("interrupted: stopping the processes under test");
@@ -195,6 +240,41 @@ async fn run(args: Args) -> ExitCode {
     }
 }
 
+async fn run_chaos(c: ChaosArgs, bin_dir: Option<PathBuf>, json: Option<PathBuf>) -> ExitCode {
+    let opts = chaos::Options {
+        seed: c.seed,
+        duration: Duration::from_secs(c.secs.unwrap_or(if c.long { 1800 } else { 120 })),
+        rate: c.rate,
+        settle: Duration::from_secs(c.settle_secs),
+        bin_dir,
+    };
+    let report = match chaos::run(&opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "the chaos run could not be carried out");
+            return ExitCode::from(2);
+        }
+    };
+    let table = report.markdown();
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(table.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        error!(error = %e, "cannot print the verdict");
+    }
+    let json = json.unwrap_or_else(|| default_json_path().with_file_name("chaos.json"));
+    match report.write_json(&json) {
+        Ok(()) => info!(path = %json.display(), "verdict written"),
+        Err(e) => error!(error = %e, "cannot write the verdict"),
+    }
+    if report.ok && (report.within_bounds || !c.strict) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// The profile this harness was compiled with (used when no binary was built).
 fn default_profile() -> &'static str {
     if cfg!(debug_assertions) {
@@ -284,5 +364,31 @@ mod tests {
         assert!(a.smoke);
         assert_eq!(a.only, ["ruler", "e2e"]);
         assert_eq!(a.json, Some(PathBuf::from("x.json")));
+    }
+
+    #[test]
+    fn chaos_arguments_parse() {
+        let a = Args::try_parse_from([
+            "herald-bench",
+            "chaos",
+            "--seed",
+            "7",
+            "--long",
+            "--bin-dir",
+            "target/debug",
+            "--json",
+            "c.json",
+        ])
+        .unwrap();
+        let Some(Command::Chaos(c)) = a.command else {
+            panic!("no chaos command: {a:?}");
+        };
+        assert_eq!((c.seed, c.long, c.secs, c.rate), (7, true, None, 40.0));
+        assert_eq!(a.bin_dir, Some(PathBuf::from("target/debug")));
+        assert_eq!(a.json, Some(PathBuf::from("c.json")));
+        assert!(
+            Args::try_parse_from(["herald-bench", "chaos", "--long", "--secs", "5"]).is_err(),
+            "--long and --secs conflict"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! The processes under test: `herald-exporter` and `herald-ruler` started with a
 //! generated config, stopped (killed) when dropped, with their CPU time and memory
-//! readable from `/proc`.
+//! readable from `/proc`. A [`Launch`] keeps how a process was started, so that it can
+//! be started again the same way (same config, ports, data directory) after a kill.
 
+use std::ffi::OsString;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -37,12 +39,17 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `cmd`, sending its stdout nowhere and its stderr to `log`.
+    /// Starts `cmd`, sending its stdout nowhere and its stderr to `log` (appended to,
+    /// so a restarted process keeps its predecessor's lines).
     ///
     /// # Errors
     /// The log cannot be created or the program cannot be started.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> Result<Proc> {
-        let file = std::fs::File::create(log).map_err(io_err("cannot create", log))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(io_err("cannot create", log))?;
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -100,6 +107,67 @@ impl Proc {
         }
     }
 
+    /// The name it was started under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL, and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends `signal` (`TERM`, `STOP`, `CONT`, …) without waiting.
+    ///
+    /// # Errors
+    /// `kill` cannot be run.
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .map_err(|source| BenchError::Spawn {
+                program: "kill".into(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// [`Proc::terminate`] without blocking the async runtime: SIGTERM, then up to
+    /// `grace` for the process to exit (then SIGKILL). Returns whether it exited by
+    /// itself, and its exit status.
+    ///
+    /// # Errors
+    /// `kill` cannot be run.
+    pub async fn terminate_async(&mut self, grace: Duration) -> Result<(bool, String)> {
+        self.signal("TERM")?;
+        Ok(self.wait_exit(grace).await)
+    }
+
+    /// Waits up to `grace` for the process to exit (then SIGKILL). Returns whether it
+    /// exited by itself, and its exit status.
+    pub async fn wait_exit(&mut self, grace: Duration) -> (bool, String) {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (true, status.to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = self.child.kill();
+        let status = self
+            .child
+            .wait()
+            .map_or_else(|e| e.to_string(), |s| s.to_string());
+        (false, status)
+    }
+
     /// Sends SIGTERM and waits up to `grace` for the process to exit (then kills it).
     /// Returns how long it took to stop.
     ///
@@ -137,6 +205,62 @@ impl Drop for Proc {
 /// Environment variables that would point a child at a real cluster.
 const CLEARED_ENV: &[&str] = &["KUBERNETES_SERVICE_HOST", "KUBECONFIG", "HERALD_CONFIG"];
 
+/// How a process is started: program, arguments, environment and log file. Started
+/// again after a kill, it is the same process (same config, ports, data directory).
+#[derive(Debug, Clone)]
+pub struct Launch {
+    name: String,
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    log: PathBuf,
+}
+
+impl Launch {
+    /// A launch of `program` called `name`, logging to `log`.
+    pub fn new(name: &str, program: &Path, log: PathBuf) -> Launch {
+        Launch {
+            name: name.to_owned(),
+            program: program.to_path_buf(),
+            args: Vec::new(),
+            env: Vec::new(),
+            log,
+        }
+    }
+
+    fn arg(&mut self, a: impl Into<OsString>) -> &mut Launch {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Adds arguments.
+    #[must_use]
+    pub fn with_args<S: Into<OsString>>(mut self, args: impl IntoIterator<Item = S>) -> Launch {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(&mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> &mut Launch {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Starts the process (again).
+    ///
+    /// # Errors
+    /// The log cannot be opened or the program cannot be started.
+    pub fn spawn(&self) -> Result<Proc> {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        for k in CLEARED_ENV {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        Proc::spawn(&self.name, cmd, &self.log)
+    }
+}
+
 /// How to start an exporter.
 #[derive(Debug, Clone)]
 pub struct ExporterSpec<'a> {
@@ -163,9 +287,10 @@ pub struct Exporter {
     pub grpc_url: String,
     /// Admin (metrics) URL.
     pub metrics_url: String,
-    /// When it was started.
+    /// When it was (last) started.
     pub started: Instant,
     client: Option<EventLogClient<Channel>>,
+    launch: Launch,
 }
 
 impl Exporter {
@@ -174,12 +299,22 @@ impl Exporter {
     /// # Errors
     /// Files cannot be written or the process cannot start.
     pub fn start(spec: &ExporterSpec<'_>) -> Result<Exporter> {
+        Exporter::start_with_env(spec, &[])
+    }
+
+    /// [`Exporter::start`] with extra environment variables.
+    ///
+    /// # Errors
+    /// Files cannot be written or the process cannot start.
+    pub fn start_with_env(spec: &ExporterSpec<'_>, env: &[(&str, &str)]) -> Result<Exporter> {
         let config = spec.work.join(format!("{}.yaml", spec.name));
         std::fs::write(&config, &spec.config).map_err(io_err("cannot write", &config))?;
         let grpc_port = free_port()?;
         let metrics_port = free_port()?;
-        let mut cmd = Command::new(spec.bin);
-        cmd.arg(format!("-conf={}", config.display()))
+        let log = spec.work.join(format!("{}.log", spec.name));
+        let mut launch = Launch::new(spec.name, spec.bin, log);
+        launch
+            .arg(format!("-conf={}", config.display()))
             .arg(format!("-kubeconfig={}", spec.kubeconfig.display()))
             .arg("--grpc-address")
             .arg(format!("127.0.0.1:{grpc_port}"))
@@ -188,19 +323,32 @@ impl Exporter {
             .arg("--data-dir")
             .arg(spec.data_dir)
             .env("HERALD_LOG", "warn");
-        for k in CLEARED_ENV {
-            cmd.env_remove(k);
+        for (k, v) in env {
+            launch.env(k, v);
         }
-        let log = spec.work.join(format!("{}.log", spec.name));
         let started = Instant::now();
-        let proc = Proc::spawn(spec.name, cmd, &log)?;
+        let proc = launch.spawn()?;
         Ok(Exporter {
             proc,
             grpc_url: format!("http://127.0.0.1:{grpc_port}"),
             metrics_url: format!("http://127.0.0.1:{metrics_port}"),
             started,
             client: None,
+            launch,
         })
+    }
+
+    /// Starts the exporter again (after it was killed or stopped): same config, ports
+    /// and data directory.
+    ///
+    /// # Errors
+    /// The process cannot start.
+    pub fn respawn(&mut self) -> Result<()> {
+        self.proc.kill9();
+        self.client = None;
+        self.started = Instant::now();
+        self.proc = self.launch.spawn()?;
+        Ok(())
     }
 
     /// The log status, connecting first if needed; None while the exporter does not
@@ -336,22 +484,29 @@ pub struct RulerSpec<'a> {
 /// # Errors
 /// Files cannot be written or the process cannot start.
 pub fn start_ruler(spec: &RulerSpec<'_>) -> Result<Proc> {
+    ruler_launch(spec, &[])?.spawn()
+}
+
+/// How to start a ruler of `spec` that also subscribes to `more_exporters` (a leader
+/// election standby): writes its config, picks its metrics port.
+///
+/// # Errors
+/// The config cannot be written or no port is free.
+pub fn ruler_launch(spec: &RulerSpec<'_>, more_exporters: &[&str]) -> Result<Launch> {
     let config = spec.work.join(format!("{}.yaml", spec.name));
     std::fs::write(&config, &spec.config).map_err(io_err("cannot write", &config))?;
     let metrics_port = free_port()?;
-    let mut cmd = Command::new(spec.bin);
-    cmd.arg("--config")
-        .arg(&config)
-        .arg("--exporter")
-        .arg(spec.exporter)
+    let log = spec.work.join(format!("{}.log", spec.name));
+    let mut launch = Launch::new(spec.name, spec.bin, log);
+    launch.arg("--config").arg(&config);
+    for exporter in std::iter::once(&spec.exporter).chain(more_exporters) {
+        launch.arg("--exporter").arg(*exporter);
+    }
+    launch
         .arg("--metrics-address")
         .arg(format!("127.0.0.1:{metrics_port}"))
         .env("HERALD_LOG", "warn")
         .env("HERALD_BENCH_DUMP", spec.dump)
         .env("HERALD_BENCH_DISCARD", "/dev/null");
-    for k in CLEARED_ENV {
-        cmd.env_remove(k);
-    }
-    let log = spec.work.join(format!("{}.log", spec.name));
-    Proc::spawn(spec.name, cmd, &log)
+    Ok(launch)
 }

@@ -86,17 +86,26 @@ fn seq_of(line: &[u8], prefix: &str) -> Option<usize> {
 }
 
 /// One followed file.
-struct Follower {
+pub(crate) struct Follower {
     path: PathBuf,
     file: Option<std::fs::File>,
     partial: Vec<u8>,
 }
 
 impl Follower {
+    /// Follows `path` (which may not exist yet).
+    pub(crate) fn new(path: PathBuf) -> Follower {
+        Follower {
+            path,
+            file: None,
+            partial: Vec::new(),
+        }
+    }
+
     /// Calls `on_line` for every complete line written since the last call,
     /// following the file across rotation (the `file` sink renames it and starts a new
     /// one at `path`).
-    fn poll(&mut self, buf: &mut Vec<u8>, on_line: &mut impl FnMut(&[u8])) {
+    pub(crate) fn poll(&mut self, buf: &mut Vec<u8>, on_line: &mut impl FnMut(&[u8])) {
         if self.file.is_none() {
             self.file = std::fs::File::open(&self.path).ok();
         }
@@ -149,14 +158,7 @@ pub fn tail(
     timeout: Duration,
 ) -> Tailed {
     let deadline = Instant::now() + timeout;
-    let mut followers: Vec<Follower> = files
-        .into_iter()
-        .map(|path| Follower {
-            path,
-            file: None,
-            partial: Vec::new(),
-        })
-        .collect();
+    let mut followers: Vec<Follower> = files.into_iter().map(Follower::new).collect();
     let mut seen = vec![false; stamps.len()];
     let mut out = Tailed::default();
     let mut buf = Vec::with_capacity(1 << 20);

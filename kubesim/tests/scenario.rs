@@ -241,3 +241,42 @@ async fn preload_fills_the_store_quickly() {
     assert!(pods["items"].as_array().unwrap().len() >= 5_000);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn step_written_reports_every_occurrence_as_the_api_shows_it() {
+    let sim = sim().await;
+    let mut s = Scenario::new(virtual_cfg(9));
+    let mut written = Vec::new();
+    let mut report_writes = 0;
+    for _ in 0..300 {
+        let (r, w) = s.step_written(&sim);
+        assert_eq!(r.failed, 0, "{r:?}");
+        report_writes += r.event_writes();
+        written.extend(w);
+    }
+    assert_eq!(written.len(), report_writes);
+    // every occurrence is distinct, and repeats are there (count or series bumps)
+    let keys: BTreeSet<(String, i64)> = written
+        .iter()
+        .map(|w| (w.uid.clone(), w.occurrence))
+        .collect();
+    assert_eq!(keys.len(), written.len());
+    assert!(written.iter().any(|w| w.occurrence > 1));
+    // the last occurrence of each Event is what the API server holds now
+    for w in &written {
+        let ev = sim.event(&w.namespace, &w.name).expect("event stored");
+        assert_eq!(ev["metadata"]["uid"], w.uid.as_str());
+        let stored = ev["count"]
+            .as_i64()
+            .filter(|c| *c > 0)
+            .or_else(|| ev["series"]["count"].as_i64())
+            .unwrap_or(1);
+        assert!(stored >= w.occurrence, "{w:?}: stored {stored}");
+    }
+    // events.k8s.io-style series are among them
+    assert!(written.iter().any(|w| {
+        let ev = sim.event(&w.namespace, &w.name).unwrap();
+        ev["series"]["count"].as_i64().is_some() && w.occurrence > 1
+    }));
+    sim.shutdown().await;
+}

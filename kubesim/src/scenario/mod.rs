@@ -173,6 +173,37 @@ impl StepReport {
     }
 }
 
+/// An Event write a step made: the Event and its occurrence count right after the
+/// write (`count`, else `series.count`, else 1: the count an exporter sees).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The Event's namespace.
+    pub namespace: String,
+    /// The Event's name.
+    pub name: String,
+    /// The Event's UID.
+    pub uid: String,
+    /// Its occurrence count after the write.
+    pub occurrence: i64,
+}
+
+impl Written {
+    /// Reads the stored Event back from `sim`; None when it is gone.
+    fn read(sim: &Simulator, namespace: &str, name: &str) -> Option<Written> {
+        let ev = sim.event(namespace, name)?;
+        let positive = |v: &serde_json::Value| v.as_i64().filter(|c| *c > 0);
+        let occurrence = positive(&ev["count"])
+            .or_else(|| positive(&ev["series"]["count"]))
+            .unwrap_or(1);
+        Some(Written {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            uid: ev["metadata"]["uid"].as_str()?.to_owned(),
+            occurrence,
+        })
+    }
+}
+
 /// Totals of a bulk preload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PreloadStats {
@@ -287,8 +318,14 @@ impl Scenario {
         ops
     }
 
-    /// Applies writes to the simulator.
-    fn apply(&mut self, sim: &Simulator, ops: Vec<Op>) -> StepReport {
+    /// Applies writes to the simulator; with `written`, every accepted Event write is
+    /// read back and recorded there.
+    fn apply(
+        &mut self,
+        sim: &Simulator,
+        ops: Vec<Op>,
+        mut written: Option<&mut Vec<Written>>,
+    ) -> StepReport {
         let mut report = StepReport::default();
         for op in ops {
             let result = match op {
@@ -312,7 +349,12 @@ impl Scenario {
                 }
                 Op::Event(e) => {
                     report.events_created += 1;
-                    sim.create_typed_event(*e).map(drop)
+                    let (ns, name) = (e.metadata.namespace.clone(), e.metadata.name.clone());
+                    let r = sim.create_typed_event(*e).map(drop);
+                    if let (Ok(()), Some(out)) = (&r, written.as_deref_mut()) {
+                        out.extend(Written::read(sim, &ns, &name));
+                    }
+                    r
                 }
                 Op::Bump {
                     namespace,
@@ -321,6 +363,9 @@ impl Scenario {
                 } => {
                     report.events_repeated += 1;
                     let r = sim.bump_count_at(&namespace, &name, at).map(drop);
+                    if let (Ok(()), Some(out)) = (&r, written.as_deref_mut()) {
+                        out.extend(Written::read(sim, &namespace, &name));
+                    }
                     if matches!(r, Err(SimError::NotFound { .. })) {
                         self.recurring
                             .retain(|(ns, n)| !(ns == &namespace && n == &name));
@@ -379,7 +424,16 @@ impl Scenario {
     /// Performs one step against `sim`.
     pub fn step(&mut self, sim: &Simulator) -> StepReport {
         let ops = self.plan();
-        self.apply(sim, ops)
+        self.apply(sim, ops, None)
+    }
+
+    /// [`Scenario::step`], also returning every Event write it made (for harnesses
+    /// that check each occurrence arrives).
+    pub fn step_written(&mut self, sim: &Simulator) -> (StepReport, Vec<Written>) {
+        let ops = self.plan();
+        let mut written = Vec::new();
+        let report = self.apply(sim, ops, Some(&mut written));
+        (report, written)
     }
 
     /// Runs steps at about `events_per_sec` event writes per second until `stop`
@@ -423,7 +477,7 @@ impl Scenario {
         if !self.started {
             self.started = true;
             let ops = self.setup_ops();
-            self.apply(sim, ops);
+            self.apply(sim, ops, None);
         }
         let objects = objects.max(1);
         let per_app = 100;
