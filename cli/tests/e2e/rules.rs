@@ -301,8 +301,9 @@ fn route_names_the_rules_that_select_an_event_and_shows_the_alert() {
     let out = run_to_end(cmd, Duration::from_secs(30));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
+    assert!(text.contains("receivers: am, hook\n"), "{text}");
     assert!(
-        text.contains("receivers: am (rule ContainerBackoff), hook (rule Everything)\n"),
+        text.contains("  am <- rule ContainerBackoff\n  hook <- rule Everything\n"),
         "{text}"
     );
     assert!(
