@@ -74,6 +74,7 @@ fn smoke_run_measures_every_scenario() {
     for (var, prefix) in [
         ("HERALD_TANSU_BIN", "receiver kafka: ruler → tansu"),
         ("HERALD_RSYSLOGD_BIN", "receiver syslog: ruler → rsyslogd"),
+        ("HERALD_MOTO_BIN", "receiver sqs: ruler → SendMessageBatch"),
     ] {
         if ci || std::env::var_os(var).is_some() {
             assert!(

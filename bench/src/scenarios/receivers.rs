@@ -15,6 +15,9 @@
 //! * `syslog` against rsyslogd over TCP (RFC 5424, octet counting; `HERALD_RSYSLOGD_BIN`),
 //!   written to a file whose lines are counted.
 //!
+//! * `sqs` against moto_server (an AWS fake; `HERALD_MOTO_BIN`): `SendMessageBatch`,
+//!   the queue's message count read back.
+//!
 //! A row whose peer is not installed is skipped with a warning. Throughput is measured from the first batch the source sent to the last
 //! acknowledgement (the ruler acknowledges an event only once the target accepted it),
 //! CPU from `/proc` for the ruler (and osmem-server, in the notes). A row whose target
@@ -34,7 +37,7 @@ use tracing::{info, warn};
 
 use super::{Ctx, timeout_for};
 use crate::error::{BenchError, Result, io_err};
-use crate::process::{Proc, RulerSpec, free_port, start_ruler};
+use crate::process::{Proc, RulerSpec, free_port, ruler_launch};
 use crate::report::Row;
 use crate::source::Source;
 use crate::workload;
@@ -63,6 +66,10 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
         Some(bin) => rows.push(syslog(ctx, Path::new(&bin)).await?),
         None => warn!("HERALD_RSYSLOGD_BIN is not set: the syslog row is skipped"),
     }
+    match std::env::var_os("HERALD_MOTO_BIN") {
+        Some(bin) => rows.push(sqs(ctx, Path::new(&bin)).await?),
+        None => warn!("HERALD_MOTO_BIN is not set: the sqs row is skipped"),
+    }
     Ok(rows)
 }
 
@@ -74,8 +81,13 @@ fn events(ctx: &Ctx) -> usize {
 /// The ruler config routing everything to one receiver `sink` given as YAML lines
 /// (indented under the receiver).
 fn config(receiver: &str) -> String {
+    config_batched(receiver, BATCH)
+}
+
+/// [`config`] with driver batches of `batch` events.
+fn config_batched(receiver: &str, batch: usize) -> String {
     format!(
-        "logLevel: warn\nclusterName: bench\nroute:\n  routes:\n    - match:\n        - receiver: sink\nreceivers:\n  - name: sink\n{receiver}    delivery:\n      batch: {{maxEvents: {BATCH}}}\nruler:\n  memberId: bench-ruler\n  credits: 2000\n  shutdownGrace: 5s\n"
+        "logLevel: warn\nclusterName: bench\nroute:\n  routes:\n    - match:\n        - receiver: sink\nreceivers:\n  - name: sink\n{receiver}    delivery:\n      batch: {{maxEvents: {batch}}}\nruler:\n  memberId: bench-ruler\n  credits: 2000\n  shutdownGrace: 5s\n"
     )
 }
 
@@ -89,6 +101,18 @@ struct Run {
 /// Starts the ruler with `config`, serves `n` events and waits until all are
 /// acknowledged.
 async fn deliver(ctx: &mut Ctx, dir: &str, config: String, n: usize) -> Result<Run> {
+    deliver_with_env(ctx, dir, config, n, &[], 200.0).await
+}
+
+/// [`deliver`] with extra environment for the ruler.
+async fn deliver_with_env(
+    ctx: &mut Ctx,
+    dir: &str,
+    config: String,
+    n: usize,
+    env: &[(&str, &str)],
+    min_rate: f64,
+) -> Result<Run> {
     let bins = ctx.binaries()?;
     let work = ctx.dir(dir)?;
     let events: Vec<pb::Event> = workload::domain_events(&ctx.samples, n)
@@ -96,14 +120,21 @@ async fn deliver(ctx: &mut Ctx, dir: &str, config: String, n: usize) -> Result<R
         .map(pb::Event::from)
         .collect();
     let source = Source::start(events, 1).await?;
-    let mut ruler = start_ruler(&RulerSpec {
-        bin: &bins.ruler,
-        work: &work,
-        config,
-        exporter: &source.url,
-        dump: Path::new("/dev/null"),
-        name: "ruler",
-    })?;
+    let mut launch = ruler_launch(
+        &RulerSpec {
+            bin: &bins.ruler,
+            work: &work,
+            config,
+            exporter: &source.url,
+            dump: Path::new("/dev/null"),
+            name: "ruler",
+        },
+        &[],
+    )?;
+    for (k, v) in env {
+        launch.env(*k, *v);
+    }
+    let mut ruler = launch.spawn()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while source.first_sent().is_none() {
         ruler.check_alive()?;
@@ -117,7 +148,7 @@ async fn deliver(ctx: &mut Ctx, dir: &str, config: String, n: usize) -> Result<R
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let cpu0 = ruler.cpu();
-    let waited = source.wait_done(timeout_for(n, 200.0)).await;
+    let waited = source.wait_done(timeout_for(n, min_rate)).await;
     let cpu = ruler.cpu().saturating_sub(cpu0);
     let (first, done) = match waited {
         Ok(t) => t,
@@ -148,9 +179,7 @@ fn row(label: &str, n: usize, run: &Run, landed: Option<u64>, extra: String) -> 
     let cpu_us = run.cpu.as_secs_f64() * 1e6 / n.max(1) as f64;
     let mut row = Row::new(label, n as u64, run.wall, Some(run.cpu))
         .peak_rss(Some(run.peak_rss))
-        .note(format!(
-            "ruler {cpu_us:.1} µs CPU per event; batches of {BATCH}; {extra}"
-        ));
+        .note(format!("ruler {cpu_us:.1} µs CPU per event; {extra}"));
     if let Some(landed) = landed.filter(|&l| l != n as u64) {
         row = row.note(format!("MISSING: the target holds {landed} of {n}"));
     }
@@ -202,7 +231,7 @@ async fn elasticsearch(ctx: &mut Ctx, bin: &Path) -> Result<Row> {
         &run,
         Some(landed),
         format!(
-            "osmem-server used {:.2} CPU-s; one document per occurrence (useEventID)",
+            "batches of 500; osmem-server used {:.2} CPU-s; one document per occurrence (useEventID)",
             osmem_cpu.as_secs_f64()
         ),
     ))
@@ -225,7 +254,7 @@ async fn loki(ctx: &mut Ctx) -> Result<Row> {
         &run,
         Some(landed),
         format!(
-            "{} pushes, {:.1} streams per push",
+            "batches of 500; {} pushes, {:.1} streams per push",
             fake.pushes(),
             fake.streams() as f64 / fake.pushes().max(1) as f64
         ),
@@ -296,7 +325,7 @@ async fn kafka(ctx: &mut Ctx, tansu: &Path) -> Result<Row> {
         n,
         &run,
         None,
-        "acknowledged = the broker's delivery report came; one topic of 3 partitions".into(),
+        "batches of 500; acknowledged = the broker's delivery report came; one topic of 3 partitions".into(),
     ))
 }
 
@@ -342,7 +371,94 @@ async fn syslog(ctx: &mut Ctx, rsyslogd: &Path) -> Result<Row> {
         n,
         &run,
         Some(landed),
-        "octet counting; lines counted in rsyslog's output file".into(),
+        "batches of 500; octet counting; lines counted in rsyslog's output file".into(),
+    ))
+}
+
+/// `SendMessageBatch` into moto_server's SQS (an AWS fake), read back with
+/// `GetQueueAttributes`.
+async fn sqs(ctx: &mut Ctx, moto: &Path) -> Result<Row> {
+    // moto is a Python server: a tenth of the other rows' events keeps the row short
+    let n = events(ctx) / 10;
+    let work = ctx.dir("receivers-moto")?;
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(moto);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let mut server = Proc::spawn("moto_server", cmd, &work.join("moto.log"))?;
+    wait_port(port, "moto_server to listen", &mut server).await?;
+    let http = reqwest::Client::new();
+    let query = |params: &[(&str, &str)]| {
+        let http = http.clone();
+        let url = url.clone();
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        async move {
+            let answer = http
+                .post(&url)
+                .header(
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20261207/us-east-1/sqs/aws4_request",
+                )
+                .form(&params)
+                .send()
+                .await
+                .map_err(|e| BenchError::Invalid(format!("moto_server: {e}")))?;
+            answer
+                .text()
+                .await
+                .map_err(|e| BenchError::Invalid(format!("moto_server: {e}")))
+        }
+    };
+    query(&[
+        ("Action", "CreateQueue"),
+        ("QueueName", "kube-events"),
+        ("Version", "2012-11-05"),
+    ])
+    .await?;
+    let receiver = format!(
+        "    sqs:\n      queueName: kube-events\n      region: us-east-1\n      endpoint: \"{url}\"\n"
+    );
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let run = deliver_with_env(
+        ctx,
+        "receivers-sqs",
+        config_batched(&receiver, 10),
+        n,
+        &env,
+        10.0,
+    )
+    .await;
+    let attributes = query(&[
+        ("Action", "GetQueueAttributes"),
+        ("QueueUrl", &format!("{url}/123456789012/kube-events")),
+        ("AttributeName.1", "ApproximateNumberOfMessages"),
+        ("Version", "2012-11-05"),
+    ])
+    .await;
+    server.terminate(Duration::from_secs(5))?;
+    let run = run?;
+    let landed = attributes.ok().and_then(|xml| {
+        let value = xml
+            .split("<Name>ApproximateNumberOfMessages</Name>")
+            .nth(1)?;
+        let value = value.split("<Value>").nth(1)?.split("</Value>").next()?;
+        value.trim().parse::<u64>().ok()
+    });
+    info!(events = n, ?landed, "sqs row measured");
+    Ok(row(
+        "receiver sqs: ruler → SendMessageBatch (moto_server)",
+        n,
+        &run,
+        Some(landed.unwrap_or(0)),
+        "driver batches of 10 = one SendMessageBatch call (the API limit); messages counted with GetQueueAttributes; moto's speed bounds this row"
+            .into(),
     ))
 }
 
