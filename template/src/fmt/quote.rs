@@ -145,6 +145,11 @@ pub(crate) fn unquote_char(s: &str, quote: u8) -> Result<(char, bool, &str), Syn
         return Err(SyntaxError);
     }
     let c = b[1];
+    if !c.is_ascii() {
+        // a backslash before a multi-byte character is no escape (and `s[2..]` would
+        // cut that character)
+        return Err(SyntaxError);
+    }
     let rest = &s[2..];
     let simple = |ch: char| Ok((ch, false, rest));
     match c {
@@ -257,6 +262,12 @@ pub(crate) fn unquote(s: &str) -> Result<String, SyntaxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backslash_before_a_multibyte_character_is_invalid_syntax_not_a_panic() {
+        assert_eq!(unquote_char("\\é", b'"'), Err(SyntaxError));
+        assert_eq!(unquote_char("\\☺x", b'\''), Err(SyntaxError));
+    }
 
     #[test]
     fn quotes_like_strconv() {
