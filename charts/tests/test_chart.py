@@ -463,6 +463,20 @@ def test_two_exporters_turn_on_leader_election() -> None:
     # No disruption budget for the exporter: the never-ready standby would block every drain.
     assert not out.has("PodDisruptionBudget", EXPORTER)
     assert "Kubernetes 1.35" in out.notes
+    # Rulers subscribe to every exporter pod: a standby drains what its log still holds
+    # for a receiver that was behind when leadership moved.
+    assert cfg["ruler"]["exporters"] == [
+        f"http://{EXPORTER}-{i}.{EXPORTER}-headless.{NAMESPACE}.svc:50051" for i in range(2)
+    ]
+    assert out.get("Service", f"{EXPORTER}-headless")["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_rulers_verify_the_service_name_on_every_exporter_pod() -> None:
+    cfg = render({"exporter": {"replicas": 2}, "tls": {"enabled": True, "exporterSecretName": "ex-tls"}}).config()
+    assert cfg["ruler"]["exporters"] == [
+        f"https://{EXPORTER}-{i}.{EXPORTER}-headless.{NAMESPACE}.svc:50051" for i in range(2)
+    ]
+    assert cfg["ruler"]["tls"]["serverName"] == EXPORTER
 
 
 def test_leader_election_from_config_with_one_replica_gets_lease_rbac() -> None:
