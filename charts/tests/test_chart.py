@@ -54,7 +54,8 @@ DEFAULT_LOOKUP_RULES = [
 ]
 EVENTS_RULE = {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]}
 PODS_WATCH_RULE = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
-NAMESPACES_RULE = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}
+NAMESPACES_RULE = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}
+NAMESPACES_GET_RULE = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}
 
 
 @pytest.fixture(scope="module", params=sorted(SCENARIOS))
@@ -511,6 +512,18 @@ def test_the_pod_watch_can_be_turned_off_with_its_rule() -> None:
     out = render({"config": {"exporter": {"lookup": {"watchPods": False}}}})
     assert out.get("ClusterRole", CLUSTER_NAME)["rules"] == [EVENTS_RULE, *DEFAULT_LOOKUP_RULES, NAMESPACES_RULE]
     assert out.config()["exporter"]["lookup"]["watchPods"] is False
+
+
+def test_the_namespace_watch_needs_watch_on_namespaces_unless_turned_off() -> None:
+    out = render()
+    assert NAMESPACES_RULE in out.get("ClusterRole", CLUSTER_NAME)["rules"]
+    off = render({"config": {"exporter": {"lookup": {"watchNamespaces": False}}}})
+    assert off.get("ClusterRole", CLUSTER_NAME)["rules"] == [
+        EVENTS_RULE, *DEFAULT_LOOKUP_RULES, PODS_WATCH_RULE, NAMESPACES_GET_RULE]
+    assert off.config()["exporter"]["lookup"]["watchNamespaces"] is False
+    # without namespace labels there is nothing to watch
+    no_labels = render({"config": {"exporter": {"lookup": {"namespaceLabels": False}}}})
+    assert NAMESPACES_GET_RULE in no_labels.get("ClusterRole", CLUSTER_NAME)["rules"]
 
 
 def test_omit_lookup_drops_every_get_rule() -> None:
