@@ -69,7 +69,8 @@ pub struct Cluster {
 pub type Findings = Vec<String>;
 
 impl Cluster {
-    /// Starts the exporters (the first one leading) and two of three rulers.
+    /// Starts the exporters (the first one leading) and two of three rulers (with
+    /// `ruler_env` added to their environment).
     ///
     /// # Errors
     /// A process cannot start, or no exporter leads within a minute.
@@ -79,6 +80,7 @@ impl Cluster {
         kubeconfig: &Path,
         config: &dyn Fn(&str) -> String,
         files: &Path,
+        ruler_env: &[(&'static str, String)],
     ) -> Result<Cluster> {
         let mut exporters = Vec::new();
         for i in 0..2 {
@@ -121,6 +123,9 @@ impl Cluster {
             )?;
             let mut launch = launch;
             launch.env("HERALD_LOG", log_level());
+            for (k, v) in ruler_env {
+                launch.env(k, v);
+            }
             let proc = if i < 2 { Some(launch.spawn()?) } else { None };
             rulers.push(RulerSlot {
                 launch,

@@ -118,7 +118,9 @@ pub async fn run(opts: &Options) -> Result<Report> {
     }
     let receivers_yaml: String = started.iter().map(|t| t.receiver_yaml()).collect();
     let config = |member: &str| cluster::config(member, &receivers_yaml, &names);
-    let cluster = Cluster::start(&bins, &work, &kubeconfig, &config, &files).await?;
+    let ruler_env: Vec<(&'static str, String)> =
+        started.iter().flat_map(|t| t.environment()).collect();
+    let cluster = Cluster::start(&bins, &work, &kubeconfig, &config, &files, &ruler_env).await?;
     info!(work = %work.display(), "exporters and rulers started");
 
     let targets: Shared<Vec<Box<dyn Target>>> = Arc::new(Mutex::new(started));

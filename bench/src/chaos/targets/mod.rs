@@ -9,6 +9,8 @@
 //! [`Deliveries`] read back from it. Nothing else in the harness names a receiver.
 
 pub mod file;
+#[cfg(feature = "gcp")]
+pub mod pubsub;
 pub mod search;
 pub mod webhook;
 
@@ -36,7 +38,13 @@ pub const LAYOUT: &str = "      layout:\n        key: \"{{ .IdempotencyKey }}\"\
 pub type StartFn = for<'a> fn(&'a TargetEnv) -> BoxFuture<'a, Result<Option<Box<dyn Target>>>>;
 
 /// Every receiver the harness knows, in the order of the verdict table.
-pub const TARGETS: &[StartFn] = &[file::start, webhook::start, search::start];
+pub const TARGETS: &[StartFn] = &[
+    file::start,
+    webhook::start,
+    search::start,
+    #[cfg(feature = "gcp")]
+    pubsub::start,
+];
 
 /// A receiver and its running target.
 pub trait Target: Send {
@@ -45,6 +53,10 @@ pub trait Target: Send {
     /// The receiver's entry under `receivers:` (`  - name: …` and its type's block,
     /// rendering [`LAYOUT`]).
     fn receiver_yaml(&self) -> String;
+    /// Environment the rulers need for this receiver (credentials of a fake).
+    fn environment(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// The faults the target can be put through.
     fn faults(&self) -> &'static [TargetFault];
     /// Starts (`Some`) or ends (`None`) a fault.
