@@ -17,6 +17,7 @@ mod isolation;
 mod pipeline;
 mod receiver_faults;
 mod route;
+mod rule_objects;
 mod rules;
 mod shutdown;
 mod tail;
