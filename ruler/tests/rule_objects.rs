@@ -223,3 +223,57 @@ async fn rule_objects_are_followed_live_and_reported_on() {
         .expect("the watcher stops when cancelled")
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_rulers_write_a_status_about_once() {
+    let (sim, dir, api) = sim().await;
+    let plan = plan();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let cancel = CancellationToken::new();
+    let mut tasks = Vec::new();
+    let mut feeds = Vec::new(); // the live rule sets, kept open
+    for i in 0..3 {
+        let api = if i == 0 {
+            api.clone()
+        } else {
+            RuleApi::new(client(Some(&kubeconfig)).await.unwrap(), None)
+        };
+        let (rx, task) = spawn(
+            api,
+            plan.rule_objects.clone().unwrap(),
+            &plan,
+            WatcherOptions {
+                status_jitter: Duration::from_secs(1),
+                ..options()
+            },
+            Duration::from_secs(10),
+            cancel.clone(),
+        )
+        .await;
+        feeds.push(rx);
+        tasks.push(task);
+    }
+    sim.clear_requests();
+    sim.put_object_full(rule_object(
+        "team",
+        json!([{"name": "Broken", "condition": "reason ~ \"x\"", "enable": true}]),
+    ))
+    .unwrap();
+    let status = status_of(&sim, "team", |s| s["observedGeneration"] == 1).await;
+    assert_eq!(status["errors"][0]["rule"], "Broken");
+    // every ruler has seen the object and had its chance to write (jitter < 1 s)
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let patches = sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.ends_with("/rules/team/status"))
+        .count();
+    assert!(
+        (1..3).contains(&patches),
+        "{patches} status writes by 3 rulers: a ruler writes only when the status differs"
+    );
+    cancel.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}

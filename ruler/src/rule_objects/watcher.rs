@@ -2,9 +2,10 @@
 //! new rule set when their rules change, and writes each object's status.
 //!
 //! A failed list or watch is retried with exponential backoff (1 s doubling to
-//! 30 s), keeping the last rule set published; a watch that ends is resumed from
-//! the last resourceVersion seen; 410 Gone lists again (objects that disappeared
-//! meanwhile are dropped). Status writes wait a random 0–1 s and are skipped when
+//! 30 s), listing again, and the last rule set published stays in effect
+//! meanwhile; a watch that ends cleanly is resumed from the last resourceVersion
+//! seen; 410 Gone lists again at once (objects that disappeared meanwhile are
+//! dropped). Status writes wait a random 0–1 s and are skipped when
 //! the object's status, as last seen, already says the same (another ruler wrote
 //! it), so a fleet of rulers writes each status about once.
 
@@ -116,23 +117,26 @@ impl RuleObjectWatcher {
                     continue;
                 }
             };
-            backoff = self.options.backoff_min;
             self.replace_all(&list.items);
             let mut rv = list.resource_version;
             loop {
-                match self.watch_once(&mut rv, &cancel).await {
+                match self.watch_once(&mut rv, &mut backoff, &cancel).await {
                     WatchEnd::Stop => return,
-                    WatchEnd::Resume => backoff = self.options.backoff_min,
+                    WatchEnd::Resume => {}
                     WatchEnd::Relist => {
                         info!("Rule objects' resourceVersion expired (410); listing again");
                         continue 'relist;
                     }
                     WatchEnd::Failed(e) => {
+                        // Listing again (not resuming) also recovers from a
+                        // resourceVersion the server no longer knows in any form
+                        // (an etcd restore); Rule objects are few, a list is cheap.
                         warn!(error = %e, retry_in_secs = backoff.as_secs_f64(), "watch of Rule objects failed; keeping the rules loaded so far");
                         if !self.sleep(backoff, &cancel).await {
                             return;
                         }
                         backoff = (backoff * 2).min(self.options.backoff_max);
+                        continue 'relist;
                     }
                 }
             }
@@ -155,14 +159,23 @@ impl RuleObjectWatcher {
         }
     }
 
-    /// One watch request, from `rv` (updated as notifications arrive).
-    async fn watch_once(&mut self, rv: &mut String, cancel: &CancellationToken) -> WatchEnd {
+    /// One watch request, from `rv` (updated as notifications arrive); a watch
+    /// that starts resets `backoff`.
+    async fn watch_once(
+        &mut self,
+        rv: &mut String,
+        backoff: &mut Duration,
+        cancel: &CancellationToken,
+    ) -> WatchEnd {
         let started = tokio::select! {
             () = cancel.cancelled() => return WatchEnd::Stop,
             s = self.api.watch(rv, self.options.watch_timeout) => s,
         };
         let mut stream = match started {
-            Ok(s) => s,
+            Ok(s) => {
+                *backoff = self.options.backoff_min;
+                s
+            }
             Err(e) if e.is_gone() => return WatchEnd::Relist,
             Err(e) => return WatchEnd::Failed(e),
         };
