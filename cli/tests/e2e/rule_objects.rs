@@ -10,7 +10,7 @@ use std::time::Duration;
 use herald_kubesim::ResourceDef;
 use serde_json::{Value, json};
 
-use crate::support::cluster::{BASE_CONFIG, Cluster, EventSpec, Exporter, Ruler};
+use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, EventSpec, Exporter, Ruler};
 use crate::support::probe::{eventually, json_lines, log_records};
 
 const API_VERSION: &str = "events.kubesphere.io/v1alpha1";
@@ -110,12 +110,10 @@ impl Flow<'_> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rule_objects_take_effect_live_and_report_their_errors() {
-    let cluster = Cluster::start().await;
-    register_crd(&cluster);
-    let out = cluster.path("notify.log");
-    let config = cluster.write(
+/// A config sending what `Rule` objects' notification rules select, and events
+/// with reason `Sentinel` (a config-file rule), to a file receiver writing `out`.
+fn config(cluster: &Cluster, out: &Path) -> std::path::PathBuf {
+    cluster.write(
         "config.yaml",
         &format!(
             "{BASE_CONFIG}omitLookup: true
@@ -137,7 +135,15 @@ receivers:
 ",
             out.display()
         ),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rule_objects_take_effect_live_and_report_their_errors() {
+    let cluster = Cluster::start().await;
+    register_crd(&cluster);
+    let out = cluster.path("notify.log");
+    let config = config(&cluster, &out);
     let exporter = Exporter::start(&cluster, &config).await;
     let mut ruler = Ruler::start(&cluster, &config, &exporter.grpc_url(), "ruler-a", &[]).await;
     let mut flow = Flow {
@@ -212,4 +218,31 @@ receivers:
     ruler.proc.assert_running();
     let status = ruler.proc.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}; log:\n{}", ruler.proc.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn herald_run_watches_rule_objects_too() {
+    let cluster = Cluster::start().await;
+    register_crd(&cluster);
+    let out = cluster.path("notify.log");
+    let config = config(&cluster, &out);
+    let mut herald = Combined::start(&cluster, &config).await;
+    let mut flow = Flow {
+        cluster: &cluster,
+        out: &out,
+        n: 0,
+    };
+    flow.until("BackOff", false).await;
+    cluster
+        .sim
+        .put_object_full(rule_object(json!([notification("Backoffs", "BackOff")])))
+        .unwrap();
+    flow.until("BackOff", true).await;
+    cluster
+        .sim
+        .delete_object(API_VERSION, "Rule", "shop", "team-rules")
+        .unwrap();
+    flow.until("BackOff", false).await;
+    let status = herald.proc.terminate(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}; log:\n{}", herald.proc.log());
 }
