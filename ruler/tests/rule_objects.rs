@@ -54,6 +54,7 @@ fn options() -> WatcherOptions {
         backoff_max: Duration::from_secs(1),
         watch_timeout: Duration::from_secs(60),
         status_jitter: Duration::from_millis(50),
+        watch_grace: Duration::from_secs(30),
     }
 }
 
@@ -276,4 +277,94 @@ async fn several_rulers_write_a_status_about_once() {
     for t in tasks {
         t.await.unwrap();
     }
+}
+
+/// An API server that lists no Rule objects and accepts watches that never send a
+/// byte (a connection gone silent); counts the lists.
+async fn silent_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let lists = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = lists.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let lists = counted.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                loop {
+                    let Ok(n) = conn.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    if head.contains("watch=1") {
+                        let _ = conn
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                            .await;
+                        // keep the connection open, silent
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        return;
+                    }
+                    lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let body = r#"{"kind":"RuleList","apiVersion":"events.kubesphere.io/v1alpha1","metadata":{"resourceVersion":"7"},"items":[]}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if conn.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, lists)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_gone_silent_is_replaced() {
+    let (url, lists) = silent_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster:\n    server: {url}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user: {{}}\n"
+        ),
+    )
+    .unwrap();
+    let api = RuleApi::new(client(Some(&kubeconfig)).await.unwrap(), None);
+    let plan = plan();
+    let cancel = CancellationToken::new();
+    let (_rx, task) = spawn(
+        api,
+        plan.rule_objects.clone().unwrap(),
+        &plan,
+        WatcherOptions {
+            watch_timeout: Duration::from_secs(1),
+            watch_grace: Duration::from_millis(200),
+            backoff_min: Duration::from_millis(100),
+            ..options()
+        },
+        Duration::from_secs(10),
+        cancel.clone(),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while lists.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the silent watch was never replaced ({} lists)",
+            lists.load(std::sync::atomic::Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cancel.cancel();
+    task.await.unwrap();
 }

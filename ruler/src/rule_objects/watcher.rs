@@ -37,6 +37,9 @@ pub struct WatcherOptions {
     pub watch_timeout: Duration,
     /// Longest random delay before a status write.
     pub status_jitter: Duration,
+    /// How long past `watch_timeout` a watch may stay open before it is taken for
+    /// a dead connection (the server should have ended it) and replaced.
+    pub watch_grace: Duration,
 }
 
 impl Default for WatcherOptions {
@@ -46,6 +49,7 @@ impl Default for WatcherOptions {
             backoff_max: Duration::from_secs(30),
             watch_timeout: Duration::from_secs(300),
             status_jitter: Duration::from_secs(1),
+            watch_grace: Duration::from_secs(30),
         }
     }
 }
@@ -109,7 +113,7 @@ impl RuleObjectWatcher {
             let list = match list {
                 Ok(l) => l,
                 Err(e) => {
-                    warn!(error = %e, retry_in_secs = backoff.as_secs_f64(), "cannot list Rule objects; keeping the rules loaded so far");
+                    warn!(error = %e, hint = list_hint(&e), retry_in_secs = backoff.as_secs_f64(), "cannot list Rule objects; keeping the rules loaded so far");
                     if !self.sleep(backoff, &cancel).await {
                         return;
                     }
@@ -179,6 +183,10 @@ impl RuleObjectWatcher {
             Err(e) if e.is_gone() => return WatchEnd::Relist,
             Err(e) => return WatchEnd::Failed(e),
         };
+        // the server ends the watch after `watch_timeout`; one open much longer than
+        // that went silent (a dead connection)
+        let dead_after = self.options.watch_timeout + self.options.watch_grace;
+        let deadline = Instant::now() + dead_after;
         loop {
             let due = self.next_due();
             let next = tokio::select! {
@@ -186,6 +194,9 @@ impl RuleObjectWatcher {
                 () = sleep_until_opt(due) => {
                     self.write_due().await;
                     continue;
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    return WatchEnd::Failed(KubeError::Timeout(dead_after));
                 }
                 n = stream.next() => n,
             };
@@ -371,6 +382,21 @@ impl RuleObjectWatcher {
     }
 }
 
+/// What to do about a failed list.
+fn list_hint(e: &KubeError) -> &'static str {
+    match e {
+        KubeError::Status { code: 404, .. } => {
+            "the Rule CustomResourceDefinition (rules.events.kubesphere.io) is not installed: apply the Helm chart's crds/ or kube-events'"
+        }
+        KubeError::Status {
+            code: 401 | 403, ..
+        } => {
+            "the ruler's credentials may not list rules.events.kubesphere.io: see the README's RBAC for Rule objects"
+        }
+        _ => "the API server will be asked again",
+    }
+}
+
 async fn sleep_until_opt(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -406,4 +432,21 @@ pub async fn spawn(
     }
     rx.mark_unchanged();
     (rx, task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_failures_say_what_to_do() {
+        let status = |code| KubeError::Status {
+            code,
+            message: String::new(),
+        };
+        assert!(list_hint(&status(404)).contains("CustomResourceDefinition"));
+        assert!(list_hint(&status(403)).contains("RBAC"));
+        assert!(list_hint(&status(401)).contains("RBAC"));
+        assert!(list_hint(&status(500)).contains("asked again"));
+    }
 }
