@@ -88,7 +88,7 @@ impl ResourceDef {
     /// write semantics ([`ResourceDef::generation`]).
     ///
     /// # Errors
-    /// [`SimError::InvalidObject`] when a required field is missing.
+    /// [`crate::SimError::InvalidObject`] when a required field is missing.
     pub fn from_crd(crd: &serde_json::Value) -> Result<Self, crate::SimError> {
         let field = |path: &str| {
             crd.pointer(path)
