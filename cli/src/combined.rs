@@ -121,6 +121,7 @@ pub async fn run_with(
                 targets,
                 ruler.plan(),
                 rule_objects::WatcherOptions::default(),
+                rule_objects::RuleObjectMetrics::register(&mut registry),
                 std::time::Duration::from_secs(10),
                 rules_stop.clone(),
             )

@@ -138,6 +138,7 @@ async fn run(args: Args) -> ExitCode {
                 targets,
                 ruler.plan(),
                 rule_objects::WatcherOptions::default(),
+                rule_objects::RuleObjectMetrics::register(&mut registry),
                 FIRST_RULE_SYNC,
                 rules_cancel.clone(),
             )

@@ -8,7 +8,7 @@ use std::time::Duration;
 use herald_kubesim::{HttpFault, KubeconfigAuth, ResourceDef, SimConfig, Simulator};
 use herald_proto::Event;
 use herald_ruler::rule_objects::kube::{RuleApi, client};
-use herald_ruler::rule_objects::{WatcherOptions, spawn};
+use herald_ruler::rule_objects::{RuleObjectMetrics, WatcherOptions, spawn};
 use herald_ruler::rules::RuleSet;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -123,11 +123,13 @@ async fn rule_objects_are_followed_live_and_reported_on() {
     .unwrap();
     let cancel = CancellationToken::new();
     let targets = plan.rule_objects.clone().unwrap();
+    let metrics = RuleObjectMetrics::default();
     let (mut rx, task) = spawn(
         api,
         targets,
         &plan,
         options(),
+        metrics.clone(),
         Duration::from_secs(10),
         cancel.clone(),
     )
@@ -176,6 +178,7 @@ async fn rule_objects_are_followed_live_and_reported_on() {
         selects(&rx.borrow(), 1, "X").is_none(),
         "the alert rule is gone"
     );
+    assert_eq!((metrics.objects.get(), metrics.failed_rules.get()), (2, 1));
     let status = status_of(&sim, "team", |s| s["observedGeneration"] == 2).await;
     assert_eq!(
         status,
@@ -218,6 +221,8 @@ async fn rule_objects_are_followed_live_and_reported_on() {
         selects(s, 0, "L").as_deref() == Some("Later") && selects(s, 0, "E").is_none()
     })
     .await;
+    assert_eq!((metrics.objects.get(), metrics.failed_rules.get()), (1, 0));
+    assert!(metrics.failures.get() >= 2, "{}", metrics.failures.get());
     cancel.cancel();
     tokio::time::timeout(Duration::from_secs(5), task)
         .await
@@ -247,6 +252,7 @@ async fn several_rulers_write_a_status_about_once() {
                 status_jitter: Duration::from_secs(1),
                 ..options()
             },
+            RuleObjectMetrics::default(),
             Duration::from_secs(10),
             cancel.clone(),
         )
@@ -352,6 +358,7 @@ async fn a_watch_gone_silent_is_replaced() {
             backoff_min: Duration::from_millis(100),
             ..options()
         },
+        RuleObjectMetrics::default(),
         Duration::from_secs(10),
         cancel.clone(),
     )

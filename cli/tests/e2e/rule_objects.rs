@@ -11,7 +11,7 @@ use herald_kubesim::ResourceDef;
 use serde_json::{Value, json};
 
 use crate::support::cluster::{BASE_CONFIG, Cluster, Combined, EventSpec, Exporter, Ruler};
-use crate::support::probe::{eventually, json_lines, log_records};
+use crate::support::probe::{eventually, json_lines, log_records, metric, scrape};
 
 const API_VERSION: &str = "events.kubesphere.io/v1alpha1";
 
@@ -200,6 +200,13 @@ async fn rule_objects_take_effect_live_and_report_their_errors() {
         "condition does not parse: `(` is not closed (column 18 of the condition)"
     );
     ruler.proc.assert_running();
+    let m = scrape(&ruler.metrics_url()).await;
+    assert_eq!(metric(&m, "herald_ruler_rule_objects", &[]), 1.0, "{m}");
+    assert_eq!(
+        metric(&m, "herald_ruler_rule_object_failed_rules", &[]),
+        1.0,
+        "{m}"
+    );
     flow.until("Failed", true).await;
     let warnings = log_records(&ruler.proc.log(), "WARN");
     assert!(

@@ -19,4 +19,4 @@ pub mod watcher;
 
 pub use object::{LoadedObject, RuleProblem};
 pub use targets::{Targets, decode_targets};
-pub use watcher::{RuleObjectWatcher, WatcherOptions, spawn};
+pub use watcher::{RuleObjectMetrics, RuleObjectWatcher, WatcherOptions, spawn};

@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -54,6 +57,41 @@ impl Default for WatcherOptions {
     }
 }
 
+/// What the watcher reports (registered under `herald_ruler_`).
+#[derive(Debug, Clone, Default)]
+pub struct RuleObjectMetrics {
+    /// `Rule` objects loaded.
+    pub objects: Gauge,
+    /// Rules of `Rule` objects left out because they do not load.
+    pub failed_rules: Gauge,
+    /// Failed lists and watches.
+    pub failures: Counter,
+}
+
+impl RuleObjectMetrics {
+    /// Creates and registers the metrics.
+    pub fn register(registry: &mut Registry) -> RuleObjectMetrics {
+        let m = RuleObjectMetrics::default();
+        let r = registry.sub_registry_with_prefix("herald_ruler");
+        r.register(
+            "rule_objects",
+            "kube-events Rule objects loaded (ruler.ruleObjects)",
+            m.objects.clone(),
+        );
+        r.register(
+            "rule_object_failed_rules",
+            "Rules of Rule objects left out because they do not load (named on the object's status)",
+            m.failed_rules.clone(),
+        );
+        r.register(
+            "rule_object_watch_failures",
+            "Failed lists and watches of Rule objects (retried with backoff)",
+            m.failures.clone(),
+        );
+        m
+    }
+}
+
 /// Watches `Rule` objects and publishes the rule set.
 pub struct RuleObjectWatcher {
     api: RuleApi,
@@ -65,6 +103,7 @@ pub struct RuleObjectWatcher {
     /// Status writes due, by object.
     pending: BTreeMap<(String, String), Instant>,
     options: WatcherOptions,
+    metrics: RuleObjectMetrics,
 }
 
 /// How a watch ended.
@@ -89,6 +128,7 @@ impl RuleObjectWatcher {
         receivers: usize,
         tx: watch::Sender<Arc<RuleSet>>,
         options: WatcherOptions,
+        metrics: RuleObjectMetrics,
     ) -> RuleObjectWatcher {
         RuleObjectWatcher {
             api,
@@ -99,6 +139,7 @@ impl RuleObjectWatcher {
             objects: Objects::new(),
             pending: BTreeMap::new(),
             options,
+            metrics,
         }
     }
 
@@ -113,6 +154,7 @@ impl RuleObjectWatcher {
             let list = match list {
                 Ok(l) => l,
                 Err(e) => {
+                    self.metrics.failures.inc();
                     warn!(error = %e, hint = list_hint(&e), retry_in_secs = backoff.as_secs_f64(), "cannot list Rule objects; keeping the rules loaded so far");
                     if !self.sleep(backoff, &cancel).await {
                         return;
@@ -135,6 +177,7 @@ impl RuleObjectWatcher {
                         // Listing again (not resuming) also recovers from a
                         // resourceVersion the server no longer knows in any form
                         // (an etcd restore); Rule objects are few, a list is cheap.
+                        self.metrics.failures.inc();
                         warn!(error = %e, retry_in_secs = backoff.as_secs_f64(), "watch of Rule objects failed; keeping the rules loaded so far");
                         if !self.sleep(backoff, &cancel).await {
                             return;
@@ -317,6 +360,17 @@ impl RuleObjectWatcher {
 
     /// Publishes the rule set of the config file and the current objects.
     fn publish(&self) {
+        let failed: usize = self
+            .objects
+            .values()
+            .map(|o| o.total.saturating_sub(o.rules.len()))
+            .sum();
+        self.metrics
+            .objects
+            .set(i64::try_from(self.objects.len()).unwrap_or(i64::MAX));
+        self.metrics
+            .failed_rules
+            .set(i64::try_from(failed).unwrap_or(i64::MAX));
         let set = build(
             &self.config_rules,
             &self.objects,
@@ -414,12 +468,20 @@ pub async fn spawn(
     targets: Targets,
     plan: &crate::plan::Plan,
     options: WatcherOptions,
+    metrics: RuleObjectMetrics,
     first_sync: Duration,
     cancel: CancellationToken,
 ) -> (watch::Receiver<Arc<RuleSet>>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = watch::channel(plan.rules.clone());
-    let watcher =
-        RuleObjectWatcher::new(api, targets, &plan.rules, plan.receivers.len(), tx, options);
+    let watcher = RuleObjectWatcher::new(
+        api,
+        targets,
+        &plan.rules,
+        plan.receivers.len(),
+        tx,
+        options,
+        metrics,
+    );
     let task = tokio::spawn(watcher.run(cancel));
     if tokio::time::timeout(first_sync, rx.changed())
         .await
