@@ -75,6 +75,10 @@ fn smoke_run_measures_every_scenario() {
         ("HERALD_TANSU_BIN", "receiver kafka: ruler → tansu"),
         ("HERALD_RSYSLOGD_BIN", "receiver syslog: ruler → rsyslogd"),
         ("HERALD_MOTO_BIN", "receiver sqs: ruler → SendMessageBatch"),
+        (
+            "HERALD_PUBSUB_EMULATOR_BIN",
+            "receiver pubsub: ruler → Publish",
+        ),
     ] {
         if ci || std::env::var_os(var).is_some() {
             assert!(

@@ -54,7 +54,8 @@ DEFAULT_LOOKUP_RULES = [
 ]
 EVENTS_RULE = {"apiGroups": [""], "resources": ["events"], "verbs": ["list", "watch"]}
 PODS_WATCH_RULE = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
-NAMESPACES_RULE = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}
+NAMESPACES_RULE = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}
+NAMESPACES_GET_RULE = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}
 
 
 @pytest.fixture(scope="module", params=sorted(SCENARIOS))
@@ -463,6 +464,20 @@ def test_two_exporters_turn_on_leader_election() -> None:
     # No disruption budget for the exporter: the never-ready standby would block every drain.
     assert not out.has("PodDisruptionBudget", EXPORTER)
     assert "Kubernetes 1.35" in out.notes
+    # Rulers subscribe to every exporter pod: a standby drains what its log still holds
+    # for a receiver that was behind when leadership moved.
+    assert cfg["ruler"]["exporters"] == [
+        f"http://{EXPORTER}-{i}.{EXPORTER}-headless.{NAMESPACE}.svc:50051" for i in range(2)
+    ]
+    assert out.get("Service", f"{EXPORTER}-headless")["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_rulers_verify_the_service_name_on_every_exporter_pod() -> None:
+    cfg = render({"exporter": {"replicas": 2}, "tls": {"enabled": True, "exporterSecretName": "ex-tls"}}).config()
+    assert cfg["ruler"]["exporters"] == [
+        f"https://{EXPORTER}-{i}.{EXPORTER}-headless.{NAMESPACE}.svc:50051" for i in range(2)
+    ]
+    assert cfg["ruler"]["tls"]["serverName"] == EXPORTER
 
 
 def test_leader_election_from_config_with_one_replica_gets_lease_rbac() -> None:
@@ -497,6 +512,18 @@ def test_the_pod_watch_can_be_turned_off_with_its_rule() -> None:
     out = render({"config": {"exporter": {"lookup": {"watchPods": False}}}})
     assert out.get("ClusterRole", CLUSTER_NAME)["rules"] == [EVENTS_RULE, *DEFAULT_LOOKUP_RULES, NAMESPACES_RULE]
     assert out.config()["exporter"]["lookup"]["watchPods"] is False
+
+
+def test_the_namespace_watch_needs_watch_on_namespaces_unless_turned_off() -> None:
+    out = render()
+    assert NAMESPACES_RULE in out.get("ClusterRole", CLUSTER_NAME)["rules"]
+    off = render({"config": {"exporter": {"lookup": {"watchNamespaces": False}}}})
+    assert off.get("ClusterRole", CLUSTER_NAME)["rules"] == [
+        EVENTS_RULE, *DEFAULT_LOOKUP_RULES, PODS_WATCH_RULE, NAMESPACES_GET_RULE]
+    assert off.config()["exporter"]["lookup"]["watchNamespaces"] is False
+    # without namespace labels there is nothing to watch
+    no_labels = render({"config": {"exporter": {"lookup": {"namespaceLabels": False}}}})
+    assert NAMESPACES_GET_RULE in no_labels.get("ClusterRole", CLUSTER_NAME)["rules"]
 
 
 def test_omit_lookup_drops_every_get_rule() -> None:

@@ -129,7 +129,7 @@ pub fn route(config: &Path, event: &Path, out: &mut dyn Write) -> Result<(), Rou
     let events = read_events(event).map_err(RouteError::Input)?;
     writeln!(
         out,
-        "offline: involved objects are not looked up; rules on labels or annotations see only involvedObject.labels / involvedObject.annotations given in {}",
+        "offline: involved objects are not looked up; rules on labels or annotations see only involvedObject.labels / involvedObject.annotations given in {}, namespace selectors only involvedObject.namespaceLabels",
         event.display()
     )?;
     if events.is_empty() {
@@ -173,8 +173,38 @@ pub fn route(config: &Path, event: &Path, out: &mut dyn Write) -> Result<(), Rou
                 None => reached.push((i, Some(produced))),
             }
         }
+        // a receiver's own namespaceSelector is applied in its lane, after routing
+        let mut excluded = Vec::new();
+        reached.retain(|(i, _)| {
+            let selector = plan.receivers[*i].namespace_selector.as_ref();
+            let keep = selector.is_none_or(|s| {
+                s.matches(
+                    &ev.involved_object.namespace,
+                    &ev.involved_object.namespace_labels,
+                )
+            });
+            if let (false, Some(s)) = (keep, selector) {
+                excluded.push((*i, s.to_string()));
+            }
+            keep
+        });
+        for (i, selector) in &excluded {
+            writeln!(
+                out,
+                "not sent to {}: its namespaceSelector ({selector}) does not match {}",
+                names[*i],
+                match ev.involved_object.namespace.as_str() {
+                    "" => "a cluster-scoped object".to_owned(),
+                    ns => format!("namespace `{ns}`"),
+                }
+            )?;
+        }
         if reached.is_empty() {
-            writeln!(out, "no receiver: the event is dropped by the route tree")?;
+            if excluded.is_empty() {
+                writeln!(out, "no receiver: the event is dropped by the route tree")?;
+            } else {
+                writeln!(out, "no receiver")?;
+            }
             continue;
         }
         let listed: Vec<&str> = reached.iter().map(|(i, _)| names[*i].as_str()).collect();
@@ -257,6 +287,7 @@ fn read_events(path: &Path) -> Result<Vec<herald_proto::Event>, String> {
             for (key, map) in [
                 ("labels", &mut ev.involved_object.labels),
                 ("annotations", &mut ev.involved_object.annotations),
+                ("namespaceLabels", &mut ev.involved_object.namespace_labels),
             ] {
                 if let Some(given) = involved
                     .as_ref()

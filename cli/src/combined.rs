@@ -197,8 +197,8 @@ impl Connector for HubConnector {
         hello: pb::Hello,
         credit: u32,
     ) -> Result<(pb::Welcome, Box<dyn Link>), LinkError> {
-        let mut gate = CreditGate::new(&self.handoff, !hello.group.is_empty());
         let mut session = self.hub.join(hello).await.map_err(tonic::Status::from)?;
+        let mut gate = CreditGate::new(&self.handoff, session.credits_gated());
         session.grant(gate.credit(credit, session.credits()));
         Ok((session.welcome(), Box::new(HubLink { session, gate })))
     }

@@ -61,6 +61,7 @@ mod node;
 mod redact;
 mod scalar;
 mod secret;
+pub mod selector;
 pub mod suggest;
 mod summary;
 pub mod units;
@@ -84,4 +85,5 @@ pub use model::{
 pub use node::{Key, Node, NodeValue, ScalarStyle, is_secret_key};
 pub use redact::EnvValues;
 pub use secret::Secret;
+pub use selector::NamespaceSelector;
 pub use summary::redacted_summary;

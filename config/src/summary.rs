@@ -86,13 +86,14 @@ pub fn redacted_summary(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "    lookup: ttl={} maxWait={} timeout={} concurrency={} namespaceLabels={} watchPods={}; subscribers: ackTimeout={} maxBatchSize={}",
+        "    lookup: ttl={} maxWait={} timeout={} concurrency={} namespaceLabels={} watchPods={} watchNamespaces={}; subscribers: ackTimeout={} maxBatchSize={}",
         format_duration(ex.lookup.ttl),
         format_duration(ex.lookup.max_wait),
         format_duration(ex.lookup.timeout),
         ex.lookup.concurrency,
         ex.lookup.namespace_labels,
         ex.lookup.watch_pods,
+        ex.lookup.watch_namespaces,
         format_duration(ex.subscribers.ack_timeout),
         ex.subscribers.max_batch_size
     );

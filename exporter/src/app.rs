@@ -49,6 +49,9 @@ use crate::store::Store;
 use housekeeping::Housekeeping;
 use serving::ServingState;
 
+/// Why a standby refuses a subscriber (it has nothing for that subscriber's group).
+const STANDBY: &str = "this exporter is a standby; connect to the leader";
+
 /// Lease annotation carrying the failover checkpoint.
 pub const CHECKPOINT_ANNOTATION: &str = "herald.dev/checkpoint";
 
@@ -271,13 +274,13 @@ impl Exporter {
                 None => None,
             };
             let term_result = self.term(&conn.api, leadership.as_ref(), cancel).await;
-            self.serving
-                .stop(if cancel.is_cancelled() {
-                    "shutting down"
-                } else {
-                    "lost leadership"
-                })
-                .await;
+            if cancel.is_cancelled() {
+                self.serving.stop("shutting down").await;
+            } else if elector.is_some() {
+                self.serving.drain(STANDBY).await;
+            } else {
+                self.serving.stop("the event watch ended").await;
+            }
             if let Err(e) = self.housekeeping.flush_groups().await {
                 warn!(error = %e, "could not persist committed offsets");
             }
@@ -323,9 +326,7 @@ impl Exporter {
         cancel: &CancellationToken,
     ) -> Option<Leadership> {
         self.watch_probe.not_ready("standby: waiting for the lease");
-        self.serving
-            .stop("this exporter is a standby; connect to the leader")
-            .await;
+        self.serving.drain(STANDBY).await;
         let acquired = tokio::select! {
             () = cancel.cancelled() => return None,
             r = elector.acquire() => r,

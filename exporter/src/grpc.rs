@@ -126,8 +126,8 @@ impl EventLog for EventLogService {
             }
         };
         let span = tracing::info_span!("subscriber", group = %hello.group, member = %hello.member_id, peer = ?peer);
-        let mut gate = CreditGate::new(&self.handoff, !hello.group.is_empty());
         let mut session = self.hub.join(hello).instrument(span.clone()).await?;
+        let mut gate = CreditGate::new(&self.handoff, session.credits_gated());
         let (tx, rx) = mpsc::channel::<Result<pb::SubscribeResponse, Status>>(4);
         // the channel is fresh and has capacity 4: the first send cannot fail
         let _ = tx.try_send(Ok(response(Out::Welcome(session.welcome()))));

@@ -28,4 +28,8 @@ pub mod pb {
 
     /// Fully qualified name of the log service, as used by gRPC health checks.
     pub const EVENT_LOG_SERVICE: &str = "herald.v1.EventLog";
+
+    /// Metadata key (value `true`) of an `UNAVAILABLE` status by which a standby
+    /// exporter refuses a subscriber it has nothing for (see `Subscribe`).
+    pub const STANDBY_METADATA: &str = "herald-standby";
 }

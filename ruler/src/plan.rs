@@ -181,6 +181,7 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
             &receivers,
             diags,
         );
+        selectors_without_labels(config, tree, &receivers, diags);
     }
     match tree {
         Some(tree) if diags.error_count() == before => Some(Plan {
@@ -236,6 +237,49 @@ fn unreached_receivers(
                     rc.name
                 ));
         }
+    }
+}
+
+/// Warns about each namespace selector (per receiver, per route rule) when the
+/// exporter attaches no namespace labels (`omitLookup: true` or
+/// `exporter.lookup.namespaceLabels: false`): every namespaced event is then tested
+/// against an empty label set.
+fn selectors_without_labels(
+    config: &Config,
+    tree: &RouteTree,
+    receivers: &[ReceiverConfig],
+    diags: &mut Diagnostics,
+) {
+    let off = if config.omit_lookup {
+        "`omitLookup: true`"
+    } else if !config.exporter.lookup.namespace_labels {
+        "`exporter.lookup.namespaceLabels: false`"
+    } else {
+        return;
+    };
+    let hint = "namespaced events are tested against an empty label set, so `matchLabels`, `In` and `Exists` never match; remove `omitLookup` and keep `exporter.lookup.namespaceLabels` on (the default)";
+    for (i, rc) in receivers.iter().enumerate() {
+        if rc.namespace_selector.is_some() {
+            diags
+                .warning(
+                    rc.location,
+                    format!(
+                        "receiver `{}` has a `namespaceSelector`, but with {off} events carry no namespace labels",
+                        rc.name
+                    ),
+                )
+                .with_path(format!("receivers[{i}].namespaceSelector"))
+                .with_hint(hint);
+        }
+    }
+    for (location, path) in tree.namespace_selectors() {
+        diags
+            .warning(
+                location,
+                format!("this rule has a `namespaceSelector`, but with {off} events carry no namespace labels"),
+            )
+            .with_path(path)
+            .with_hint(hint);
     }
 }
 
@@ -298,6 +342,34 @@ mod tests {
             "route:\n  routes:\n    - match: [{{receiver: dump}}]\n      routes:\n        - match: [{{receiver: spare}}]\n{receivers}"
         );
         assert_eq!(warnings(&nested), Vec::<String>::new());
+    }
+
+    #[test]
+    fn selectors_warn_when_the_exporter_attaches_no_namespace_labels() {
+        let body = "route:\n  routes:\n    - match:\n        - receiver: team\n          namespaceSelector: {matchLabels: {team: a}}\nreceivers:\n  - name: team\n    stdout: {}\n    namespaceSelector: {matchLabels: {team: a}}\n";
+        assert_eq!(warnings(body), Vec::<String>::new());
+        let w = warnings(&format!("omitLookup: true\n{body}"));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("8: receivers[0].namespaceSelector: receiver `team` has a `namespaceSelector`, but with `omitLookup: true` events carry no namespace labels (hint: namespaced events are tested against an empty label set"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with(
+                "6: route.routes[0].match[0].namespaceSelector: this rule has a `namespaceSelector`"
+            ),
+            "{w:?}"
+        );
+        let w = warnings(&format!(
+            "exporter:\n  lookup: {{namespaceLabels: false}}\n{body}"
+        ));
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains(
+                "with `exporter.lookup.namespaceLabels: false` events carry no namespace labels"
+            ),
+            "{w:?}"
+        );
     }
 
     #[test]

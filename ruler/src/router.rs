@@ -2,7 +2,8 @@
 //! completions into upstream acknowledgements.
 //!
 //! A router serves the lane of one receiver (see [`crate::lane`]). For each event:
-//! evaluate the route tree and the kube-events rules naming the receiver
+//! if the receiver has a `namespaceSelector` the event's namespace does not match,
+//! acknowledge it at once; else evaluate the route tree and the kube-events rules naming the receiver
 //! ([`crate::rules`]); if either selects the lane's receiver, hand the receiver a
 //! [`Delivery`] (its template value is built only if the receiver renders a
 //! template; the first matching rule's alert travels with it).
@@ -22,6 +23,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use herald_config::selector::NamespaceSelector;
 use herald_sinks::driver::{AckGroup, AckNotice, AckSender, AckStatus, ack_channel};
 use herald_sinks::{Delivery, ReceiverId, SharedValue, SinkSet};
 use herald_telemetry::traces::TraceContext;
@@ -49,6 +51,8 @@ pub struct RouterMetrics {
     pub received: ByReceiver,
     /// Events the receiver was not selected for (acknowledged at once).
     pub unrouted: ByReceiver,
+    /// Events outside the receiver's `namespaceSelector` (acknowledged at once).
+    pub outside_selector: ByReceiver,
     /// Events acknowledged upstream.
     pub acknowledged: ByReceiver,
     /// Events routed to the receiver.
@@ -75,6 +79,11 @@ impl RouterMetrics {
             "events_unrouted",
             "Events no route selected the receiver for (acknowledged at once)",
             m.unrouted.clone(),
+        );
+        r.register(
+            "events_outside_namespace_selector",
+            "Events whose namespace the receiver's namespaceSelector does not match (acknowledged at once; also counted as unrouted)",
+            m.outside_selector.clone(),
         );
         r.register(
             "events_acknowledged",
@@ -110,6 +119,7 @@ impl RouterMetrics {
 struct LaneCounters {
     received: Counter,
     unrouted: Counter,
+    outside_selector: Counter,
     acknowledged: Counter,
     matched: Counter,
     held: Counter,
@@ -121,6 +131,7 @@ impl LaneCounters {
         LaneCounters {
             received: m.received.get_or_create(&label).clone(),
             unrouted: m.unrouted.get_or_create(&label).clone(),
+            outside_selector: m.outside_selector.get_or_create(&label).clone(),
             acknowledged: m.acknowledged.get_or_create(&label).clone(),
             matched: m.matches.get_or_create(&label).clone(),
             held: m.held.get_or_create(&label).clone(),
@@ -136,6 +147,8 @@ pub struct Router {
     name: String,
     id: Option<ReceiverId>,
     counters: LaneCounters,
+    /// The receiver's own `namespaceSelector`.
+    namespaces: Option<NamespaceSelector>,
     completed: Family<Vec<(&'static str, &'static str)>, Counter>,
     acks: HashMap<Source, AckSender>,
     outs: Vec<AckOut>,
@@ -166,11 +179,9 @@ impl Router {
         lane: usize,
         held: Held,
     ) -> Router {
-        let name = plan
-            .receivers
-            .get(lane)
-            .map(|r| r.name.clone())
-            .unwrap_or_default();
+        let receiver = plan.receivers.get(lane);
+        let name = receiver.map(|r| r.name.clone()).unwrap_or_default();
+        let namespaces = receiver.and_then(|r| r.namespace_selector.clone());
         Router {
             selection: Selection::new(plan.tree.receivers()),
             tree: plan.tree.clone(),
@@ -178,6 +189,7 @@ impl Router {
             sinks,
             lane,
             counters: LaneCounters::new(&metrics, &name),
+            namespaces,
             completed: metrics.completed.clone(),
             name,
             acks: HashMap::new(),
@@ -238,6 +250,15 @@ impl Router {
         let ruled = rules.feeds(self.lane);
         for ev in batch.events {
             self.counters.received.inc();
+            if !self.in_scope(&ev) {
+                self.counters.outside_selector.inc();
+                self.counters.unrouted.inc();
+                self.counters.acknowledged.inc();
+                if let Some(out) = &out {
+                    let _ = out.send((log.clone(), ev.offset));
+                }
+                continue;
+            }
             let ev = Arc::new(ev);
             let mut sel = std::mem::take(&mut self.selection);
             self.tree.route(&ev, &mut sel);
@@ -291,6 +312,17 @@ impl Router {
 }
 
 impl Router {
+    /// Whether `ev`'s namespace matches the receiver's `namespaceSelector` (true
+    /// without one).
+    fn in_scope(&self, ev: &herald_proto::Event) -> bool {
+        self.namespaces.as_ref().is_none_or(|s| {
+            s.matches(
+                &ev.involved_object.namespace,
+                &ev.involved_object.namespace_labels,
+            )
+        })
+    }
+
     /// The first rule naming this lane's receiver that matches `ev`, with what it
     /// produced.
     fn rule_match(

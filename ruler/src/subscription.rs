@@ -46,6 +46,10 @@ pub enum LinkError {
     /// Connecting or streaming failed; retried.
     #[error("{0}")]
     Transport(String),
+    /// The exporter is a standby with nothing for this group; retried quietly (it may
+    /// lead later, or come back from a restart with a backlog for the group).
+    #[error("{0}")]
+    Standby(String),
     /// The exporter refused or ended the subscription; retried.
     #[error("{0}")]
     Status(#[from] tonic::Status),
@@ -234,6 +238,9 @@ pub async fn run(
             Ok(Ended::Stop) => return,
             Ok(Ended::Closed) => {
                 info!(exporter = %from, group = %sub.hello.group, "exporter closed the subscription, reconnecting");
+            }
+            Err(LinkError::Standby(e)) => {
+                debug!(exporter = %from, group = %sub.hello.group, reason = %e, "exporter is a standby with nothing for this group");
             }
             Err(LinkError::Config(e)) => {
                 warn!(exporter = %from, error = %e, "cannot connect to exporter; fix the configuration");

@@ -273,6 +273,16 @@ impl Connector for GrpcConnector {
         });
         let mut inbound = match self.client().subscribe(ReceiverStream::new(req_rx)).await {
             Ok(r) => r.into_inner(),
+            Err(s)
+                if s.code() == tonic::Code::Unavailable
+                    && s.metadata().contains_key(pb::STANDBY_METADATA) =>
+            {
+                return Err(LinkError::Standby(format!(
+                    "exporter {}: {}",
+                    self.url,
+                    s.message()
+                )));
+            }
             Err(s) if s.code() == tonic::Code::Unavailable => return Err(self.transport(&s)),
             Err(s) => return Err(LinkError::Status(s)),
         };

@@ -17,6 +17,9 @@
 //!
 //! * `sqs` against moto_server (an AWS fake; `HERALD_MOTO_BIN`): `SendMessageBatch`,
 //!   the queue's message count read back.
+//! * `pubsub` against Google's Pub/Sub emulator (`HERALD_PUBSUB_EMULATOR_BIN`, reached
+//!   through `PUBSUB_EMULATOR_HOST` as Google's SDKs do): `Publish` over gRPC, the
+//!   messages pulled back from a subscription and counted.
 //!
 //! A row whose peer is not installed is skipped with a warning. Throughput is measured from the first batch the source sent to the last
 //! acknowledgement (the ruler acknowledges an event only once the target accepted it),
@@ -69,6 +72,10 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
     match std::env::var_os("HERALD_MOTO_BIN") {
         Some(bin) => rows.push(sqs(ctx, Path::new(&bin)).await?),
         None => warn!("HERALD_MOTO_BIN is not set: the sqs row is skipped"),
+    }
+    match std::env::var_os("HERALD_PUBSUB_EMULATOR_BIN") {
+        Some(bin) => rows.push(pubsub(ctx, Path::new(&bin)).await?),
+        None => warn!("HERALD_PUBSUB_EMULATOR_BIN is not set: the pubsub row is skipped"),
     }
     Ok(rows)
 }
@@ -458,6 +465,115 @@ async fn sqs(ctx: &mut Ctx, moto: &Path) -> Result<Row> {
         &run,
         Some(landed.unwrap_or(0)),
         "driver batches of 10 = one SendMessageBatch call (the API limit); messages counted with GetQueueAttributes; moto's speed bounds this row"
+            .into(),
+    ))
+}
+
+/// The Pub/Sub emulator's project in the pubsub row.
+const PUBSUB_PROJECT: &str = "bench";
+
+/// `Publish` into Google's Pub/Sub emulator, read back by pulling a subscription.
+async fn pubsub(ctx: &mut Ctx, emulator: &Path) -> Result<Row> {
+    // the emulator is a Java server that keeps every message: a tenth of the others'
+    let n = events(ctx) / 10;
+    let work = ctx.dir("receivers-pubsub")?;
+    let port = free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(emulator);
+    cmd.args(["--host=127.0.0.1", &format!("--port={port}")]);
+    let mut server = Proc::spawn("pubsub-emulator", cmd, &work.join("emulator.log"))?;
+    wait_port(port, "the Pub/Sub emulator to listen", &mut server).await?;
+    let http = reqwest::Client::new();
+    let rest = |method: reqwest::Method, path: String, body: serde_json::Value| {
+        let request = http.request(method, format!("{url}/v1/projects/{PUBSUB_PROJECT}/{path}"));
+        async move {
+            let answer = request
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| BenchError::Invalid(format!("Pub/Sub emulator: {e}")))?;
+            let status = answer.status();
+            let body: serde_json::Value = answer.json().await.unwrap_or_default();
+            if status.is_success() {
+                Ok(body)
+            } else {
+                Err(BenchError::Invalid(format!(
+                    "Pub/Sub emulator answered {status}: {body}"
+                )))
+            }
+        }
+    };
+    // the emulator answers before it is ready: retry the topic for a while
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match rest(
+            reqwest::Method::PUT,
+            "topics/events".into(),
+            serde_json::json!({}),
+        )
+        .await
+        {
+            Ok(_) => break,
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    rest(
+        reqwest::Method::PUT,
+        "subscriptions/count".into(),
+        serde_json::json!({"topic": format!("projects/{PUBSUB_PROJECT}/topics/events")}),
+    )
+    .await?;
+    let receiver =
+        format!("    pubsub:\n      gcloud_project_id: {PUBSUB_PROJECT}\n      topic: events\n");
+    let host = format!("127.0.0.1:{port}");
+    let env = [("PUBSUB_EMULATOR_HOST", host.as_str())];
+    let run = deliver_with_env(
+        ctx,
+        "receivers-pubsub",
+        config_batched(&receiver, 100),
+        n,
+        &env,
+        10.0,
+    )
+    .await;
+    // pull (and acknowledge) until all came or five pulls in a row came back empty
+    let mut landed = 0u64;
+    let mut empty = 0;
+    while run.is_ok() && landed < n as u64 && empty < 5 {
+        let body = rest(
+            reqwest::Method::POST,
+            "subscriptions/count:pull".into(),
+            serde_json::json!({"maxMessages": 1000, "returnImmediately": true}),
+        )
+        .await?;
+        let ack_ids: Vec<serde_json::Value> = body["receivedMessages"]
+            .as_array()
+            .map(|m| m.iter().map(|r| r["ackId"].clone()).collect())
+            .unwrap_or_default();
+        if ack_ids.is_empty() {
+            empty += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        empty = 0;
+        landed += ack_ids.len() as u64;
+        rest(
+            reqwest::Method::POST,
+            "subscriptions/count:acknowledge".into(),
+            serde_json::json!({"ackIds": ack_ids}),
+        )
+        .await?;
+    }
+    server.terminate(Duration::from_secs(5))?;
+    let run = run?;
+    info!(events = n, landed, "pubsub row measured");
+    Ok(row(
+        "receiver pubsub: ruler → Publish (Pub/Sub emulator)",
+        n,
+        &run,
+        Some(landed),
+        "driver batches of 100 = one Publish call; messages pulled back from a subscription; the emulator's speed bounds this row"
             .into(),
     ))
 }

@@ -142,6 +142,29 @@ rulers' rollout checksum agree.
 {{- end -}}
 
 {{/*
+The gRPC URLs rulers subscribe to by default (YAML list). One exporter: its Service.
+With a standby, every exporter pod by its stable name under the headless Service: the
+Service routes to the leader only, but a standby still serves each ruler lane what its
+log holds that the lane had not acknowledged when leadership moved (its target was
+down, say), which the new leader cannot always get back from the API server. TLS
+verifies the Service name (`ruler.tls.serverName`), so the certificate needs no pod
+names.
+*/}}
+{{- define "herald.exporterURLs" -}}
+{{- $replicas := int .Values.exporter.replicas -}}
+{{- if le $replicas 1 -}}
+{{- list (include "herald.exporterURL" .) | toYaml -}}
+{{- else -}}
+{{- $name := include "herald.exporterName" . -}}
+{{- $urls := list -}}
+{{- range $i := until $replicas -}}
+{{- $urls = append $urls (printf "%s://%s-%d.%s-headless.%s.svc:%d" (ternary "https" "http" $.Values.tls.enabled) $name $i $name $.Release.Namespace (int $.Values.exporter.service.grpcPort)) -}}
+{{- end -}}
+{{- $urls | toYaml -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 The herald config file: `.Values.config` as the user wrote it, plus the sections the
 chart's values require. A key the user set is never overwritten.
 */}}
@@ -195,7 +218,7 @@ chart's values require. A key the user set is never overwritten.
 {{- if $split -}}
 {{- $rul := index $cfg "ruler" | default dict -}}
 {{- if not (hasKey $rul "exporters") -}}
-{{- $_ := set $rul "exporters" (.Values.ruler.exporters | default (list (include "herald.exporterURL" .))) -}}
+{{- $_ := set $rul "exporters" (.Values.ruler.exporters | default (include "herald.exporterURLs" . | fromYamlArray)) -}}
 {{- end -}}
 {{- if .Values.tls.enabled -}}
 {{- $rtls := index $rul "tls" | default dict -}}

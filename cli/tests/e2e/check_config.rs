@@ -829,3 +829,66 @@ fn check_config_loads_the_kee_google_examples_and_reports_bad_google_blocks() {
     );
     assert!(!out.contains("hunter2-file"), "{out}");
 }
+
+const BAD_SELECTORS: &str = r#"route:
+  routes:
+    - match:
+        - receiver: team
+          namespaceSelector:
+            matchExpressions:
+              - {key: team, operator: in, values: [payments]}
+              - {key: tier, operator: In}
+              - {key: "Bad_Prefix.io/x", operator: Exists}
+              - {key: env, operator: Exists, values: [prod]}
+receivers:
+  - name: team
+    stdout: {}
+    namespaceSelector: team=payments
+"#;
+
+#[test]
+fn check_config_reports_bad_namespace_selectors_with_line_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("selectors.yaml");
+    std::fs::write(&path, BAD_SELECTORS).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, EXIT_CONFIG, "{out}");
+    let file = path.display().to_string();
+    let at = |needle: &str| diagnostic_at(&out, &file, line_of(BAD_SELECTORS, needle));
+    let d = at("operator: in,");
+    assert!(d.contains("invalid operator `in`"), "{d}");
+    assert!(
+        d.contains("did you mean `In`? valid operators: `In`, `NotIn`, `Exists` or `DoesNotExist`"),
+        "{d}"
+    );
+    let d = at("operator: In}");
+    assert!(d.contains("operator `In` needs at least one value"), "{d}");
+    assert!(d.contains("add `values: [a, b]`"), "{d}");
+    let d = at("Bad_Prefix.io/x");
+    assert!(d.contains("invalid label key `Bad_Prefix.io/x`"), "{d}");
+    assert!(d.contains("not a DNS subdomain"), "{d}");
+    let d = at("values: [prod]");
+    assert!(d.contains("operator `Exists` takes no values"), "{d}");
+    let d = at("namespaceSelector: team=payments");
+    assert!(d.contains("`namespaceSelector` must be a mapping"), "{d}");
+    assert!(d.contains("matchLabels: {team: payments}"), "{d}");
+}
+
+#[test]
+fn check_config_warns_about_selectors_when_lookups_are_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nolookup.yaml");
+    let text = "omitLookup: true\nroute:\n  routes:\n    - match: [{receiver: team}]\nreceivers:\n  - name: team\n    stdout: {}\n    namespaceSelector: {matchLabels: {team: payments}}\n";
+    std::fs::write(&path, text).unwrap();
+    let (code, out) = check(&path);
+    assert_eq!(code, 0, "{out}");
+    let d = diagnostic_at(&out, &path.display().to_string(), 6);
+    assert!(
+        d.contains("receiver `team` has a `namespaceSelector`, but with `omitLookup: true` events carry no namespace labels"),
+        "{d}"
+    );
+    assert!(
+        out.contains("OK (1 receiver(s): team; 1 warning(s))"),
+        "{out}"
+    );
+}

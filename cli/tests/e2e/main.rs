@@ -14,6 +14,7 @@ mod demo;
 mod failover;
 mod groups;
 mod isolation;
+mod namespace_selector;
 mod pipeline;
 mod receiver_faults;
 mod route;

@@ -369,3 +369,39 @@ fn route_exit_codes_tell_a_bad_config_from_a_bad_event_file() {
     let (code, _, err) = route_status(&bad_config, &fixture("core-v1-eventlist.json"));
     assert_eq!(code, Some(78), "{err}");
 }
+
+#[test]
+fn route_applies_namespace_selectors_to_the_namespace_labels_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "route:\n  routes:\n    - match:\n        - receiver: archive\n        - receiver: payments\n          namespaceSelector: {matchLabels: {team: payments}}\n        - receiver: team\nreceivers:\n  - name: archive\n    stdout: {}\n  - name: payments\n    stdout: {}\n  - name: team\n    stdout: {}\n    namespaceSelector:\n      matchExpressions: [{key: team, operator: In, values: [payments]}]\n",
+    )
+    .unwrap();
+    let event = |labels: Value| {
+        let path = dir.path().join("event.json");
+        let ev = json!({
+            "metadata": {"name": "web.1", "namespace": "shop", "uid": "u-1"},
+            "involvedObject": {"kind": "Pod", "namespace": "shop", "name": "web", "apiVersion": "v1",
+                               "namespaceLabels": labels},
+            "reason": "BackOff", "message": "m", "type": "Warning", "count": 1,
+            "source": {"component": "kubelet"},
+            "firstTimestamp": "2026-11-22T01:40:00Z", "lastTimestamp": "2026-11-22T01:40:00Z"
+        });
+        std::fs::write(&path, ev.to_string()).unwrap();
+        route(&config, &path)
+    };
+    let out = event(json!({"team": "payments"}));
+    assert!(
+        out.contains("receivers: archive, payments, team\n"),
+        "{out}"
+    );
+    assert!(!out.contains("not sent to"), "{out}");
+    let out = event(json!({"team": "search"}));
+    assert!(out.contains("receivers: archive\n"), "{out}");
+    assert!(
+        out.contains("not sent to team: its namespaceSelector (team=payments) does not match namespace `shop`"),
+        "{out}"
+    );
+}

@@ -266,6 +266,11 @@ pub struct LookupConfig {
     /// Keep every Pod's metadata from a metadata-only list+watch (needs `list` and
     /// `watch` on pods) instead of reading Pods one by one.
     pub watch_pods: bool,
+    /// With `namespace_labels`, keep every namespace's labels current from a
+    /// metadata-only list+watch of Namespaces (needs `list` and `watch` on namespaces),
+    /// so a label change reaches Events within seconds; namespaces it has not seen
+    /// are read one by one (cached for `ttl`).
+    pub watch_namespaces: bool,
 }
 
 impl Default for LookupConfig {
@@ -277,6 +282,7 @@ impl Default for LookupConfig {
             concurrency: 4,
             namespace_labels: true,
             watch_pods: true,
+            watch_namespaces: true,
         }
     }
 }

@@ -315,6 +315,7 @@ fn herald_sections_have_defaults() {
     assert!(ex.lookup.namespace_labels);
     assert_eq!(ex.lookup.max_wait, Duration::from_millis(500));
     assert!(ex.lookup.watch_pods);
+    assert!(ex.lookup.watch_namespaces);
     assert_eq!(ex.leader_election.lease_duration, Duration::from_secs(15));
     assert_eq!(ex.leader_election.renew_deadline, Duration::from_secs(10));
     assert_eq!(ex.leader_election.retry_period, Duration::from_secs(2));
@@ -334,7 +335,7 @@ fn herald_sections_have_defaults() {
 fn durations_and_sizes_in_the_config() {
     let c = load_ok(
         "exporter:\n  retention: {maxAge: 36h, maxBytes: 512MiB}\n  dedup: {retention: 2h30m}\n\
-         \x20 watch: {unhealthyAfter: 90, timeout: 1.5h, progressCheck: 0s}\n  lookup: {ttl: 500ms, maxWait: 0s, watchPods: false}\n  subscribers: {ackTimeout: 1m30s}\n\
+         \x20 watch: {unhealthyAfter: 90, timeout: 1.5h, progressCheck: 0s}\n  lookup: {ttl: 500ms, maxWait: 0s, watchPods: false, watchNamespaces: false}\n  subscribers: {ackTimeout: 1m30s}\n\
          \x20 metrics: {listen: \":9090\"}\nruler:\n  shutdownGrace: 45s\n  memberId: ruler-0\n",
     )
     .config;
@@ -347,6 +348,7 @@ fn durations_and_sizes_in_the_config() {
     assert_eq!(c.exporter.lookup.ttl, Duration::from_millis(500));
     assert_eq!(c.exporter.lookup.max_wait, Duration::ZERO);
     assert!(!c.exporter.lookup.watch_pods);
+    assert!(!c.exporter.lookup.watch_namespaces);
     assert_eq!(c.exporter.subscribers.ack_timeout, Duration::from_secs(90));
     assert_eq!(c.exporter.metrics.listen.port(), 9090);
     assert_eq!(c.ruler.shutdown_grace, Duration::from_secs(45));

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Mutex;
+use tracing::info;
 
 use crate::hub::{Hub, Serving};
 
@@ -58,9 +59,28 @@ impl ServingState {
 
     /// Stops serving: every session is closed with `reason`.
     pub(crate) async fn stop(&self, reason: &str) {
+        self.step_down(Serving::No(reason.to_owned())).await;
+    }
+
+    /// Stands by: no longer the leader (gRPC health not serving, so a Service routes
+    /// new subscribers to the leader), but the consumer groups that have not
+    /// acknowledged everything this log holds may still read it (see
+    /// [`Serving::Drain`]); everyone else is refused with `reason`.
+    pub(crate) async fn drain(&self, reason: &str) {
+        let behind = self.hub.groups_behind();
+        if behind > 0 && !matches!(self.hub.serving(), Serving::Drain(_)) {
+            info!(
+                groups = behind,
+                "standing by; still serving this log to the consumer groups that have not acknowledged all of it"
+            );
+        }
+        self.step_down(Serving::Drain(reason.to_owned())).await;
+    }
+
+    async fn step_down(&self, serving: Serving) {
         self.leader_flag.store(false, Ordering::Relaxed);
         self.leader_gauge.set(0);
-        self.hub.set_serving(Serving::No(reason.to_owned()));
+        self.hub.set_serving(serving);
         if let Some(h) = self.health.lock().await.as_ref() {
             report(h, false).await;
         }
@@ -100,8 +120,13 @@ mod tests {
         assert_eq!(hub.serving(), Serving::Yes);
         assert!(flag.load(Ordering::Relaxed));
         assert_eq!(gauge.get(), 1);
-        state.stop("standby").await;
-        assert_eq!(hub.serving(), Serving::No("standby".into()));
+        state.drain("standby").await;
+        assert_eq!(hub.serving(), Serving::Drain("standby".into()));
+        assert!(!flag.load(Ordering::Relaxed));
+        assert_eq!(gauge.get(), 0);
+        state.serve().await;
+        state.stop("shutting down").await;
+        assert_eq!(hub.serving(), Serving::No("shutting down".into()));
         assert!(!flag.load(Ordering::Relaxed));
         assert_eq!(gauge.get(), 0);
     }

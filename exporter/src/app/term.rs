@@ -162,6 +162,7 @@ impl Exporter {
                     max_concurrent: cfg.exporter.lookup.concurrency as usize,
                     namespace_labels: cfg.exporter.lookup.namespace_labels,
                     watch_pods: cfg.exporter.lookup.watch_pods,
+                    watch_namespaces: cfg.exporter.lookup.watch_namespaces,
                     watch_namespace: cfg.namespace.clone(),
                     watch_page_size: cfg.exporter.watch.list_page_size,
                     watch_timeout: cfg.exporter.watch.timeout,

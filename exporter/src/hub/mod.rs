@@ -69,9 +69,13 @@ pub enum HubError {
     /// An ack named an offset that was never delivered.
     #[error(transparent)]
     InvalidAck(#[from] group::AckError),
-    /// The exporter is not serving (standby, or shutting down).
+    /// The exporter is not serving (shutting down, or not started).
     #[error("exporter is not serving: {0}")]
     NotServing(String),
+    /// The exporter is a standby and holds nothing this subscriber's group has not
+    /// acknowledged.
+    #[error("exporter is not serving: {0}")]
+    Standby(String),
     /// A group operation named a group that does not exist.
     #[error("no consumer group named {0}")]
     NoSuchGroup(String),
@@ -107,6 +111,14 @@ impl From<HubError> for tonic::Status {
             }
             HubError::FilterMismatch { .. } => tonic::Status::failed_precondition(msg),
             HubError::NotServing(_) => tonic::Status::unavailable(msg),
+            HubError::Standby(_) => {
+                let mut status = tonic::Status::unavailable(msg);
+                status.metadata_mut().insert(
+                    herald_proto::pb::STANDBY_METADATA,
+                    tonic::metadata::MetadataValue::from_static("true"),
+                );
+                status
+            }
             HubError::NoSuchGroup(_) => tonic::Status::not_found(msg),
             HubError::GroupInUse { .. } => tonic::Status::failed_precondition(msg),
             HubError::DuplicateMember { .. } => tonic::Status::already_exists(msg),
@@ -161,8 +173,34 @@ fn now_ms() -> u64 {
 pub enum Serving {
     /// Accepting subscribers.
     Yes,
+    /// A standby: the log no longer grows, but what it holds that a consumer group has
+    /// not acknowledged is still served to that group (after a failover the new
+    /// leader cannot always get it back from the API: a re-list shows each Event once,
+    /// with its latest count). Tails, new groups and groups that acknowledged
+    /// everything are refused with this reason.
+    Drain(String),
     /// Not accepting; existing sessions are closed with this reason.
     No(String),
+}
+
+/// [`Serving`] without its reason. A session opened in one mode ends when the hub
+/// changes to another: a leader's sessions are gated by its Lease checkpoints, a
+/// standby's are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Serving,
+    Draining,
+    Closed,
+}
+
+impl Serving {
+    fn mode(&self) -> Mode {
+        match self {
+            Serving::Yes => Mode::Serving,
+            Serving::Drain(_) => Mode::Draining,
+            Serving::No(_) => Mode::Closed,
+        }
+    }
 }
 
 struct Inner {
@@ -249,7 +287,7 @@ impl Hub {
     /// given reason. Starting gives the members that come back [`RECLAIM_WINDOW`] to
     /// claim what they still hold before it is redelivered to others.
     pub fn set_serving(&self, serving: Serving) {
-        if serving == Serving::Yes {
+        if serving.mode() != Mode::Closed {
             let until = Instant::now() + RECLAIM_WINDOW;
             for g in self.groups().values() {
                 g.state().park_redeliveries(until);
@@ -323,8 +361,10 @@ impl Hub {
         name: &str,
         position: Option<&pb::StartPosition>,
     ) -> Result<pb::GroupStatus, HubError> {
-        if let Serving::No(reason) = self.serving() {
-            return Err(HubError::NotServing(reason));
+        match self.serving() {
+            Serving::Yes => {}
+            Serving::No(reason) => return Err(HubError::NotServing(reason)),
+            Serving::Drain(reason) => return Err(HubError::Standby(reason)),
         }
         if name.is_empty() {
             return Err(HubError::InvalidHello("a group name is required".into()));
@@ -491,8 +531,15 @@ impl Hub {
     /// Not serving, a malformed hello, a filter that differs from the group's, or the
     /// log cannot be read to resolve the start position.
     pub async fn join(&self, hello: pb::Hello) -> Result<Session, HubError> {
-        if let Serving::No(reason) = self.serving() {
-            return Err(HubError::NotServing(reason));
+        let serving = self.serving();
+        match &serving {
+            Serving::Yes => {}
+            Serving::No(reason) => return Err(HubError::NotServing(reason.clone())),
+            Serving::Drain(reason) => {
+                if !self.has_backlog(&hello.group) {
+                    return Err(HubError::Standby(reason.clone()));
+                }
+            }
         }
         validate_group_name(&hello.group)?;
         let filter = filter::normalize(hello.filter.clone().unwrap_or_default());
@@ -553,9 +600,28 @@ impl Hub {
             ack_timeout,
             tail_rx: self.inner.tail.subscribe(),
             serving_rx: self.inner.serving.subscribe(),
+            mode: serving.mode(),
             welcome_committed: committed,
             welcome_start: start_offset,
         })
+    }
+
+    /// True when consumer group `name` exists and has not acknowledged everything
+    /// the log holds: what a standby still serves.
+    fn has_backlog(&self, name: &str) -> bool {
+        let last = *self.inner.tail.borrow();
+        self.groups()
+            .get(name)
+            .is_some_and(|g| g.state().committed() < last)
+    }
+
+    /// The consumer groups that have not acknowledged everything the log holds.
+    pub fn groups_behind(&self) -> usize {
+        let last = *self.inner.tail.borrow();
+        self.groups()
+            .values()
+            .filter(|g| g.state().committed() < last)
+            .count()
     }
 
     async fn resolve_start(&self, start: Option<&pb::StartPosition>) -> Result<u64, HubError> {
@@ -689,6 +755,8 @@ pub struct Session {
     ack_timeout: Duration,
     tail_rx: watch::Receiver<u64>,
     serving_rx: watch::Receiver<Serving>,
+    /// The hub's mode when the session was opened: it ends when that changes.
+    mode: Mode,
     welcome_committed: u64,
     welcome_start: u64,
 }
@@ -704,6 +772,14 @@ impl Session {
             log_id: self.hub.inner.store.log_id().to_owned(),
             ack_timeout_seconds: u32::try_from(self.ack_timeout.as_secs()).unwrap_or(u32::MAX),
         }
+    }
+
+    /// True when the credits this session's member returns wait for the leader's
+    /// next Lease checkpoint ([`crate::handoff::CreditGate`]): members of a group, on
+    /// a leader. A standby draining its log writes no checkpoints, and an ephemeral
+    /// tail has nothing to hand over.
+    pub fn credits_gated(&self) -> bool {
+        matches!(self.kind, SessionKind::Member(_)) && self.mode == Mode::Serving
     }
 
     /// Adds credits.
@@ -773,8 +849,12 @@ impl Session {
             SessionKind::Tail { .. } => None,
         };
         loop {
-            if let Serving::No(reason) = self.serving_rx.borrow_and_update().clone() {
-                return Ok(Next::Closing(reason));
+            let serving = self.serving_rx.borrow_and_update().clone();
+            if serving.mode() != self.mode {
+                return Ok(Next::Closing(match serving {
+                    Serving::Yes => "this exporter leads now; subscribe again".into(),
+                    Serving::Drain(reason) | Serving::No(reason) => reason,
+                }));
             }
             let last = *self.tail_rx.borrow_and_update();
             if self.credits > 0 && self.has_work(last) {

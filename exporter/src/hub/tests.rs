@@ -436,3 +436,94 @@ async fn sync_on_a_tail_answers_zero() {
     let s = hub.join(hello("", "t")).await.unwrap();
     assert_eq!(s.sync().await.unwrap(), 0);
 }
+
+async fn closing(s: &mut Session) -> String {
+    match tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        Next::Closing(r) => r,
+        Next::Batch(b) => panic!("expected closing, got {:?}", offsets(&b)),
+    }
+}
+
+#[tokio::test]
+async fn a_standby_serves_its_backlog_only_to_the_groups_that_are_behind() {
+    let (_d, hub) = setup(10);
+    // "done" acknowledges everything, "behind" half (its target was down)
+    let mut done = hub.join(hello("ruler.file", "r")).await.unwrap();
+    let mut behind = hub.join(hello("ruler.webhook", "r")).await.unwrap();
+    done.grant(100);
+    behind.grant(5);
+    let all = batch(&mut done).await;
+    done.ack(&offsets(&all)).unwrap();
+    let half = batch(&mut behind).await;
+    assert_eq!(offsets(&half), vec![1, 2, 3, 4, 5]);
+    behind.ack(&offsets(&half)).unwrap();
+    assert!(done.credits_gated() && behind.credits_gated());
+    assert_eq!(hub.groups_behind(), 1);
+
+    // the leader steps down: its sessions end (they were gated by its checkpoints)
+    hub.set_serving(Serving::Drain("standby".into()));
+    assert_eq!(closing(&mut done).await, "standby");
+    assert_eq!(closing(&mut behind).await, "standby");
+    drop((done, behind));
+
+    // the group that is behind gets the rest, ungated; nobody else is served
+    let mut behind = hub.join(hello("ruler.webhook", "r")).await.unwrap();
+    assert!(!behind.credits_gated(), "a standby writes no checkpoints");
+    behind.grant(100);
+    let rest = batch(&mut behind).await;
+    assert_eq!(offsets(&rest), vec![6, 7, 8, 9, 10]);
+    for refused in [
+        hello("ruler.file", "r"),
+        hello("ruler.new", "r"),
+        hello("", "tail"),
+    ] {
+        let group = refused.group.clone();
+        match hub.join(refused).await {
+            Err(e @ HubError::Standby(_)) => {
+                let status = tonic::Status::from(e);
+                assert_eq!(status.code(), tonic::Code::Unavailable);
+                assert_eq!(status.message(), "exporter is not serving: standby");
+                assert_eq!(
+                    status
+                        .metadata()
+                        .get(herald_proto::pb::STANDBY_METADATA)
+                        .unwrap(),
+                    "true"
+                );
+            }
+            Err(e) => panic!("{group:?}: {e}"),
+            Ok(_) => panic!("{group:?} was served by a standby"),
+        }
+    }
+    behind.ack(&offsets(&rest)).unwrap();
+    assert_eq!(hub.groups_behind(), 0);
+    // once drained, the group is refused too
+    assert!(matches!(
+        hub.join(hello("ruler.webhook", "other")).await,
+        Err(HubError::Standby(_))
+    ));
+
+    // leading again: the draining session ends and members come back gated
+    hub.set_serving(Serving::Yes);
+    assert_eq!(
+        closing(&mut behind).await,
+        "this exporter leads now; subscribe again"
+    );
+    drop(behind);
+    let again = hub.join(hello("ruler.webhook", "r")).await.unwrap();
+    assert!(again.credits_gated());
+}
+
+#[tokio::test]
+async fn a_standby_refuses_group_administration() {
+    let (_d, hub) = setup(3);
+    hub.set_serving(Serving::Drain("standby".into()));
+    assert!(matches!(
+        hub.seek_group("g", None).await,
+        Err(HubError::Standby(_))
+    ));
+}

@@ -85,6 +85,8 @@ pub struct EventListPage {
 /// The metadata of an object, as read with [`ACCEPT_METADATA`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectMetadata {
+    /// `metadata.name`.
+    pub name: String,
     /// `metadata.uid`.
     pub uid: String,
     /// `metadata.labels`.
@@ -144,6 +146,8 @@ struct WireList {
 #[serde(rename_all = "camelCase")]
 struct WireMeta {
     #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
     uid: Option<String>,
     #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
@@ -158,6 +162,7 @@ struct WireMeta {
 impl WireMeta {
     fn into_domain(self) -> ObjectMetadata {
         ObjectMetadata {
+            name: self.name.unwrap_or_default(),
             uid: self.uid.unwrap_or_default(),
             labels: self.labels.unwrap_or_default(),
             annotations: self.annotations.unwrap_or_default(),

@@ -128,6 +128,7 @@ mod tests {
 
     fn sample() -> ObjectMetadata {
         ObjectMetadata {
+            name: "web-5d8f7b9c4-x2k9q".into(),
             uid: "0b7c5a8e-1f0e-4f7c-9c55-3b1f8a1d2e11".into(),
             labels: [("app", "web"), ("pod-template-hash", "5d8f7b9c4")]
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -556,3 +556,139 @@ async fn lookups_spend_only_spare_tokens_and_never_hold_up_other_requests() {
     assert_eq!(later.involved_object.lookup, Lookup::Found);
     sim.shutdown().await;
 }
+
+/// [`patient`] with the Namespace watch on and a lookup cache that outlives the test.
+fn watching_namespaces() -> EnrichOptions {
+    EnrichOptions {
+        watch_namespaces: true,
+        cache_ttl: Duration::from_secs(3600),
+        ..patient()
+    }
+}
+
+/// The `team` label the enricher attaches to an Event about pod `shop/web`.
+async fn team_of_shop(enricher: &Enricher) -> Option<String> {
+    let mut ev = event_about("v1", "Pod", "shop", "web", "uid-web");
+    enricher.enrich(&mut ev).await;
+    ev.involved_object.namespace_labels.get("team").cloned()
+}
+
+#[tokio::test]
+async fn namespace_labels_follow_the_namespace_watch_within_seconds() {
+    let sim = sim().await;
+    sim.put_object(
+        "v1",
+        "Namespace",
+        json!({"name": "shop", "labels": {"team": "a"}}),
+    )
+    .unwrap();
+    sim.put_object(
+        "v1",
+        "Pod",
+        json!({"name": "web", "namespace": "shop", "uid": "uid-web"}),
+    )
+    .unwrap();
+    let enricher = enricher(&sim, watching_namespaces()).await;
+    assert!(eventually(10, || enricher.watched_namespaces() >= 1).await);
+    let list = request_seen(&sim, |r| r.path == "/api/v1/namespaces" && !r.watch).await;
+    assert_eq!(list.header("accept"), Some(ACCEPT_METADATA_LIST));
+    assert_eq!(team_of_shop(&enricher).await.as_deref(), Some("a"));
+    let watch = request_seen(&sim, |r| r.path == "/api/v1/namespaces" && r.watch).await;
+    assert_eq!(watch.header("accept"), Some(ACCEPT_METADATA));
+    // a MODIFIED notification: the next Events carry the new labels, although the
+    // lookup cache (1 h) would have kept the old ones
+    let changed = Instant::now();
+    sim.put_object(
+        "v1",
+        "Namespace",
+        json!({"name": "shop", "labels": {"team": "b"}}),
+    )
+    .unwrap();
+    let mut team = None;
+    while changed.elapsed() < Duration::from_secs(10) {
+        team = team_of_shop(&enricher).await;
+        if team.as_deref() == Some("b") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(team.as_deref(), Some("b"));
+    assert!(
+        changed.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        changed.elapsed()
+    );
+    // the label removed
+    sim.put_object("v1", "Namespace", json!({"name": "shop", "labels": {}}))
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..500 {
+        if team_of_shop(&enricher).await.is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the removed label is gone from the next Events");
+    assert_eq!(
+        gets(&sim, "/api/v1/namespaces/shop"),
+        0,
+        "the watch had the namespace: no GET"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_namespace_watch_falls_back_to_gets() {
+    let sim = sim().await;
+    sim.put_object(
+        "v1",
+        "Namespace",
+        json!({"name": "shop", "labels": {"team": "a"}}),
+    )
+    .unwrap();
+    sim.put_object(
+        "v1",
+        "Pod",
+        json!({"name": "web", "namespace": "shop", "uid": "uid-web"}),
+    )
+    .unwrap();
+    sim.faults()
+        .fail_next("/api/v1/namespaces", 1, HttpFault::Forbidden);
+    let enricher = enricher(&sim, watching_namespaces()).await;
+    let refused = request_seen(&sim, |r| r.path == "/api/v1/namespaces").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(team_of_shop(&enricher).await.as_deref(), Some("a"));
+    assert_eq!(gets(&sim, "/api/v1/namespaces/shop"), 1);
+    assert_eq!(enricher.watched_namespaces(), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_namespace_watch_when_namespace_labels_are_off() {
+    let sim = sim().await;
+    sim.put_object(
+        "v1",
+        "Pod",
+        json!({"name": "web", "namespace": "shop", "uid": "uid-web"}),
+    )
+    .unwrap();
+    let enricher = enricher(
+        &sim,
+        EnrichOptions {
+            namespace_labels: false,
+            ..watching_namespaces()
+        },
+    )
+    .await;
+    assert_eq!(team_of_shop(&enricher).await, None);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !sim.requests()
+            .iter()
+            .any(|r| r.path.starts_with("/api/v1/namespaces") && !r.path.contains("/pods")),
+        "{:?}",
+        sim.requests()
+    );
+    sim.shutdown().await;
+}

@@ -767,7 +767,15 @@ pub mod event_log_client {
         /// hello, ack of an offset that was never delivered to this member),
         /// FAILED_PRECONDITION (a member joins a group with a filter different from the
         /// group's), ALREADY_EXISTS (a member id already connected to the group),
-        /// UNAVAILABLE (the exporter is not the leader or is shutting down).
+        /// UNAVAILABLE (the exporter is shutting down, or is a standby with nothing for this
+        /// subscriber; a standby refusal carries the metadata `herald-standby: true`).
+        ///
+        /// A standby (an exporter that lost or never had the lease) still serves a consumer
+        /// group what its log holds that the group has not acknowledged: after a failover
+        /// the new leader may not be able to get it back from the API server, whose re-list
+        /// shows each Event once, with its latest count. Tails, new groups and groups that
+        /// acknowledged everything are refused. A client that knows every exporter (the
+        /// ruler) subscribes to each of them.
         pub async fn subscribe(
             &mut self,
             request: impl tonic::IntoStreamingRequest<Message = super::SubscribeRequest>,
@@ -914,7 +922,15 @@ pub mod event_log_server {
         /// hello, ack of an offset that was never delivered to this member),
         /// FAILED_PRECONDITION (a member joins a group with a filter different from the
         /// group's), ALREADY_EXISTS (a member id already connected to the group),
-        /// UNAVAILABLE (the exporter is not the leader or is shutting down).
+        /// UNAVAILABLE (the exporter is shutting down, or is a standby with nothing for this
+        /// subscriber; a standby refusal carries the metadata `herald-standby: true`).
+        ///
+        /// A standby (an exporter that lost or never had the lease) still serves a consumer
+        /// group what its log holds that the group has not acknowledged: after a failover
+        /// the new leader may not be able to get it back from the API server, whose re-list
+        /// shows each Event once, with its latest count. Tails, new groups and groups that
+        /// acknowledged everything are refused. A client that knows every exporter (the
+        /// ruler) subscribes to each of them.
         async fn subscribe(
             &self,
             request: tonic::Request<tonic::Streaming<super::SubscribeRequest>>,

@@ -13,6 +13,10 @@
 //! `labels`/`annotations` need every key present with a matching value; `minCount`
 //! needs the occurrence count to be at least that.
 //!
+//! herald extension: a rule may also hold `namespaceSelector` (and
+//! `includeNonNamespaced`), a Kubernetes label selector over the labels of the
+//! involved object's namespace ([`herald_config::selector`]), ANDed with the rest.
+//!
 //! herald's deliberate differences, documented in the README: an event reaches a
 //! receiver at most once per routing pass (KEE sent one copy per matching rule);
 //! unknown receivers are startup errors (KEE ignored them silently); `minCount`
@@ -28,7 +32,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use herald_config::{Diagnostics, Located};
+use herald_config::selector::NamespaceSelector;
+use herald_config::{Diagnostics, Located, Node};
 use herald_proto::Event;
 use regex::Regex;
 use serde::Deserialize;
@@ -76,6 +81,11 @@ pub struct RuleConfig {
     pub annotations: Option<BTreeMap<String, Located<String>>>,
     /// Minimum occurrence count.
     pub min_count: Option<Located<i32>>,
+    /// herald extension: a label selector the involved object's namespace must match.
+    pub namespace_selector: Option<Located<Node>>,
+    /// herald extension: with `namespaceSelector`, events of cluster-scoped objects
+    /// match too (default false).
+    pub include_non_namespaced: Option<Located<bool>>,
     /// Receiver to send matching events to.
     pub receiver: Option<Located<String>>,
 }
@@ -113,6 +123,9 @@ struct Rule {
     labels: Vec<(String, Option<Regex>)>,
     annotations: Vec<(String, Option<Regex>)>,
     min_count: Option<i32>,
+    namespaces: Option<NamespaceSelector>,
+    /// Where `namespaceSelector` is written, when the rule has one.
+    selector_at: Option<(herald_config::Location, String)>,
     receiver: Option<usize>,
     /// A pattern of this rule is not a valid regular expression: the rule never
     /// matches, as in KEE.
@@ -147,6 +160,12 @@ impl Rule {
         self.fields.iter().all(|(f, re)| re.is_match(f.get(ev)))
             && map_matches(&self.labels, &ev.involved_object.labels)
             && map_matches(&self.annotations, &ev.involved_object.annotations)
+            && self.namespaces.as_ref().is_none_or(|s| {
+                s.matches(
+                    &ev.involved_object.namespace,
+                    &ev.involved_object.namespace_labels,
+                )
+            })
     }
 }
 
@@ -264,6 +283,24 @@ impl RouteTree {
             }
         }
         let mut out = vec![false; self.receivers];
+        walk(&self.root, &mut out);
+        out
+    }
+
+    /// Where every rule with a `namespaceSelector` is written (location, key path).
+    pub fn namespace_selectors(&self) -> Vec<(herald_config::Location, String)> {
+        fn walk(r: &Route, out: &mut Vec<(herald_config::Location, String)>) {
+            out.extend(
+                r.drop
+                    .iter()
+                    .chain(&r.matches)
+                    .filter_map(|rule| rule.selector_at.clone()),
+            );
+            for sub in &r.routes {
+                walk(sub, out);
+            }
+        }
+        let mut out = Vec::new();
         walk(&self.root, &mut out);
         out
     }
@@ -406,6 +443,16 @@ fn compile_rule(
     };
     let labels = map_rules(&cfg.labels, diags);
     let annotations = map_rules(&cfg.annotations, diags);
+    // errors are reported in `diags`, which fails the compilation
+    let namespaces = herald_config::selector::decode(
+        cfg.namespace_selector.as_ref().map(|n| &n.value),
+        cfg.namespace_selector
+            .as_ref()
+            .map_or("namespaceSelector", |n| n.path.as_str()),
+        cfg.include_non_namespaced.as_ref(),
+        diags,
+    )
+    .unwrap_or_default();
     let receiver = match &cfg.receiver {
         Some(r) if !r.value.is_empty() => match index.get(r.value.as_str()) {
             Some(i) => {
@@ -464,6 +511,12 @@ fn compile_rule(
         labels,
         annotations,
         min_count: cfg.min_count.as_ref().map(|m| m.value),
+        selector_at: namespaces.as_ref().and(
+            cfg.namespace_selector
+                .as_ref()
+                .map(|n| (n.location, n.path.clone())),
+        ),
+        namespaces,
         receiver,
         never,
         origin,

@@ -292,3 +292,133 @@ fn explain_names_the_first_rule_that_selected_each_receiver() {
     let normal = ev("prod-eu", "Normal", "Pulled", "Pod");
     assert_eq!(t.explain(&normal).len(), 1);
 }
+
+/// An event about a Pod in `ns`, whose namespace carries `labels`.
+fn in_namespace(ns: &str, labels: &[(&str, &str)]) -> Event {
+    let mut e = ev(ns, "Warning", "BackOff", "Pod");
+    e.involved_object.namespace = ns.into();
+    e.involved_object.namespace_labels = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    e
+}
+
+/// An event about a Node (cluster-scoped: its involved object has no namespace).
+fn node_event() -> Event {
+    let mut e = ev("default", "Warning", "NodeNotReady", "Node");
+    e.involved_object.namespace.clear();
+    e
+}
+
+#[test]
+fn namespace_selectors_in_match_rules_are_anded_with_kee_fields() {
+    let t = tree(
+        r#"
+match:
+  - receiver: dump
+  - receiver: alert
+    type: Warning
+    namespaceSelector: {matchLabels: {team: payments}}
+  - receiver: pager
+    namespaceSelector:
+      matchExpressions: [{key: tier, operator: In, values: [gold, silver]}]
+    includeNonNamespaced: true
+"#,
+    );
+    let paying = in_namespace("shop", &[("team", "payments"), ("tier", "gold")]);
+    assert_eq!(routed(&t, &paying), ["dump", "alert", "pager"]);
+    let mut normal = paying.clone();
+    normal.event_type = "Normal".into();
+    assert_eq!(
+        routed(&t, &normal),
+        ["dump", "pager"],
+        "the KEE field still has to match"
+    );
+    assert_eq!(
+        routed(&t, &in_namespace("shop", &[("team", "search")])),
+        ["dump"]
+    );
+    // no labels on the event (lookups off or failed): an empty label set
+    assert_eq!(routed(&t, &in_namespace("shop", &[])), ["dump"]);
+    // a Node event: only the rule with includeNonNamespaced
+    assert_eq!(routed(&t, &node_event()), ["dump", "pager"]);
+}
+
+#[test]
+fn a_failing_selector_closes_sub_routes_like_any_match_rule() {
+    let t = tree(
+        r#"
+routes:
+  - match: [{namespaceSelector: {matchLabels: {env: prod}}}]
+    routes:
+      - match: [{receiver: pager}]
+"#,
+    );
+    assert_eq!(
+        routed(&t, &in_namespace("a", &[("env", "prod")])),
+        ["pager"]
+    );
+    assert!(routed(&t, &in_namespace("a", &[("env", "dev")])).is_empty());
+    assert!(routed(&t, &node_event()).is_empty());
+}
+
+#[test]
+fn namespace_selectors_in_drop_rules_drop_only_selected_namespaces() {
+    let t = tree(
+        r#"
+drop:
+  - namespaceSelector:
+      matchExpressions: [{key: sandbox, operator: Exists}]
+  - reason: Pulled
+    namespaceSelector: {matchLabels: {team: payments}}
+match: [{receiver: dump}]
+"#,
+    );
+    assert!(routed(&t, &in_namespace("a", &[("sandbox", "")])).is_empty());
+    assert_eq!(
+        routed(&t, &in_namespace("a", &[("team", "payments")])),
+        ["dump"]
+    );
+    let mut pulled = in_namespace("a", &[("team", "payments")]);
+    pulled.reason = "Pulled".into();
+    assert!(
+        routed(&t, &pulled).is_empty(),
+        "both conditions of the rule hold"
+    );
+    pulled.involved_object.namespace_labels.clear();
+    assert_eq!(routed(&t, &pulled), ["dump"]);
+    // a Node event is not in a selected namespace: not dropped
+    assert_eq!(routed(&t, &node_event()), ["dump"]);
+}
+
+#[test]
+fn invalid_selectors_are_errors_at_their_line_and_misspelt_keys_are_suggested() {
+    let (t, d) = compile(
+        "routes:\n  - match:\n      - receiver: dump\n        namespaceSelector:\n          matchExpressions: [{key: team, operator: Equal, values: [a]}]\n      - receiver: alert\n        namespaceSelector: team=payments\n",
+    );
+    assert!(t.is_none(), "{d}");
+    let errors: Vec<_> = d.errors().collect();
+    assert_eq!(errors.len(), 2, "{d}");
+    assert_eq!(errors[0].location.unwrap().line, 5);
+    assert_eq!(
+        errors[0].path.as_deref(),
+        Some("routes[0].match[0].namespaceSelector.matchExpressions[0].operator")
+    );
+    assert!(
+        describe(errors[0]).contains("invalid operator `Equal`"),
+        "{d}"
+    );
+    assert!(
+        describe(errors[0]).contains("`In`, `NotIn`, `Exists` or `DoesNotExist`"),
+        "{d}"
+    );
+    assert_eq!(errors[1].location.unwrap().line, 7);
+    assert!(describe(errors[1]).contains("must be a mapping"), "{d}");
+
+    let (t, d) = compile("match: [{receiver: dump, namespaceSelecter: {matchLabels: {a: b}}}]\n");
+    assert!(t.is_some(), "an unknown key is a warning, as before");
+    let w = describe(d.warnings().next().expect("a warning"));
+    assert!(w.contains("namespaceSelecter"), "{w}");
+    assert!(w.contains("did you mean `namespaceSelector`?"), "{w}");
+}

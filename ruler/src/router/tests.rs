@@ -284,3 +284,67 @@ async fn a_live_rule_feed_replaces_the_rules_between_batches() {
     // the namespace-scoped rule left the other namespace's event out
     assert_eq!(sinks.in_memory("all").unwrap().total(), 1);
 }
+
+#[tokio::test]
+async fn a_receiver_selector_acks_events_of_other_namespaces_at_once() {
+    let text = "route:\n  routes:\n    - match:\n        - receiver: team\n        - receiver: archive\nreceivers:\n  - name: team\n    inMemory: {}\n    namespaceSelector: {matchLabels: {team: payments}}\n  - name: archive\n    inMemory: {}\n";
+    let mut loaded = herald_config::load_str("c.yaml", text, |_| None).unwrap();
+    let plan = crate::plan::plan(&loaded.config, &mut loaded.diagnostics).expect("compiles");
+    let sinks = Arc::new(
+        SinkSet::build(&plan.receivers, &SinkMetrics::new())
+            .await
+            .unwrap(),
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let metrics = RouterMetrics::default();
+    let mut team = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx.clone()],
+        metrics.clone(),
+        0,
+        Held::default(),
+    );
+    let mut archive = Router::new(
+        &plan,
+        sinks.clone(),
+        vec![tx],
+        metrics.clone(),
+        1,
+        Held::default(),
+    );
+    let labelled = |offset: u64, labels: &[(&str, &str)]| {
+        let mut e = ev(offset, "Normal");
+        e.involved_object.namespace = "shop".into();
+        e.involved_object.namespace_labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        e
+    };
+    let events = || {
+        vec![
+            labelled(1, &[("team", "payments")]),
+            labelled(2, &[("team", "search")]),
+            labelled(3, &[]),
+            labelled(4, &[("team", "payments"), ("env", "prod")]),
+        ]
+    };
+    team.route_batch(batch("log", events())).await;
+    assert_eq!(acks(&mut rx, 4).await, vec![1, 2, 3, 4]);
+    let delivered: Vec<u64> = sinks
+        .in_memory("team")
+        .unwrap()
+        .events()
+        .iter()
+        .map(|e| e.offset)
+        .collect();
+    assert_eq!(delivered, [1, 4]);
+    let label = vec![("receiver".to_owned(), "team".to_owned())];
+    assert_eq!(metrics.outside_selector.get_or_create(&label).get(), 2);
+    assert_eq!(metrics.matches.get_or_create(&label).get(), 2);
+    // the other lane is unaffected
+    archive.route_batch(batch("log", events())).await;
+    assert_eq!(acks(&mut rx, 4).await, vec![1, 2, 3, 4]);
+    assert_eq!(sinks.in_memory("archive").unwrap().len(), 4);
+}

@@ -2,7 +2,9 @@
 //! located machinery.
 //!
 //! A receiver is `- name: <string>` plus exactly one sink key (KEE's types)
-//! plus herald's optional [`delivery:`](DeliveryConfig) block. Unlike KEE,
+//! plus herald's optional [`delivery:`](DeliveryConfig) block and
+//! `namespaceSelector` / `includeNonNamespaced` (the receiver only gets events whose
+//! namespace labels match, see [`herald_config::selector`]). Unlike KEE,
 //! which silently used one of several sink keys and hung on shutdown with
 //! duplicate names, both are errors here; every error carries the file
 //! location and a hint.
@@ -13,6 +15,7 @@ mod units;
 
 use std::collections::HashMap;
 
+use herald_config::selector::NamespaceSelector;
 use herald_config::{
     DecodeOptions, Diagnostics, Key, Located, Location, Node, child_path, decode_with, index_path,
 };
@@ -61,10 +64,18 @@ pub struct ReceiverConfig {
     pub sink: SinkConfig,
     /// herald's delivery settings (all optional).
     pub delivery: DeliveryConfig,
+    /// herald extension: only events whose namespace matches reach this receiver
+    /// (`None`: every event the route selects).
+    pub namespace_selector: Option<NamespaceSelector>,
 }
 
 /// Keys of a receiver entry besides its sink key.
-const RECEIVER_KEYS: [&str; 2] = ["name", "delivery"];
+const RECEIVER_KEYS: [&str; 4] = [
+    "name",
+    "delivery",
+    "namespaceSelector",
+    "includeNonNamespaced",
+];
 
 /// Every sink key a receiver entry may have: kubernetes-event-exporter's, in
 /// its precedence order, then registered types it did not have.
@@ -227,12 +238,14 @@ fn parse_receiver(
         }
         _ => Some(DeliveryConfig::default()),
     };
-    let receiver = match (sink, delivery) {
-        (Some(sink), Some(delivery)) => Some(ReceiverConfig {
+    let namespace_selector = parse_namespace_selector(item, path, diags);
+    let receiver = match (sink, delivery, namespace_selector) {
+        (Some(sink), Some(delivery), Ok(namespace_selector)) => Some(ReceiverConfig {
             name: name.value.clone(),
             location: item.loc,
             sink,
             delivery,
+            namespace_selector,
         }),
         _ => None,
     };
@@ -281,6 +294,35 @@ fn parse_sink(
             None
         }
     }
+}
+
+/// Decodes and checks `namespaceSelector` and `includeNonNamespaced`; `Err` when
+/// either has an error (reported in `diags`).
+fn parse_namespace_selector(
+    item: &Node,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Result<Option<NamespaceSelector>, herald_config::selector::SelectorInvalid> {
+    let include: Option<Located<bool>> = match item.get("includeNonNamespaced") {
+        Some(node) => {
+            let include_path = child_path(path, "includeNonNamespaced");
+            let options = DecodeOptions {
+                path: &include_path,
+                strict_types: &[],
+            };
+            Some(
+                decode_with(node, &options, diags)
+                    .ok_or(herald_config::selector::SelectorInvalid)?,
+            )
+        }
+        None => None,
+    };
+    herald_config::selector::decode(
+        item.get("namespaceSelector"),
+        &child_path(path, "namespaceSelector"),
+        include.as_ref(),
+        diags,
+    )
 }
 
 /// Decodes and checks `name`.

@@ -366,3 +366,53 @@ fn endpoint_must_be_an_http_url() {
     let (_, diags) = parse("receivers:\n  - name: h\n    webhook: {}\n");
     assert_eq!(only_error(&diags).message, "webhook needs an `endpoint`");
 }
+
+#[test]
+fn a_receiver_takes_a_namespace_selector_next_to_its_sink() {
+    let (r, diags) = parse(
+        "receivers:\n  - name: team\n    stdout: {}\n    namespaceSelector:\n      matchLabels: {team: payments}\n    includeNonNamespaced: true\n  - name: archive\n    stdout: {}\n",
+    );
+    assert!(diags.is_empty(), "{diags}");
+    let s = r[0].namespace_selector.as_ref().expect("a selector");
+    let payments = [("team".to_owned(), "payments".to_owned())].into();
+    assert!(s.matches("shop", &payments));
+    assert!(!s.matches("shop", &Default::default()));
+    assert!(s.matches("", &Default::default()), "includeNonNamespaced");
+    assert_eq!(r[1].namespace_selector, None);
+}
+
+#[test]
+fn invalid_receiver_selectors_are_located_errors() {
+    let (r, diags) = parse(
+        "receivers:\n  - name: team\n    stdout: {}\n    namespaceSelector:\n      matchExpressions:\n        - {key: team, operator: Exists, values: [payments]}\n",
+    );
+    assert!(r.is_empty());
+    let e = only_error(&diags);
+    assert_eq!(line_of(e), 6);
+    assert_eq!(
+        e.path.as_deref(),
+        Some("receivers[0].namespaceSelector.matchExpressions[0].values")
+    );
+    assert_eq!(e.message, "operator `Exists` takes no values");
+    let (r, diags) =
+        parse("receivers:\n  - name: team\n    stdout: {}\n    namespaceSelector: [team]\n");
+    assert!(r.is_empty());
+    let e = only_error(&diags);
+    assert_eq!(line_of(e), 4);
+    assert!(e.message.contains("must be a mapping"), "{e:?}");
+    assert!(
+        e.hint.as_deref().unwrap_or("").contains("matchLabels"),
+        "{e:?}"
+    );
+    let (r, diags) = parse(
+        "receivers:\n  - name: team\n    stdout: {}\n    namespaceSelector: {matchLabels: {team: a}}\n    includeNonNamespaced: maybe\n",
+    );
+    assert!(r.is_empty());
+    assert_eq!(line_of(only_error(&diags)), 5);
+    // a misspelt key is still an unknown key with a suggestion
+    let (_, diags) = parse(
+        "receivers:\n  - name: team\n    stdout: {}\n    namespaceSelectors: {matchLabels: {team: a}}\n",
+    );
+    let w = diags.warnings().next().expect("a warning");
+    assert_eq!(w.hint.as_deref(), Some("did you mean `namespaceSelector`?"));
+}

@@ -288,6 +288,14 @@ impl Exporter {
         self.wait_ready().await;
     }
 
+    /// A new process on the same ports and data directory after the old one was
+    /// killed (as a StatefulSet brings a pod back with its volume); waits until its
+    /// gRPC port listens, not until it is ready (a standby never is).
+    pub async fn relaunch(&mut self) {
+        self.proc = self.command.spawn();
+        self.proc.wait_listening(self.grpc_port).await;
+    }
+
     /// The gRPC URL.
     pub fn grpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.grpc_port)

@@ -7,6 +7,10 @@
 //!   metadata-only list+watch of every Pod (`metadata_watch`) keeps their metadata in
 //!   memory, so a Pod that appears and goes costs no request at all; a deleted Pod's
 //!   last metadata is kept (marked deleted) for `cache_ttl`.
+//! * **namespace labels**, when `watch_namespaces` is on: a metadata-only list+watch
+//!   of every Namespace (`namespaces`) keeps their labels current, so a label change
+//!   reaches the next Events within seconds; a namespace it has not seen is looked up
+//!   with a GET like any other object.
 //! * **everything else** (and Pods the watch has not seen): a metadata-only GET, kept
 //!   in a bounded TTL cache keyed by object UID; concurrent lookups of one object share
 //!   one request.
@@ -20,6 +24,7 @@
 //! waiting, and the order in which lookups are sent, live in `state`.
 
 mod fetch;
+mod namespaces;
 mod state;
 
 use std::collections::HashMap;
@@ -35,6 +40,7 @@ use tracing::debug;
 use herald_proto::kube_json::has_involved_object;
 use herald_proto::{Event, InvolvedObject, Lookup};
 
+use self::namespaces::NamespaceView;
 use self::state::{Answer, State};
 use super::api::{KubeApi, ObjectMetadata, collection_path};
 use super::backoff::BackoffOptions;
@@ -77,6 +83,10 @@ pub struct EnrichOptions {
     pub watch_page_size: u32,
     /// Minimum server-side timeout of the Pod watch.
     pub watch_timeout: Duration,
+    /// Keep every namespace's labels from a metadata-only list+watch of Namespaces
+    /// (with `namespace_labels`; not with `watch_namespace`, where RBAC grants only
+    /// that one namespace); namespaces it has not seen are read one by one.
+    pub watch_namespaces: bool,
 }
 
 impl Default for EnrichOptions {
@@ -95,6 +105,7 @@ impl Default for EnrichOptions {
             watch_namespace: None,
             watch_page_size: 500,
             watch_timeout: Duration::from_secs(300),
+            watch_namespaces: false,
         }
     }
 }
@@ -124,6 +135,8 @@ struct Shared {
     wake: Notify,
     /// Last failure warning per kind.
     warned: Mutex<HashMap<String, Instant>>,
+    /// Namespace labels from the Namespace watch (`None` without it).
+    namespaces: Option<Arc<NamespaceView>>,
 }
 
 impl Shared {
@@ -177,6 +190,11 @@ impl Enricher {
     /// Creates an enricher reading through `api`, and starts its background tasks.
     pub fn new(api: KubeApi, opts: EnrichOptions) -> Self {
         let watch_pods = opts.watch_pods && !opts.omit_lookup;
+        let watch_namespaces = opts.watch_namespaces
+            && opts.namespace_labels
+            && !opts.omit_lookup
+            && opts.watch_namespace.is_none();
+        let namespaces = watch_namespaces.then(|| Arc::new(NamespaceView::default()));
         let shared = Arc::new(Shared {
             discovery: Discovery::new(api.clone(), opts.discovery_refresh),
             state: Mutex::new(State::new(
@@ -189,6 +207,7 @@ impl Enricher {
             )),
             wake: Notify::new(),
             warned: Mutex::new(HashMap::new()),
+            namespaces: namespaces.clone(),
             api,
             opts,
         });
@@ -209,6 +228,22 @@ impl Enricher {
                 },
             );
             let sink: Arc<dyn MetadataSink> = Arc::new(PodSink(shared.clone()));
+            tasks.push(AbortOnDrop(tokio::spawn(watch.run(sink))));
+        }
+        if let Some(view) = namespaces {
+            // paid with spare tokens like the Pod watch: the Event watch never waits
+            let watch = MetadataWatch::new(
+                shared.api.clone(),
+                MetadataWatchOptions {
+                    path: collection_path("v1", "namespaces", None),
+                    what: "namespaces",
+                    page_size: shared.opts.watch_page_size,
+                    watch_timeout: shared.opts.watch_timeout,
+                    backoff: BackoffOptions::default(),
+                    unavailable_retry: UNAVAILABLE_RETRY,
+                },
+            );
+            let sink: Arc<dyn MetadataSink> = view;
             tasks.push(AbortOnDrop(tokio::spawn(watch.run(sink))));
         }
         Self {
@@ -236,7 +271,13 @@ impl Enricher {
         let seen = ev.last_seen();
         let object = &ev.involved_object;
         let object_lookup = self.lookup(object_key(object), object_target(object), seen);
-        let namespace_lookup = (opts.namespace_labels && !object.namespace.is_empty()).then(|| {
+        let wants_namespace = opts.namespace_labels && !object.namespace.is_empty();
+        let watched_labels = shared
+            .namespaces
+            .as_ref()
+            .filter(|_| wants_namespace)
+            .and_then(|view| view.labels(&object.namespace));
+        let namespace_lookup = (wants_namespace && watched_labels.is_none()).then(|| {
             self.lookup(
                 Key::Namespace(object.namespace.clone()),
                 Target::Namespace(object.namespace.clone()),
@@ -277,7 +318,9 @@ impl Enricher {
                 io.lookup = Lookup::Failed;
             }
         }
-        if let Some(Outcome::Found(ns)) = namespace_result {
+        if let Some(labels) = watched_labels {
+            io.namespace_labels = labels;
+        } else if let Some(Outcome::Found(ns)) = namespace_result {
             io.namespace_labels = ns.unpack().labels;
         }
     }
@@ -316,6 +359,11 @@ impl Enricher {
     /// Pods in the Pod watch's view (0 without the watch).
     pub fn watched_pods(&self) -> usize {
         self.inner.shared.lock().watched_pods()
+    }
+
+    /// Namespaces in the Namespace watch's view (0 without the watch).
+    pub fn watched_namespaces(&self) -> usize {
+        self.inner.shared.namespaces.as_ref().map_or(0, |v| v.len())
     }
 }
 

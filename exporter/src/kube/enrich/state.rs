@@ -392,6 +392,7 @@ impl State {
                 self.tombstone(
                     uid,
                     ObjectMetadata {
+                        name: String::new(),
                         uid: String::new(),
                         labels: last.labels,
                         annotations: last.annotations,
