@@ -993,3 +993,88 @@ def test_grafana_dashboard_is_off_by_default_and_labelled_for_the_sidecar() -> N
     assert cm["metadata"]["namespace"] == "monitoring"
     assert cm["metadata"]["labels"]["dashboards"] == "herald"
     assert "grafana_dashboard" not in cm["metadata"]["labels"]
+
+
+RULE_OBJECTS_CONFIG = {
+    "ruler": {"ruleObjects": {"enabled": True, "notificationReceivers": ["dump"]}},
+}
+RULES_RULE = {"apiGroups": ["events.kubesphere.io"], "resources": ["rules"], "verbs": ["get", "list", "watch"]}
+RULES_STATUS_RULE = {"apiGroups": ["events.kubesphere.io"], "resources": ["rules/status"], "verbs": ["get", "patch"]}
+
+
+def with_config(extra: dict[str, Any], **values: Any) -> dict[str, Any]:
+    config = copy.deepcopy(values_yaml()["config"])
+    config.update(copy.deepcopy(extra))
+    return {"config": config, **values}
+
+
+def test_rule_objects_bind_rbac_to_the_rulers_and_mount_their_token() -> None:
+    out = render(with_config(RULE_OBJECTS_CONFIG))
+    name = f"{CLUSTER_NAME}-rule-objects"
+    role = out.get("ClusterRole", name)
+    assert role["rules"] == [RULES_RULE, RULES_STATUS_RULE]
+    binding = out.get("ClusterRoleBinding", name)
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RULER, "namespace": NAMESPACE}]
+    assert pod_spec(out.get("Deployment", RULER))["automountServiceAccountToken"] is True
+    for kv in KUBE_VERSIONS:
+        for obj in (role, binding):
+            kubernetes_validate.validate(obj, kv, strict=True)
+    # the events ClusterRole is unchanged
+    assert out.get("ClusterRole", CLUSTER_NAME)["rules"] == [
+        EVENTS_RULE, *DEFAULT_LOOKUP_RULES, PODS_WATCH_RULE, NAMESPACES_RULE]
+
+
+def test_rule_objects_of_one_namespace_get_a_role_there() -> None:
+    config = copy.deepcopy(RULE_OBJECTS_CONFIG)
+    config["ruler"]["ruleObjects"]["namespace"] = "team-a"
+    out = render(with_config(config))
+    name = f"{RELEASE}-rule-objects"
+    role = out.get("Role", name)
+    assert role["metadata"]["namespace"] == "team-a"
+    assert role["rules"] == [RULES_RULE, RULES_STATUS_RULE]
+    binding = out.get("RoleBinding", name)
+    assert binding["metadata"]["namespace"] == "team-a"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RULER, "namespace": NAMESPACE}]
+    assert not out.has("ClusterRole", f"{CLUSTER_NAME}-rule-objects")
+
+
+def test_rule_objects_in_combined_mode_bind_the_combined_account() -> None:
+    out = render(with_config(RULE_OBJECTS_CONFIG, mode="combined"))
+    binding = out.get("ClusterRoleBinding", f"{CLUSTER_NAME}-rule-objects")
+    (combined,) = out.workloads()
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": pod_spec(combined)["serviceAccountName"], "namespace": NAMESPACE}]
+
+
+def test_without_rule_objects_the_rulers_have_no_rbac_and_no_token() -> None:
+    out = render()
+    assert not any(o["metadata"]["name"].endswith("-rule-objects") for o in out.objects)
+    assert pod_spec(out.get("Deployment", RULER))["automountServiceAccountToken"] is False
+    disabled = render(with_config({"ruler": {"ruleObjects": {"enabled": False}}}))
+    assert not any(o["metadata"]["name"].endswith("-rule-objects") for o in disabled.objects)
+    no_rbac = render(with_config(RULE_OBJECTS_CONFIG, rbac={"create": False}))
+    assert not any(o["metadata"]["name"].endswith("-rule-objects") for o in no_rbac.objects)
+    # the token is still mounted: RBAC is then the user's
+    assert pod_spec(no_rbac.get("Deployment", RULER))["automountServiceAccountToken"] is True
+
+
+def test_the_rule_crd_is_kube_events_with_a_status_subresource() -> None:
+    shipped = yaml.safe_load((CHART / "crds" / "events.kubesphere.io_rules.yaml").read_text())
+    fixture = next(d for d in yaml.safe_load_all(
+        (CHART.parents[1] / "rules" / "tests" / "fixtures" / "events.kubesphere.io_rules.yaml").read_text()) if d)
+    assert shipped["metadata"]["name"] == "rules.events.kubesphere.io"
+    (version,) = shipped["spec"]["versions"]
+    (upstream,) = fixture["spec"]["versions"]
+    assert version["subresources"] == {"status": {}}
+    schema_props = version["schema"]["openAPIV3Schema"]["properties"]
+    upstream_props = upstream["schema"]["openAPIV3Schema"]["properties"]
+    # the spec is kube-events' to the letter; only the status gained fields
+    assert schema_props["spec"] == upstream_props["spec"]
+    assert {k: v for k, v in schema_props.items() if k != "status"} == {
+        k: v for k, v in upstream_props.items() if k != "status"}
+    assert set(schema_props["status"]["properties"]) == {"observedGeneration", "loadedRules", "errors"}
+    assert {k: v for k, v in shipped["spec"].items() if k != "versions"} == {
+        k: v for k, v in fixture["spec"].items() if k != "versions"}
+    # Helm keeps crds/ out of templates: it is never rendered into the release
+    assert not any(o["kind"] == "CustomResourceDefinition" for o in render().objects)

@@ -16,6 +16,7 @@ use herald_exporter::hub::{Hub, Next, Session};
 use herald_proto::pb;
 use herald_ruler::app::{Ruler, subscribe_lanes};
 use herald_ruler::plan::Plan;
+use herald_ruler::rule_objects;
 use herald_ruler::subscription::{Connector, Link, LinkError};
 use herald_ruler::upstream::UpstreamMetrics;
 use herald_telemetry::{Health, KeeMetrics};
@@ -104,6 +105,31 @@ pub async fn run_with(
     let upstream_metrics = UpstreamMetrics::new();
     upstream_metrics.register(&mut registry);
     let ruler = Ruler::start(&config, plan, &mut registry, &health, kee).await?;
+    // `Rule` objects (ruler.ruleObjects), watched as a standalone ruler does
+    let rules_stop = CancellationToken::new();
+    let mut rules_task = None;
+    let ruler = match ruler.plan().rule_objects.clone() {
+        None => ruler,
+        Some(targets) => {
+            let client = rule_objects::kube::client(args.kubeconfig.as_deref()).await?;
+            let api = rule_objects::kube::RuleApi::new(
+                client,
+                config.ruler.rule_objects.namespace.clone(),
+            );
+            let (feed, task) = rule_objects::spawn(
+                api,
+                targets,
+                ruler.plan(),
+                rule_objects::WatcherOptions::default(),
+                rule_objects::RuleObjectMetrics::register(&mut registry),
+                std::time::Duration::from_secs(10),
+                rules_stop.clone(),
+            )
+            .await;
+            rules_task = Some(task);
+            ruler.with_rule_feed(feed)
+        }
+    };
     let metrics_addr = args
         .metrics_address
         .clone()
@@ -131,6 +157,10 @@ pub async fn run_with(
     let exporter_task = tokio::spawn(exporter.run(exporter_stop.clone().cancelled_owned()));
     // the ruler drains first so its completions are acknowledged before the log closes
     ruler.run(lanes, shutdown).await;
+    rules_stop.cancel();
+    if let Some(t) = rules_task {
+        let _ = t.await;
+    }
     exporter_stop.cancel();
     let result = exporter_task.await;
     admin.stop().await;

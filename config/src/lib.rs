@@ -79,8 +79,8 @@ pub use model::{
     ClientTlsConfig, Config, DEFAULT_CACHE_SIZE, DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS,
     DEFAULT_LEADER_ELECTION_ID, DEFAULT_MAX_EVENT_AGE_SECONDS, DedupConfig, ExporterConfig,
     GrpcServerConfig, LeaderElection, LeaderElectionTimings, LogFormat, LogLevel, LookupConfig,
-    MetricsConfig, RetentionConfig, Role, RulerConfig, ServerTlsConfig, SubscribersConfig,
-    WatchConfig, read_token_file,
+    MetricsConfig, RetentionConfig, Role, RuleObjectsConfig, RulerConfig, ServerTlsConfig,
+    SubscribersConfig, WatchConfig, read_token_file,
 };
 pub use node::{Key, Node, NodeValue, ScalarStyle, is_secret_key};
 pub use redact::EnvValues;

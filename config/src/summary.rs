@@ -119,6 +119,22 @@ pub fn redacted_summary(config: &Config) -> String {
         ru.metrics.listen,
         format_duration(ru.shutdown_grace)
     );
+    let ro = &ru.rule_objects;
+    if ro.enabled {
+        let names = |list: &[crate::Located<String>]| {
+            list.iter()
+                .map(|n| n.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "  ruleObjects: namespace={} notificationReceivers=[{}] alertReceivers=[{}]",
+            ro.namespace.as_deref().unwrap_or("<all>"),
+            names(&ro.notification_receivers),
+            names(&ro.alert_receivers)
+        );
+    }
     out
 }
 

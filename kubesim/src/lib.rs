@@ -12,6 +12,9 @@
 //!   `resourceVersionMatch`; watches with ADDED/MODIFIED/DELETED/BOOKMARK/ERROR lines;
 //! * involved objects and namespaces (full or `PartialObjectMetadata`), leases with
 //!   optimistic concurrency, and discovery (`/api`, `/apis`, `/version`, resource lists);
+//! * custom resources registered from their CustomResourceDefinition
+//!   ([`ResourceDef::from_crd`]): `metadata.generation`, and merge patches of the
+//!   `status` subresource when the CRD declares it (404 otherwise, as the API server);
 //! * bearer-token and client-certificate authentication over optional TLS.
 //!
 //! Tests drive the store through [`Simulator`] (every write bumps one global revision,

@@ -41,8 +41,14 @@ pub struct ResourceDef {
     pub categories: Vec<String>,
     /// Storage version hash shown in discovery.
     pub storage_version_hash: String,
-    /// Subresources shown in discovery (not served).
+    /// Subresources shown in discovery. Only `status` is served, for resources with
+    /// [`ResourceDef::generation`] (merge patch, see `server::status_patch`).
     pub subresources: Vec<Subresource>,
+    /// Custom-resource write semantics: `metadata.generation` starts at 1 and grows
+    /// when anything but metadata (and, with a `status` subresource, status)
+    /// changes; with a `status` subresource, writes of the object keep the stored
+    /// status and `PATCH …/status` changes only the status.
+    pub generation: bool,
 }
 
 /// A subresource entry in discovery.
@@ -72,7 +78,87 @@ impl ResourceDef {
             categories: Vec::new(),
             storage_version_hash: String::new(),
             subresources: Vec::new(),
+            generation: false,
         }
+    }
+
+    /// The resource a `CustomResourceDefinition` (`apiextensions.k8s.io/v1`, as JSON)
+    /// defines: its group, served versions (storage version first), plural, kind,
+    /// scope, short names, categories and `status` subresource, with custom-resource
+    /// write semantics ([`ResourceDef::generation`]).
+    ///
+    /// # Errors
+    /// [`crate::SimError::InvalidObject`] when a required field is missing.
+    pub fn from_crd(crd: &serde_json::Value) -> Result<Self, crate::SimError> {
+        let field = |path: &str| {
+            crd.pointer(path)
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    crate::SimError::InvalidObject(format!(
+                        "CustomResourceDefinition has no {path}"
+                    ))
+                })
+        };
+        let group = field("/spec/group")?;
+        let plural = field("/spec/names/plural")?;
+        let kind = field("/spec/names/kind")?;
+        let namespaced = field("/spec/scope")? == "Namespaced";
+        let versions: Vec<&serde_json::Value> = crd
+            .pointer("/spec/versions")
+            .and_then(serde_json::Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter(|v| v.get("served").and_then(serde_json::Value::as_bool) != Some(false))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut names: Vec<(bool, &str)> = versions
+            .iter()
+            .filter_map(|v| {
+                let storage = v.get("storage").and_then(serde_json::Value::as_bool) == Some(true);
+                Some((!storage, v.get("name")?.as_str()?))
+            })
+            .collect();
+        names.sort_by_key(|(not_storage, _)| *not_storage);
+        if names.is_empty() {
+            return Err(crate::SimError::InvalidObject(
+                "CustomResourceDefinition serves no version".to_owned(),
+            ));
+        }
+        let version_names: Vec<&str> = names.iter().map(|(_, n)| *n).collect();
+        let strings = |path: &str| -> Vec<String> {
+            crd.pointer(path)
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut def = ResourceDef::new(group, &version_names, plural, kind, namespaced);
+        def.short_names = strings("/spec/names/shortNames");
+        def.categories = strings("/spec/names/categories");
+        def.generation = true;
+        if versions
+            .iter()
+            .any(|v| v.pointer("/subresources/status").is_some())
+        {
+            def = def.status();
+        }
+        Ok(def)
+    }
+
+    /// Adds the `status` subresource.
+    #[must_use]
+    pub fn with_status(self) -> Self {
+        self.status()
+    }
+
+    /// True when the `status` subresource exists.
+    pub fn has_status(&self) -> bool {
+        self.subresources.iter().any(|s| s.name == "status")
     }
 
     fn verbs(mut self, verbs: &[&str]) -> Self {

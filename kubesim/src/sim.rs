@@ -601,11 +601,20 @@ impl Simulator {
             if store.get(&key).is_some() {
                 store.update(&key, |cur, rv| {
                     let old = objects::metadata(cur)?;
-                    let kept_rest = match &rest {
+                    let mut kept_rest = match &rest {
                         Some(r) => r.clone(),
                         None => String::from_utf8_lossy(objects::rest(cur)?).into_owned(),
                     };
                     let mut meta = meta;
+                    if def.generation {
+                        let (r, generation) = objects::custom_write(
+                            &kept_rest,
+                            Some((old.generation, objects::rest(cur)?)),
+                            def.has_status(),
+                        )?;
+                        kept_rest = r;
+                        meta.generation = generation;
+                    }
                     if meta.uid.is_empty() || meta.uid != old.uid {
                         meta.uid = old.uid;
                     }
@@ -618,7 +627,12 @@ impl Simulator {
                     let mut meta = meta;
                     meta.creation_timestamp = meta.creation_timestamp.or_else(|| Some(Time::now()));
                     meta.resource_version = rv.to_string();
-                    let rest = rest.filter(|r| !r.is_empty()).unwrap_or(default_rest);
+                    let mut rest = rest.filter(|r| !r.is_empty()).unwrap_or(default_rest);
+                    if def.generation {
+                        let (r, generation) = objects::custom_write(&rest, None, def.has_status())?;
+                        rest = r;
+                        meta.generation = generation;
+                    }
                     objects::encode(&meta, &rest)
                 })
             }

@@ -22,7 +22,7 @@ use herald_proto::pb;
 use herald_sinks::{SinkMetrics, SinkSet};
 use herald_telemetry::{Health, KeeMetrics, Probe};
 use prometheus_client::registry::Registry;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, warn};
 
@@ -30,6 +30,7 @@ use crate::held::Held;
 use crate::lane;
 use crate::plan::Plan;
 use crate::router::{AckOut, Router, RouterMetrics};
+use crate::rules::RuleSet;
 use crate::subscription::{self, Connector, Incoming, LinkStatus, StartPolicy, Subscriber};
 use crate::upstream::{GrpcConnector, UpstreamConfig, UpstreamMetrics};
 
@@ -212,6 +213,8 @@ pub struct Ruler {
     sink_probe: Probe,
     input_probe: Probe,
     grace: Duration,
+    /// The live rule set (`Rule` objects); None: the plan's rules, fixed.
+    rule_feed: Option<watch::Receiver<Arc<RuleSet>>>,
 }
 
 impl Ruler {
@@ -237,7 +240,16 @@ impl Ruler {
             sink_probe: health.probe("receivers"),
             input_probe: health.probe("exporters"),
             grace: config.ruler.shutdown_grace,
+            rule_feed: None,
         })
+    }
+
+    /// Makes every lane read its kube-events rules from `feed` (replaced live as
+    /// `Rule` objects change) instead of the plan's.
+    #[must_use]
+    pub fn with_rule_feed(mut self, feed: watch::Receiver<Arc<RuleSet>>) -> Ruler {
+        self.rule_feed = Some(feed);
+        self
     }
 
     /// The compiled configuration (receivers in lane order).
@@ -274,7 +286,7 @@ impl Ruler {
             connected.extend(c);
             tasks.extend(t);
             cancels.push(cancel);
-            let router = Router::new(
+            let mut router = Router::new(
                 &self.plan,
                 self.sinks.clone(),
                 outs,
@@ -282,6 +294,10 @@ impl Ruler {
                 lane.receiver,
                 held,
             );
+            if let Some(feed) = &self.rule_feed {
+                // workspace scopes are answered from the namespace labels events carry
+                router = router.with_rules(feed.clone(), Arc::new(|_: &str| None));
+            }
             routers.push(tokio::spawn(route_lane(router, rx, stop.clone())));
         }
         let mut hup = sighup();

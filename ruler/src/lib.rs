@@ -10,6 +10,7 @@ pub mod plan;
 pub mod route;
 pub mod router;
 pub mod rule_object;
+pub mod rule_objects;
 pub mod rules;
 pub mod subscription;
 pub mod upstream;

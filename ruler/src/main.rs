@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use herald_ruler::app::{Ruler, grpc_connectors, lane_hello, subscribe_lanes, upstream_configs};
+use herald_ruler::rule_objects;
 use herald_ruler::upstream::UpstreamMetrics;
 use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
 use herald_telemetry::{Health, KeeMetrics};
@@ -30,9 +31,16 @@ struct Args {
     /// Address of /metrics, /-/healthy and /-/ready (overrides ruler.metrics.listen).
     #[arg(long)]
     metrics_address: Option<String>,
+    /// Kubeconfig for watching `Rule` objects (`ruler.ruleObjects`); by default
+    /// KUBECONFIG, ~/.kube/config, then the in-cluster service account.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
 }
 
 const EXIT_CONFIG: u8 = 78;
+
+/// How long startup waits for the first list of `Rule` objects.
+const FIRST_RULE_SYNC: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let args = Args::parse_from(normalize_go_flags(std::env::args()));
@@ -109,6 +117,36 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let rules_cancel = tokio_util::sync::CancellationToken::new();
+    let mut rules_task = None;
+    let ruler = match ruler.plan().rule_objects.clone() {
+        None => ruler,
+        Some(targets) => {
+            let client = match rule_objects::kube::client(args.kubeconfig.as_deref()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot watch Rule objects (ruler.ruleObjects)");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let api = rule_objects::kube::RuleApi::new(
+                client,
+                config.ruler.rule_objects.namespace.clone(),
+            );
+            let (feed, task) = rule_objects::spawn(
+                api,
+                targets,
+                ruler.plan(),
+                rule_objects::WatcherOptions::default(),
+                rule_objects::RuleObjectMetrics::register(&mut registry),
+                FIRST_RULE_SYNC,
+                rules_cancel.clone(),
+            )
+            .await;
+            rules_task = Some(task);
+            ruler.with_rule_feed(feed)
+        }
+    };
     let admin = match herald_telemetry::start_admin(&metrics_addr, Arc::new(registry), health).await
     {
         Ok(a) => a,
@@ -132,6 +170,10 @@ async fn run(args: Args) -> ExitCode {
         &upstream_metrics,
     );
     ruler.run(lanes, shutdown_signal()).await;
+    rules_cancel.cancel();
+    if let Some(t) = rules_task {
+        let _ = t.await;
+    }
     admin.stop().await;
     if let Some(t) = traces {
         t.shutdown().await;

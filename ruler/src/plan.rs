@@ -18,6 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::route::{RouteConfig, RouteTree};
+use crate::rule_objects::{Targets, decode_targets};
 use crate::rules::{RuleSet, decode_rules};
 
 /// The ruler's compiled configuration.
@@ -29,6 +30,9 @@ pub struct Plan {
     pub receivers: Vec<ReceiverConfig>,
     /// The config file's kube-events rules (indexed against `receivers`).
     pub rules: std::sync::Arc<RuleSet>,
+    /// Where the rules of `Rule` objects send their matches; None when
+    /// `ruler.ruleObjects` is off.
+    pub rule_objects: Option<Targets>,
 }
 
 impl Plan {
@@ -161,6 +165,7 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
         None => Vec::new(),
     };
     let rules = RuleSet::new(rules, receivers.len());
+    let rule_objects = decode_targets(&config.ruler.rule_objects, &names, diags);
     if receivers.is_empty() && diags.error_count() == before {
         diags.warning(
             Option::<herald_config::Location>::None,
@@ -168,7 +173,14 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
         );
     }
     if let Some(tree) = tree.as_ref().filter(|_| diags.error_count() == before) {
-        unreached_receivers(config, tree, &rules, &receivers, diags);
+        unreached_receivers(
+            config,
+            tree,
+            &rules,
+            rule_objects.as_ref(),
+            &receivers,
+            diags,
+        );
         selectors_without_labels(config, tree, &receivers, diags);
     }
     match tree {
@@ -176,24 +188,27 @@ pub fn plan(config: &Config, diags: &mut Diagnostics) -> Option<Plan> {
             tree,
             receivers,
             rules: std::sync::Arc::new(rules),
+            rule_objects,
         }),
         _ => None,
     }
 }
 
 /// Warns about receivers no event can reach: all of them when there is no `route:`
-/// and no rule, else each one no match rule and no kube-events rule names.
+/// and no rule, else each one no match rule, no kube-events rule and no
+/// `ruler.ruleObjects` list names.
 fn unreached_receivers(
     config: &Config,
     tree: &RouteTree,
     rules: &RuleSet,
+    rule_objects: Option<&Targets>,
     receivers: &[ReceiverConfig],
     diags: &mut Diagnostics,
 ) {
     let Some(first) = receivers.first() else {
         return;
     };
-    if config.route.is_none() && config.rules.is_none() {
+    if config.route.is_none() && config.rules.is_none() && rule_objects.is_none() {
         diags
             .warning(
                 first.location,
@@ -210,7 +225,7 @@ fn unreached_receivers(
         return;
     }
     for (i, (rc, named)) in receivers.iter().zip(tree.named_receivers()).enumerate() {
-        if !named && !rules.feeds(i) {
+        if !named && !rules.feeds(i) && !rule_objects.is_some_and(|t| t.feeds(i)) {
             diags
                 .warning(
                     rc.location,

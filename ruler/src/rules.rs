@@ -228,27 +228,12 @@ fn decode_entry(
             });
     }
     for r in &e.receivers {
-        match receivers.iter().position(|n| *n == r.value) {
-            Some(i) => indices.push(i),
-            None => {
-                let d = r.error(
-                    diags,
-                    format!(
-                        "rule `{}` names receiver `{}`, which is not defined",
-                        e.name.value, r.value
-                    ),
-                );
-                match herald_config::suggest::closest(
-                    &r.value,
-                    receivers.iter().map(String::as_str),
-                ) {
-                    Some(s) => d.with_hint(format!("did you mean `{s}`?")),
-                    None if receivers.is_empty() => {
-                        d.with_hint("no receiver is defined: add one under `receivers:`")
-                    }
-                    None => d.with_hint(format!("defined receivers: {}", receivers.join(", "))),
-                };
-            }
+        let message = format!(
+            "rule `{}` names receiver `{}`, which is not defined",
+            e.name.value, r.value
+        );
+        if let Some(i) = receiver_index(r, receivers, message, diags) {
+            indices.push(i);
         }
     }
     let spec = RuleSpec {
@@ -281,6 +266,28 @@ fn decode_entry(
         scope: Scope::Cluster,
         origin: format!("{}:{}", "config", e.name.location.line),
     })
+}
+
+/// The index of receiver `name` among `receivers`; when it is not defined, an error
+/// with `message` at its line and a hint (the closest name, or the defined ones).
+pub(crate) fn receiver_index(
+    name: &Located<String>,
+    receivers: &[String],
+    message: String,
+    diags: &mut Diagnostics,
+) -> Option<usize> {
+    if let Some(i) = receivers.iter().position(|n| *n == name.value) {
+        return Some(i);
+    }
+    let d = name.error(diags, message);
+    match herald_config::suggest::closest(&name.value, receivers.iter().map(String::as_str)) {
+        Some(s) => d.with_hint(format!("did you mean `{s}`?")),
+        None if receivers.is_empty() => {
+            d.with_hint("no receiver is defined: add one under `receivers:`")
+        }
+        None => d.with_hint(format!("defined receivers: {}", receivers.join(", "))),
+    };
+    None
 }
 
 /// The rule set of a plan, shared by the lanes.

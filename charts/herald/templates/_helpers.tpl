@@ -249,6 +249,12 @@ chart's values require. A key the user set is never overwritten.
 {{- if dig "leaderElection" "enabled" false $cfg -}}true{{- end -}}
 {{- end -}}
 
+{{/* "true" when the rendered config watches kube-events `Rule` objects (ruler.ruleObjects). */}}
+{{- define "herald.ruleObjects" -}}
+{{- $cfg := include "herald.configDict" . | fromJson -}}
+{{- if dig "ruler" "ruleObjects" "enabled" false $cfg -}}true{{- end -}}
+{{- end -}}
+
 {{/* Checks of value combinations that the schema cannot express. */}}
 {{- define "herald.validate" -}}
 {{- if and .Values.tls.enabled (not .Values.tls.exporterSecretName) -}}

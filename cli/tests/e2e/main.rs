@@ -18,6 +18,7 @@ mod namespace_selector;
 mod pipeline;
 mod receiver_faults;
 mod route;
+mod rule_objects;
 mod rules;
 mod shutdown;
 mod tail;

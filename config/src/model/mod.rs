@@ -15,7 +15,7 @@ pub use exporter::{
     read_token_file,
 };
 pub(crate) use kee::decode_config;
-pub use ruler::{ClientTlsConfig, RulerConfig};
+pub use ruler::{ClientTlsConfig, RuleObjectsConfig, RulerConfig};
 
 /// Which process a configuration is loaded for. Settings are checked for every
 /// section, but files (TLS material, token files) are only opened for the sections

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::exporter::MetricsConfig;
+use crate::located::Located;
 use crate::node::redact_url_userinfo;
 use crate::secret::Secret;
 use crate::units::{de_duration, de_opt_path, de_opt_string};
@@ -35,6 +36,25 @@ pub struct RulerConfig {
     /// How long in-flight deliveries may take at shutdown.
     #[serde(deserialize_with = "de_duration")]
     pub shutdown_grace: Duration,
+    /// kube-events `Rule` objects watched live.
+    pub rule_objects: RuleObjectsConfig,
+}
+
+/// `ruler.ruleObjects`: the kube-events `Rule` objects (`events.kubesphere.io/v1alpha1`)
+/// every ruler watches, and the receivers their matches go to (a `Rule` object does
+/// not name herald receivers).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RuleObjectsConfig {
+    /// Watch `Rule` objects (the ruler then needs Kubernetes API access).
+    pub enabled: bool,
+    /// Watch this namespace only; `None` (or empty) means every namespace.
+    #[serde(deserialize_with = "de_opt_string")]
+    pub namespace: Option<String>,
+    /// Receivers that get the events `type: notification` rules select.
+    pub notification_receivers: Vec<Located<String>>,
+    /// Receivers that get the alerts of `type: alert` rules.
+    pub alert_receivers: Vec<Located<String>>,
 }
 
 impl Default for RulerConfig {
@@ -48,6 +68,7 @@ impl Default for RulerConfig {
             credits: 1000,
             metrics: MetricsConfig::default(),
             shutdown_grace: Duration::from_secs(30),
+            rule_objects: RuleObjectsConfig::default(),
         }
     }
 }
@@ -88,6 +109,7 @@ impl fmt::Debug for RulerConfig {
             .field("credits", &self.credits)
             .field("metrics", &self.metrics)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("rule_objects", &self.rule_objects)
             .finish()
     }
 }

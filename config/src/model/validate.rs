@@ -350,6 +350,14 @@ impl Validator<'_> {
             )
             .with_hint("use it for testing only; set `caFile` instead");
         }
+        let ro = &cfg.rule_objects;
+        if ro.enabled && ro.notification_receivers.is_empty() && ro.alert_receivers.is_empty() {
+            self.error(
+                &["ruler", "ruleObjects", "enabled"],
+                "`Rule` objects are watched but no receiver gets their matches",
+            )
+            .with_hint("name receivers in `ruleObjects.notificationReceivers` (events of `type: notification` rules) and/or `ruleObjects.alertReceivers` (alerts of `type: alert` rules)");
+        }
         if cfg.auth_token.is_some() && cfg.exporters.iter().any(|u| u.starts_with("http://")) {
             self.warning(
                 &["ruler", "authToken"],

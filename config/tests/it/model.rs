@@ -550,3 +550,52 @@ fn ingest_batching_is_configurable_and_bounded() {
     let d = find(&diags, Severity::Error, "must be greater than zero");
     assert_eq!(d.location.map(|l| l.line), Some(4));
 }
+
+#[test]
+fn rule_objects_section_decodes_with_locations() {
+    let c = load_ok("ruler:\n  exporters: [\"http://e:50051\"]\n").config;
+    assert!(!c.ruler.rule_objects.enabled, "off by default");
+    let loaded = load_ok(
+        "ruler:\n  ruleObjects:\n    enabled: true\n    namespace: \"\"\n    notificationReceivers: [hook]\n    alertReceivers:\n      - am\n",
+    );
+    let ro = &loaded.config.ruler.rule_objects;
+    assert!(ro.enabled);
+    assert_eq!(ro.namespace, None, "\"\" means every namespace");
+    assert_eq!(ro.notification_receivers[0].value, "hook");
+    assert_eq!(ro.notification_receivers[0].location, Location::new(5, 29));
+    assert_eq!(ro.alert_receivers[0].value, "am");
+    assert_eq!(ro.alert_receivers[0].location, Location::new(7, 9));
+    let ns = load_ok("ruler:\n  ruleObjects: {namespace: team-a}\n");
+    assert_eq!(
+        ns.config.ruler.rule_objects.namespace.as_deref(),
+        Some("team-a")
+    );
+}
+
+#[test]
+fn rule_objects_without_receivers_is_an_error() {
+    let diags = load_err("ruler:\n  ruleObjects:\n    enabled: true\n");
+    let d = find(
+        &diags,
+        Severity::Error,
+        "`Rule` objects are watched but no receiver gets their matches",
+    );
+    assert_eq!(d.path.as_deref(), Some("ruler.ruleObjects.enabled"));
+    assert_eq!(d.location, Some(Location::new(3, 14)));
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("notificationReceivers")),
+        "{d:?}"
+    );
+    let loaded = load_ok("ruler:\n  ruleObjects:\n    enabeld: true\n");
+    let d = find(
+        &loaded.diagnostics,
+        Severity::Warning,
+        "unknown key `enabeld`",
+    );
+    assert!(
+        d.hint.as_deref().is_some_and(|h| h.contains("`enabled`")),
+        "{d:?}"
+    );
+}

@@ -7,6 +7,7 @@ mod middleware;
 mod objects;
 mod respond;
 mod router;
+mod status_patch;
 mod view;
 mod watch;
 

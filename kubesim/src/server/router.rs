@@ -13,7 +13,7 @@ use http::{Method, StatusCode};
 use super::middleware::{authenticate, common_headers, inject_faults, record};
 use super::respond::{self, AcceptAs, MetadataAs, Negotiated};
 use super::view::{Target, View};
-use super::{leases, list, objects, watch};
+use super::{leases, list, objects, status_patch, watch};
 use crate::discovery;
 use crate::shared::Shared;
 use crate::status::Status;
@@ -145,11 +145,22 @@ async fn resource(ctx: Ctx, body: Body, group: &str, version: &str, rest: Vec<St
         _ => (false, rest),
     };
     let parts: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let (namespace, plural, name) = match parts.as_slice() {
-        ["namespaces", ns, res] => (Some((*ns).to_owned()), *res, None),
-        ["namespaces", ns, res, name] => (Some((*ns).to_owned()), *res, Some((*name).to_owned())),
-        [res] => (None, *res, None),
-        [res, name] => (None, *res, Some((*name).to_owned())),
+    let (namespace, plural, name, sub) = match parts.as_slice() {
+        ["namespaces", ns, res] => (Some((*ns).to_owned()), *res, None, None),
+        ["namespaces", ns, res, name] => {
+            (Some((*ns).to_owned()), *res, Some((*name).to_owned()), None)
+        }
+        ["namespaces", ns, res, name, sub] if !watch_path => (
+            Some((*ns).to_owned()),
+            *res,
+            Some((*name).to_owned()),
+            Some(*sub),
+        ),
+        [res] => (None, *res, None, None),
+        [res, name] => (None, *res, Some((*name).to_owned()), None),
+        [res, name, sub] if !watch_path && *res != "namespaces" => {
+            (None, *res, Some((*name).to_owned()), Some(*sub))
+        }
         _ => return ctx.error(&Status::path_not_found()),
     };
     let Some(def) = ctx
@@ -165,6 +176,12 @@ async fn resource(ctx: Ctx, body: Body, group: &str, version: &str, rest: Vec<St
     {
         return ctx.error(&Status::path_not_found());
     }
+    // only the `status` subresource of custom resources is served
+    let status_sub = match sub {
+        None => false,
+        Some("status") if def.generation && def.has_status() => true,
+        Some(_) => return ctx.error(&Status::path_not_found()),
+    };
     let is_events = def.collection() == crate::store::events::EVENTS;
     let view = if ctx.neg.accept == AcceptAs::Metadata {
         View::Metadata
@@ -191,6 +208,13 @@ async fn resource(ctx: Ctx, body: Body, group: &str, version: &str, rest: Vec<St
     let is_lease = req.def.group == "coordination.k8s.io" && req.def.plural == "leases";
     let watching =
         req.watch_path || matches!(ctx.neg.param("watch"), Some("1" | "true" | "True" | "t"));
+    if status_sub {
+        return match ctx.method {
+            Method::GET => objects::get(&ctx, &req),
+            Method::PATCH => status_patch::patch(&ctx, &req, body).await,
+            _ => ctx.error(&Status::method_not_allowed()),
+        };
+    }
     match (&ctx.method, req.name.is_some()) {
         (&Method::GET, _) if watching => watch::watch(&ctx, &req),
         (&Method::GET, true) if ctx.neg.metadata_as == Some(MetadataAs::List) => {

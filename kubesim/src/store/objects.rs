@@ -100,6 +100,51 @@ pub fn rest_from_value(obj: &serde_json::Map<String, serde_json::Value>) -> Resu
     Ok(out)
 }
 
+/// Parses `rest` (comma-separated members) as a JSON object.
+pub fn rest_map(rest: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut doc = Vec::with_capacity(rest.len() + 2);
+    doc.push(b'{');
+    doc.extend_from_slice(rest);
+    doc.push(b'}');
+    serde_json::from_slice(&doc).map_err(|e| e.to_string())
+}
+
+/// A write of a custom resource's object (not of its `status` subresource): the new
+/// members and `metadata.generation`. `old` is the stored generation and members.
+/// With a status subresource the stored status is kept (the written one is
+/// ignored) and only other members move the generation; without one, any member
+/// does. A new object starts at generation 1.
+pub fn custom_write(
+    rest: &str,
+    old: Option<(i64, &[u8])>,
+    status_subresource: bool,
+) -> Result<(String, i64), String> {
+    let mut new = rest_map(rest.as_bytes())?;
+    let Some((generation, old_rest)) = old else {
+        if status_subresource {
+            new.remove("status");
+        }
+        return Ok((rest_from_value(&new)?, 1));
+    };
+    let mut old = rest_map(old_rest)?;
+    if status_subresource {
+        new.remove("status");
+        let kept = old.remove("status");
+        let changed = new != old;
+        if let Some(st) = kept {
+            new.insert("status".to_owned(), st);
+        }
+        let generation = if changed { generation + 1 } else { generation };
+        return Ok((rest_from_value(&new)?, generation.max(1)));
+    }
+    let generation = if new == old {
+        generation
+    } else {
+        generation + 1
+    };
+    Ok((rest_from_value(&new)?, generation.max(1)))
+}
+
 /// Default members for kinds whose Go types always serialise them.
 pub fn default_rest(kind: &str) -> &'static str {
     match kind {
@@ -139,6 +184,41 @@ mod tests {
             br#"{"metadata":{"name":"p","creationTimestamp":null}}"#
         );
         assert_eq!(rest(&item).unwrap(), b"");
+    }
+
+    #[test]
+    fn custom_writes_track_the_generation_and_keep_the_status() {
+        let (rest, g) = custom_write(r#""spec":{"a":1},"status":{"x":1}"#, None, true).unwrap();
+        assert_eq!((rest.as_str(), g), (r#""spec":{"a":1}"#, 1));
+        let stored = br#""spec":{"a":1},"status":{"ok":true}"#;
+        // the same spec, another status: nothing changes
+        let (rest, g) = custom_write(
+            r#""spec":{"a":1},"status":{"x":2}"#,
+            Some((1, stored)),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (rest.as_str(), g),
+            (r#""spec":{"a":1},"status":{"ok":true}"#, 1)
+        );
+        // a new spec: generation 2, status kept
+        let (rest, g) = custom_write(r#""spec":{"a":2}"#, Some((1, stored)), true).unwrap();
+        assert_eq!(
+            (rest.as_str(), g),
+            (r#""spec":{"a":2},"status":{"ok":true}"#, 2)
+        );
+        // without a status subresource, status is written and moves the generation
+        let (rest, g) = custom_write(
+            r#""spec":{"a":1},"status":{"x":2}"#,
+            Some((1, stored)),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (rest.as_str(), g),
+            (r#""spec":{"a":1},"status":{"x":2}"#, 2)
+        );
     }
 
     #[test]

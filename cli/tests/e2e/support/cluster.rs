@@ -345,6 +345,9 @@ impl Ruler {
         }
         cmd.arg("--metrics-address")
             .arg(format!("127.0.0.1:{metrics_port}"))
+            // used when the config watches `Rule` objects (ruler.ruleObjects)
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
             .env("HOSTNAME", member);
         for (k, v) in env {
             cmd.env(k, v);
