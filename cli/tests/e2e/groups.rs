@@ -185,9 +185,21 @@ async fn a_receiver_added_later_starts_where_the_others_are() {
     let mut run = Combined::start(&cluster, &second).await;
     let new_keys = cluster.create_numbered("new", 0..10, |_| true);
     let grpc = run.grpc_url();
-    eventually("20 acknowledged", Duration::from_secs(20), || {
-        fully_acknowledged(&grpc, "ruler", 20)
-    })
+    // both groups: the process is ready once one lane is subscribed, and under load
+    // `newer` may subscribe after `archive` has acknowledged everything
+    eventually(
+        "20 acknowledged by both",
+        Duration::from_secs(20),
+        || async {
+            fully_acknowledged(&grpc, "ruler", 20).await?;
+            let status = log_status(&grpc).await?;
+            if status.groups.iter().any(|g| g.name == "ruler.newer") {
+                Ok(())
+            } else {
+                Err(format!("no group ruler.newer yet: {:?}", status.groups))
+            }
+        },
+    )
     .await;
     let status = run.proc.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}; log:\n{}", run.proc.log());
