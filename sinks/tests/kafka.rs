@@ -148,6 +148,16 @@ impl Tansu {
             assert!(Instant::now() < deadline, "tansu did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // something else may have taken the port between a stop and a restart (tests
+        // run in parallel): then tansu exits and the connection above was not to it
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some(status) = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            panic!("tansu exited ({status}); was port {} taken?", self.port);
+        }
         let admin: AdminClient<DefaultClientContext> = self.client().create().unwrap();
         let created = admin
             .create_topics(
@@ -414,9 +424,16 @@ async fn a_broker_down_at_start_loses_nothing() {
 
 /// The broker is killed in the middle of a stream and comes back with its
 /// data (kept in S3): nothing is acknowledged while it is down, and every
-/// event produced meanwhile arrives once it is back.
+/// event produced meanwhile arrives once it is back. About one run in three,
+/// the restarted tansu answers the producer with `ProducerFenced` until it is
+/// replaced by a new one (the sink does that; before, the receiver retried the
+/// same producer forever).
 #[tokio::test]
 async fn a_broker_restarted_mid_stream_loses_nothing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_test_writer()
+        .try_init();
     let Some(mut broker) = Tansu::durable().await else {
         return;
     };
@@ -438,7 +455,9 @@ async fn a_broker_restarted_mid_stream_loses_nothing() {
         "acknowledged while the broker was down"
     );
     broker.start("events").await;
-    let acks = h.acks(5, WAIT).await;
+    // reconnecting to the restarted broker (its data in S3, served by a Python
+    // fake) takes long on a loaded machine: the point is that nothing is lost
+    let acks = h.acks(5, WAIT * 4).await;
     assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
     let client = broker.client();
     let all = tokio::task::spawn_blocking(move || read(client, "events", 6))

@@ -215,7 +215,8 @@ pub struct KafkaSink {
     sarama: bool,
     props: Vec<(String, herald_config::Secret<String>)>,
     /// Replaced when librdkafka reports a fatal error (an idempotent
-    /// producer that can no longer guarantee order stops for good).
+    /// producer that can no longer guarantee order stops for good), or when the
+    /// broker no longer knows its producer id or epoch.
     producer: std::sync::Mutex<Arc<Producer>>,
 }
 
@@ -248,8 +249,8 @@ impl KafkaSink {
             .clone()
     }
 
-    /// Replaces `failed` by a new producer after librdkafka's fatal error
-    /// (unless another send already did).
+    /// Replaces `failed` by a new producer after librdkafka's fatal error or a
+    /// broker that lost its producer state (unless another send already did).
     fn replace_after_fatal(&self, failed: &Arc<Producer>, reason: &str) {
         let mut slot = self
             .producer
@@ -264,7 +265,7 @@ impl KafkaSink {
                     sink = %self.name,
                     sink_type = KafkaConfig::NAME,
                     reason,
-                    "kafka producer hit a fatal error; replaced by a new one, its records are retried"
+                    "kafka producer cannot go on (fatal error, or the broker lost its producer state); replaced by a new one, its records are retried"
                 );
                 *slot = Arc::new(p);
             }
@@ -290,6 +291,18 @@ fn create_producer(
     };
     ThreadedProducer::from_config_and_context(&client_config(props), context)
         .map_err(|e| KafkaError::Client(redact(&e.to_string(), props)))
+}
+
+/// Errors by which the broker says it no longer knows this producer's id or epoch
+/// (it restarted without that state, or another producer took the id over): the
+/// same producer would get them forever, a new one starts afresh. Its records are
+/// retried.
+pub(crate) fn producer_state_lost(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::ProducerFenced | C::InvalidProducerEpoch | C::UnknownProducerId | C::OutOfOrderSequenceNumber
+    )
 }
 
 /// Errors a record can be refused with for good: trying again cannot help.
@@ -374,17 +387,28 @@ impl Sink for KafkaSink {
             }
         }
         let mut outcomes = Vec::with_capacity(pending.len());
+        let mut stale_state = None;
         for p in pending {
             outcomes.push(match p {
                 Err(outcome) => outcome,
                 Ok(rx) => match rx.await {
                     Ok(Ok(_)) => ItemOutcome::Delivered,
-                    Ok(Err(e)) => outcome_of(&e),
+                    Ok(Err(e)) => {
+                        if e.rdkafka_error_code().is_some_and(producer_state_lost) {
+                            stale_state = Some(e.to_string());
+                        }
+                        outcome_of(&e)
+                    }
                     Err(_) => ItemOutcome::retry("the producer stopped before the delivery report"),
                 },
             });
         }
-        if let Some((_, reason)) = producer.client().fatal_error() {
+        let replace = producer
+            .client()
+            .fatal_error()
+            .map(|(_, reason)| reason)
+            .or(stale_state);
+        if let Some(reason) = replace {
             self.replace_after_fatal(&producer, &reason);
             for o in &mut outcomes {
                 if let ItemOutcome::Rejected { reason } = o {

@@ -444,3 +444,22 @@ fn broker_refusals_are_sorted_into_permanent_and_retriable() {
         assert!(!is_permanent(code), "{code:?}");
     }
 }
+
+#[test]
+fn a_broker_that_lost_the_producer_state_gets_a_new_producer_not_a_rejection() {
+    use rdkafka::error::RDKafkaErrorCode as C;
+    // seen against a restarted broker: ProducerFenced for every retry of the same
+    // producer, forever; a new producer gets a new id and goes on
+    for code in [
+        C::ProducerFenced,
+        C::InvalidProducerEpoch,
+        C::UnknownProducerId,
+        C::OutOfOrderSequenceNumber,
+    ] {
+        assert!(super::sink::producer_state_lost(code), "{code:?}");
+        assert!(!is_permanent(code), "{code:?} is retried, not rejected");
+    }
+    for code in [C::QueueFull, C::MessageTimedOut, C::MessageSizeTooLarge] {
+        assert!(!super::sink::producer_state_lost(code), "{code:?}");
+    }
+}
