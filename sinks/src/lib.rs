@@ -14,10 +14,12 @@
 //!   [`opsgenie`], [`syslog`], [`alertmanager`]; `kafka` (with the `kafka`
 //!   feature), `sqs`, `sns`, `kinesis`, `firehose`, `eventbridge`, `opscenter`
 //!   (with the `aws` feature);
+//! * [`hook`]: per-receiver Starlark hooks (run with the `hooks` feature);
 //! * [`util`]: payload encoding, layouts, JSON lines, HTTP and TLS helpers.
 
 pub mod config;
 pub mod driver;
+pub mod hook;
 pub mod model;
 pub mod preview;
 pub mod registry;

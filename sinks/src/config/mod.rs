@@ -67,14 +67,17 @@ pub struct ReceiverConfig {
     /// herald extension: only events whose namespace matches reach this receiver
     /// (`None`: every event the route selects).
     pub namespace_selector: Option<NamespaceSelector>,
+    /// herald extension: a script asked about every event before it is sent.
+    pub hook: Option<crate::hook::HookConfig>,
 }
 
 /// Keys of a receiver entry besides its sink key.
-const RECEIVER_KEYS: [&str; 4] = [
+const RECEIVER_KEYS: [&str; 5] = [
     "name",
     "delivery",
     "namespaceSelector",
     "includeNonNamespaced",
+    "hook",
 ];
 
 /// Every sink key a receiver entry may have: kubernetes-event-exporter's, in
@@ -239,13 +242,22 @@ fn parse_receiver(
         _ => Some(DeliveryConfig::default()),
     };
     let namespace_selector = parse_namespace_selector(item, path, diags);
-    let receiver = match (sink, delivery, namespace_selector) {
-        (Some(sink), Some(delivery), Ok(namespace_selector)) => Some(ReceiverConfig {
+    let hook: Result<Option<crate::hook::HookConfig>, ()> = match item.get("hook") {
+        Some(node) if !node.is_null() => {
+            crate::hook::decode(node, &child_path(path, "hook"), diags)
+                .map(Some)
+                .ok_or(())
+        }
+        _ => Ok(None),
+    };
+    let receiver = match (sink, delivery, namespace_selector, hook) {
+        (Some(sink), Some(delivery), Ok(namespace_selector), Ok(hook)) => Some(ReceiverConfig {
             name: name.value.clone(),
             location: item.loc,
             sink,
             delivery,
             namespace_selector,
+            hook,
         }),
         _ => None,
     };

@@ -9,6 +9,8 @@
 //! | `herald_sink_retries_total` | `sink`, `sink_type` |
 //! | `herald_sink_buffer_events` | `sink`, `sink_type` (queue depth) |
 //! | `herald_sink_request_duration_seconds` | `sink`, `sink_type` (histogram) |
+//! | `herald_sink_hook_events_total` | `sink`, `sink_type`, `result` (`unchanged`, `changed`, `skipped`, `held`) |
+//! | `herald_sink_hook_errors_total` | `sink`, `sink_type`, `error` (`timeout`, `script`, `invalid`) |
 //!
 //! Every event a receiver does not deliver is counted in
 //! `herald_sink_dropped_events_total` with its reason; events rejected after
@@ -44,6 +46,22 @@ struct ErrorLabels {
     error_type: String,
 }
 
+/// Labels of `herald_sink_hook_events_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HookResultLabels {
+    sink: String,
+    sink_type: String,
+    result: String,
+}
+
+/// Labels of `herald_sink_hook_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HookErrorLabels {
+    sink: String,
+    sink_type: String,
+    error: String,
+}
+
 /// Labels of `herald_sink_dropped_events_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DropLabels {
@@ -69,6 +87,8 @@ pub struct SinkMetrics {
     retries: Family<SinkLabels, Counter>,
     buffer: Family<SinkLabels, Gauge>,
     duration: HistogramFamily,
+    hook_results: Family<HookResultLabels, Counter>,
+    hook_errors: Family<HookErrorLabels, Counter>,
     kee: Option<KeeMetrics>,
 }
 
@@ -89,6 +109,8 @@ impl SinkMetrics {
             retries: Family::default(),
             buffer: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
+            hook_results: Family::default(),
+            hook_errors: Family::default(),
             kee: None,
         }
     }
@@ -136,6 +158,16 @@ impl SinkMetrics {
             "Duration of a receiver's requests",
             self.duration.clone(),
         );
+        registry.register(
+            "herald_sink_hook_events",
+            "Events a receiver's hook decided on, by result",
+            self.hook_results.clone(),
+        );
+        registry.register(
+            "herald_sink_hook_errors",
+            "Hook runs that gave no usable answer (onError applied), by error",
+            self.hook_errors.clone(),
+        );
     }
 
     /// Resolves the series of one receiver.
@@ -152,6 +184,8 @@ impl SinkMetrics {
             duration: self.duration.get_or_create_owned(&labels),
             errors: self.errors.clone(),
             dropped: self.dropped.clone(),
+            hook_results: self.hook_results.clone(),
+            hook_errors: self.hook_errors.clone(),
             kee: self.kee.clone(),
             labels,
         })
@@ -194,10 +228,34 @@ pub(crate) struct ReceiverMetrics {
     duration: Histogram,
     errors: Family<ErrorLabels, Counter>,
     dropped: Family<DropLabels, Counter>,
+    hook_results: Family<HookResultLabels, Counter>,
+    hook_errors: Family<HookErrorLabels, Counter>,
     kee: Option<KeeMetrics>,
 }
 
 impl ReceiverMetrics {
+    /// Counts one hook decision (`unchanged`, `changed`, `skipped`, `held`).
+    pub(crate) fn hook_result(&self, result: &'static str) {
+        self.hook_results
+            .get_or_create(&HookResultLabels {
+                sink: self.labels.sink.clone(),
+                sink_type: self.labels.sink_type.clone(),
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one hook run that gave no usable answer.
+    pub(crate) fn hook_error(&self, kind: super::HookErrorKind) {
+        self.hook_errors
+            .get_or_create(&HookErrorLabels {
+                sink: self.labels.sink.clone(),
+                sink_type: self.labels.sink_type.clone(),
+                error: kind.as_str().to_owned(),
+            })
+            .inc();
+    }
+
     pub(crate) fn sent(&self, events: usize, bytes: usize) {
         self.sent_events.inc_by(as_u64(events));
         self.sent_bytes.inc_by(as_u64(bytes));

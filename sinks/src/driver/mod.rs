@@ -22,10 +22,14 @@
 //!   silently;
 //! * metrics ([`SinkMetrics`]) and health (a receiver failing for longer than
 //!   its window is unhealthy);
+//! * a receiver's hook ([`hook`]), asked about every event before it is
+//!   encoded, in a stage of its own ([`hook_stage`]);
 //! * graceful drain on shutdown.
 
 pub mod ack;
 mod health;
+pub mod hook;
+mod hook_stage;
 mod metrics;
 mod receiver;
 pub mod retry;
@@ -44,6 +48,7 @@ use herald_template::Value;
 pub use ack::{
     AckGroup, AckNotice, AckReceiver, AckRef, AckSender, AckStatus, AckWatch, ack_channel,
 };
+pub use hook::{DeliveryHook, HookDecision, HookErrorKind, HookOutcome, HookSettings, HookTarget};
 pub use metrics::SinkMetrics;
 pub use receiver::{DeliverOutcome, DrainOutcome, Receiver};
 pub use settings::{BatchSettings, DeliverySettings, OnFull, RetrySettings};
@@ -78,6 +83,33 @@ pub trait RequestBuilder: Send + Sync + 'static {
     /// The driver keeps the items, so that it can build a smaller request
     /// from the ones a target asked to retry.
     fn build_request(&self, items: &[Self::Item]) -> Self::Request;
+
+    /// Returns whether two items may travel in one request (the worker closes
+    /// a batch before an item that may not join it). Items differ when a
+    /// hook changed per-event settings such as a path or a tenant, or when
+    /// their per-event headers differ. Every item may by default.
+    fn same_request(&self, first: &Self::Item, next: &Self::Item) -> bool {
+        let _ = (first, next);
+        true
+    }
+
+    /// The settings of this sink a receiver's hook may change for this event,
+    /// with their current values (the `config` dict the hook's script gets).
+    /// None by default: a hook can then only skip events.
+    fn hook_offer(&self, delivery: &Delivery) -> serde_json::Map<String, serde_json::Value> {
+        let _ = delivery;
+        serde_json::Map::new()
+    }
+
+    /// Checks settings a hook changed (only keys [`RequestBuilder::hook_offer`]
+    /// offered, with values of the offered types).
+    ///
+    /// # Errors
+    /// A value this sink cannot send; the hook's `onError` then applies.
+    fn hook_check(&self, changed: &HookSettings) -> Result<(), String> {
+        let _ = changed;
+        Ok(())
+    }
 
     /// Shows a request as `herald route` prints it: what goes over the wire,
     /// with credentials (header values, URL userinfo and secret-looking query
@@ -183,6 +215,8 @@ pub struct Delivery {
     /// The kube-events rule that selected the event for this receiver, with the
     /// alert it produced (None: the route tree selected it).
     pub rule: Option<Arc<herald_rules::RuleMatch>>,
+    /// The settings the receiver's hook changed for this event.
+    hook: Option<Arc<HookSettings>>,
 }
 
 impl Delivery {
@@ -200,6 +234,7 @@ impl Delivery {
             ack,
             trace: None,
             rule: None,
+            hook: None,
         }
     }
 
@@ -219,6 +254,19 @@ impl Delivery {
     pub fn with_rule(mut self, rule: Option<Arc<herald_rules::RuleMatch>>) -> Delivery {
         self.rule = rule;
         self
+    }
+
+    /// Attaches the settings the receiver's hook changed for this event.
+    #[must_use]
+    pub fn with_hook_settings(mut self, settings: Option<Arc<HookSettings>>) -> Delivery {
+        self.hook = settings;
+        self
+    }
+
+    /// The settings the receiver's hook changed for this event (`None`: as
+    /// configured).
+    pub fn hook_settings(&self) -> Option<&HookSettings> {
+        self.hook.as_deref()
     }
 
     /// Creates a delivery for one event (tests and tools); its value is built when

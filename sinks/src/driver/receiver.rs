@@ -15,6 +15,8 @@ use tracing::{Instrument as _, info_span, warn};
 
 use super::ack::AckStatus;
 use super::health::HealthState;
+use super::hook::DeliveryHook;
+use super::hook_stage::{HANDOFF, HookStage, SinkTarget};
 use super::metrics::{DropReason, ReceiverMetrics, SinkMetrics};
 use super::settings::{DeliverySettings, OnFull};
 use super::worker::{self, Shared};
@@ -126,6 +128,21 @@ impl Receiver {
         settings: DeliverySettings,
         metrics: &SinkMetrics,
     ) -> Receiver {
+        Receiver::spawn_with_hook(name, sink, settings, metrics, None)
+    }
+
+    /// [`Receiver::spawn`] with a hook asked about every event before the
+    /// worker encodes it ([`hook_stage`](super::hook_stage)).
+    ///
+    /// # Panics
+    /// Panics when called outside a Tokio runtime.
+    pub fn spawn_with_hook<S: Sink>(
+        name: &str,
+        sink: S,
+        settings: DeliverySettings,
+        metrics: &SinkMetrics,
+        hook: Option<Arc<dyn DeliveryHook>>,
+    ) -> Receiver {
         let settings = settings.sanitized();
         let sink = Arc::new(sink);
         let kind = sink.kind();
@@ -144,7 +161,32 @@ impl Receiver {
             pending: pending.clone(),
         });
         let span = info_span!("receiver", sink = %name, sink_type = kind);
-        let worker = tokio::spawn(worker::run(shared, rx, closing.clone()).instrument(span));
+        let worker = match hook {
+            None => tokio::spawn(worker::run(shared, rx, closing.clone()).instrument(span)),
+            Some(hook) => {
+                let stage = HookStage {
+                    name: name.clone(),
+                    kind,
+                    hook,
+                    target: Arc::new(SinkTarget(sink.clone())),
+                    metrics: receiver_metrics.clone(),
+                    pending: pending.clone(),
+                    retry: settings.retry,
+                };
+                let (handoff_tx, handoff_rx) = mpsc::channel(HANDOFF);
+                // The stage sees shutdown and closes the queue; the worker
+                // drains what the stage hands it and ends when the stage
+                // drops its side, so it gets a token that is never cancelled.
+                let stage = stage.run(rx, handoff_tx, closing.clone());
+                let worker = worker::run(shared, handoff_rx, CancellationToken::new());
+                tokio::spawn(
+                    async move {
+                        tokio::join!(stage, worker);
+                    }
+                    .instrument(span),
+                )
+            }
+        };
         Receiver {
             name,
             kind,

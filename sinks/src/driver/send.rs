@@ -71,6 +71,11 @@ impl<I> Batch<I> {
         self.acks.len()
     }
 
+    /// The batch's first item.
+    pub(super) fn first(&self) -> Option<&I> {
+        self.items.first()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.acks.is_empty()
     }

@@ -150,10 +150,15 @@ impl<S: Sink> Worker<S> {
         shared.metrics.dequeued();
         match shared.sink.builder().encode(&d) {
             Ok(item) => {
-                let size = shared.sink.builder().item_size(&item);
-                if !self.batch.is_empty()
-                    && self.batch.bytes().saturating_add(size) > shared.settings.batch.max_bytes
-                {
+                let builder = shared.sink.builder();
+                let size = builder.item_size(&item);
+                let too_big =
+                    self.batch.bytes().saturating_add(size) > shared.settings.batch.max_bytes;
+                let apart = self
+                    .batch
+                    .first()
+                    .is_some_and(|first| !builder.same_request(first, &item));
+                if !self.batch.is_empty() && (too_big || apart) {
                     self.flush().await;
                 }
                 self.batch.push(item, size, d);

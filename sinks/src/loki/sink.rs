@@ -15,10 +15,15 @@ use serde::Serialize;
 use tracing::warn;
 
 use super::config::LokiAuth;
-use super::labels::{LabelTemplate, prometheus_text, render_labels};
+use super::labels::{
+    LabelTemplate, MAX_LABEL_VALUE_BYTES, MAX_LABELS, is_valid_label_name, prometheus_text,
+    render_labels,
+};
 use super::proto::{EntryAdapter, PushRequest, StreamAdapter, encode_snappy};
 use super::{HeaderTemplate, LokiConfig, LokiError, LokiFormat, TimestampSource};
-use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, SendOutcome, Sink};
+use crate::driver::{
+    Delivery, EncodeError, HookSettings, RequestBuilder, SendError, SendOutcome, Sink,
+};
 use crate::registry::SinkType as _;
 use crate::util::PayloadEncoder;
 use crate::util::http::{HttpRequest, HttpSender};
@@ -36,7 +41,49 @@ pub struct LokiItem {
     line: String,
     /// Per-event headers.
     headers: HeaderMap,
+    /// The tenant the hook chose (`Some("")`: none).
+    tenant: Option<String>,
 }
+
+/// The per-event settings a hook may change: `tenant` (`X-Scope-OrgID`, empty
+/// for none) and `labels` (the event's stream labels, as rendered).
+const HOOK_TENANT: &str = "tenant";
+const HOOK_LABELS: &str = "labels";
+
+/// Stream labels a hook chose, checked as Loki would; empty values are left
+/// out, as with rendered labels.
+fn hook_labels(pairs: &[(&str, &str)]) -> Result<Vec<(String, String)>, String> {
+    let mut labels = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if !is_valid_label_name(name) {
+            return Err(format!(
+                "`{name}` is not a valid Loki label name (letters, digits and `_`, not starting with a digit)"
+            ));
+        }
+        if value.len() > MAX_LABEL_VALUE_BYTES {
+            return Err(format!(
+                "label `{name}` is {} bytes long; Loki accepts at most {MAX_LABEL_VALUE_BYTES}",
+                value.len()
+            ));
+        }
+        if !value.is_empty() {
+            labels.push(((*name).to_owned(), (*value).to_owned()));
+        }
+    }
+    if labels.is_empty() {
+        return Err("every stream label is empty; Loki refuses a stream without labels".into());
+    }
+    if labels.len() > MAX_LABELS {
+        return Err(format!(
+            "{} stream labels; Loki accepts at most {MAX_LABELS}",
+            labels.len()
+        ));
+    }
+    Ok(labels)
+}
+
+/// `X-Scope-OrgID`: the tenant of a multi-tenant Loki.
+const TENANT_HEADER: HeaderName = HeaderName::from_static("x-scope-orgid");
 
 /// Turns events into Loki pushes.
 #[derive(Debug, Clone)]
@@ -66,8 +113,7 @@ impl LokiBuilder {
             && let Ok(v) = HeaderValue::from_str(tenant)
         {
             // `X-Scope-OrgID`: the tenant of a multi-tenant Loki.
-            base.headers
-                .insert(HeaderName::from_static("x-scope-orgid"), v);
+            base.headers.insert(TENANT_HEADER, v);
         }
         if let Some(v) = config.auth.as_ref().and_then(auth_header) {
             base.headers.insert(AUTHORIZATION, v);
@@ -93,6 +139,16 @@ impl LokiBuilder {
             base,
             dynamic_headers,
         }
+    }
+
+    /// The event's stream labels as configured, rendered.
+    fn render_labels(&self, delivery: &Delivery) -> Result<Vec<(String, String)>, EncodeError> {
+        let needs_value = self.labels.iter().any(LabelTemplate::needs_value);
+        render_labels(
+            &self.labels,
+            &delivery.event,
+            needs_value.then(|| delivery.value()),
+        )
     }
 
     fn json_body(streams: &BTreeMap<&str, Vec<&LokiItem>>, now: i64) -> Vec<u8> {
@@ -201,12 +257,14 @@ impl RequestBuilder for LokiBuilder {
     type Request = HttpRequest;
 
     fn encode(&self, delivery: &Delivery) -> Result<LokiItem, EncodeError> {
-        let needs_value = self.labels.iter().any(LabelTemplate::needs_value);
-        let labels = render_labels(
-            &self.labels,
-            &delivery.event,
-            needs_value.then(|| delivery.value()),
-        )?;
+        let settings = delivery.hook_settings();
+        let labels = match settings.and_then(|s| s.texts(HOOK_LABELS)) {
+            Some(pairs) => hook_labels(&pairs).map_err(EncodeError::Invalid)?,
+            None => self.render_labels(delivery)?,
+        };
+        let tenant = settings
+            .and_then(|s| s.text(HOOK_TENANT))
+            .map(str::to_owned);
         let mut line = Vec::with_capacity(1024);
         self.encoder.encode(delivery, &mut line)?;
         let line = String::from_utf8(line)
@@ -244,7 +302,47 @@ impl RequestBuilder for LokiBuilder {
             nanos,
             line,
             headers,
+            tenant,
         })
+    }
+
+    fn same_request(&self, first: &LokiItem, next: &LokiItem) -> bool {
+        first.tenant == next.tenant && first.headers == next.headers
+    }
+
+    fn hook_offer(&self, delivery: &Delivery) -> serde_json::Map<String, serde_json::Value> {
+        let tenant = self
+            .base
+            .headers
+            .get(TENANT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        // A label template that fails for this event offers no labels; the
+        // encode reports the failure when the hook does not set them.
+        let labels: serde_json::Map<String, serde_json::Value> = self
+            .render_labels(delivery)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        let mut offer = serde_json::Map::new();
+        offer.insert(HOOK_TENANT.into(), tenant.into());
+        offer.insert(HOOK_LABELS.into(), serde_json::Value::Object(labels));
+        offer
+    }
+
+    fn hook_check(&self, changed: &HookSettings) -> Result<(), String> {
+        if let Some(tenant) = changed.text(HOOK_TENANT)
+            && HeaderValue::from_str(tenant).is_err()
+        {
+            return Err(format!(
+                "tenant `{tenant}` has characters an HTTP header does not allow"
+            ));
+        }
+        if let Some(pairs) = changed.texts(HOOK_LABELS) {
+            hook_labels(&pairs)?;
+        }
+        Ok(())
     }
 
     fn item_size(&self, item: &LokiItem) -> usize {
@@ -253,13 +351,26 @@ impl RequestBuilder for LokiBuilder {
     }
 
     /// One push: entries grouped per stream (streams in label order), sorted
-    /// by timestamp within each stream (queue order among equal ones), with
-    /// the per-event headers of the first event.
+    /// by timestamp within each stream (queue order among equal ones). The
+    /// items of a push share their per-event headers and tenant
+    /// ([`RequestBuilder::same_request`]).
     fn build_request(&self, items: &[LokiItem]) -> HttpRequest {
         let mut request = self.base.clone();
         if let Some(first) = items.first() {
             for (name, value) in &first.headers {
                 request.headers.append(name.clone(), value.clone());
+            }
+            match first.tenant.as_deref() {
+                None => {}
+                Some("") => {
+                    request.headers.remove(TENANT_HEADER);
+                }
+                // Checked by `hook_check`.
+                Some(tenant) => {
+                    if let Ok(v) = HeaderValue::from_str(tenant) {
+                        request.headers.insert(TENANT_HEADER, v);
+                    }
+                }
             }
         }
         let mut streams: BTreeMap<&str, Vec<&LokiItem>> = BTreeMap::new();

@@ -11,8 +11,10 @@ use herald_proto::Event;
 use super::{BuildContext, SinkBuildError, SinkType};
 use crate::config::DeliveryConfig;
 use crate::driver::{
-    AckRef, BatchSettings, Delivery, EncodeError, Receiver, RequestBuilder as _, SinkMetrics,
+    AckRef, BatchSettings, Delivery, DeliveryHook, EncodeError, Receiver, RequestBuilder as _,
+    SinkMetrics,
 };
+use crate::hook::HookConfig;
 
 /// Values receivers expose to tests and tools, by receiver name.
 pub(crate) type Handles = HashMap<String, Box<dyn Any + Send + Sync>>;
@@ -28,6 +30,7 @@ trait Erased: fmt::Debug + Send + Sync + 'static {
         &self,
         name: &str,
         delivery: &DeliveryConfig,
+        hook: Option<&HookConfig>,
         metrics: &SinkMetrics,
         handles: &mut Handles,
     ) -> Result<Receiver, SinkBuildError>;
@@ -58,9 +61,11 @@ impl<T: SinkType> Erased for T {
         &self,
         name: &str,
         delivery: &DeliveryConfig,
+        hook: Option<&HookConfig>,
         metrics: &SinkMetrics,
         handles: &mut Handles,
     ) -> Result<Receiver, SinkBuildError> {
+        let hook = script_hook(name, hook)?;
         let settings = delivery.apply(self.delivery_defaults());
         let mut cx = BuildContext {
             name,
@@ -73,9 +78,41 @@ impl<T: SinkType> Erased for T {
             T::NAME,
             "a sink must report its type's config key"
         );
-        Ok(Receiver::spawn(name, sink, settings, metrics))
+        Ok(Receiver::spawn_with_hook(
+            name, sink, settings, metrics, hook,
+        ))
     }
 }
+
+/// The receiver's hook, ready to run.
+#[cfg(feature = "hooks")]
+#[allow(clippy::unnecessary_wraps)] // the build without hooks refuses one
+fn script_hook(
+    name: &str,
+    hook: Option<&HookConfig>,
+) -> Result<Option<Arc<dyn DeliveryHook>>, SinkBuildError> {
+    Ok(hook.map(|h| Arc::new(crate::hook::ScriptHook::new(name, h)) as Arc<dyn DeliveryHook>))
+}
+
+/// A build without the `hooks` feature cannot run a receiver's hook.
+#[cfg(not(feature = "hooks"))]
+fn script_hook(
+    _name: &str,
+    hook: Option<&HookConfig>,
+) -> Result<Option<Arc<dyn DeliveryHook>>, SinkBuildError> {
+    match hook {
+        None => Ok(None),
+        Some(_) => Err(SinkBuildError::new(HooksUnavailable)),
+    }
+}
+
+/// A receiver has a hook and this build cannot run it.
+#[cfg(not(feature = "hooks"))]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this receiver has a hook, and this build was made without the `hooks` feature; run a build with it (`--features hooks`)"
+)]
+pub struct HooksUnavailable;
 
 /// The sink block of a receiver (`webhook: {…}`), decoded by its type;
 /// cheap to clone.
@@ -117,10 +154,11 @@ impl SinkConfig {
         &self,
         name: &str,
         delivery: &DeliveryConfig,
+        hook: Option<&HookConfig>,
         metrics: &SinkMetrics,
         handles: &mut Handles,
     ) -> Result<Receiver, SinkBuildError> {
-        self.0.start(name, delivery, metrics, handles).await
+        self.0.start(name, delivery, hook, metrics, handles).await
     }
 }
 

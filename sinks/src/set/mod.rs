@@ -78,7 +78,13 @@ impl SinkSet {
         for rc in configs {
             let receiver = rc
                 .sink
-                .start(&rc.name, &rc.delivery, metrics, &mut set.handles)
+                .start(
+                    &rc.name,
+                    &rc.delivery,
+                    rc.hook.as_ref(),
+                    metrics,
+                    &mut set.handles,
+                )
                 .await
                 .map_err(|source| BuildError {
                     receiver: rc.name.clone(),

@@ -6,20 +6,63 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::Method;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use tracing::warn;
 
 use super::{HeaderTemplate, WebhookConfig, WebhookError};
-use crate::driver::{Delivery, EncodeError, RequestBuilder, SendError, SendOutcome, Sink};
+use crate::driver::{
+    Delivery, EncodeError, HookSettings, RequestBuilder, SendError, SendOutcome, Sink,
+};
 use crate::registry::SinkType as _;
 use crate::util::PayloadEncoder;
 use crate::util::http::{HttpRequest, HttpSender};
 
-/// One encoded event: its body and the headers rendered for it.
+/// One encoded event: its body, the headers rendered for it, and what its
+/// receiver's hook changed.
 #[derive(Debug)]
 pub struct WebhookItem {
     body: Vec<u8>,
     headers: HeaderMap,
+    /// The endpoint path the hook chose.
+    path: Option<String>,
+    /// Headers the hook set; each replaces a configured one of its name.
+    hook_headers: HeaderMap,
+}
+
+/// The per-event settings a hook may change: `path` (the endpoint's path) and
+/// `headers` (extra headers; the configured ones are not shown to the script,
+/// as they may carry credentials).
+const HOOK_PATH: &str = "path";
+const HOOK_HEADERS: &str = "headers";
+
+/// Headers a hook set, parsed; names that look like credentials are marked
+/// sensitive (never printed).
+fn hook_headers(pairs: &[(&str, &str)]) -> Result<HeaderMap, String> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{name}` is not a valid HTTP header name"))?;
+        let mut v = HeaderValue::from_str(value)
+            .map_err(|_| format!("the value of header `{name}` has characters HTTP does not allow"))?;
+        v.set_sensitive(
+            herald_config::is_secret_key(name) || name.eq_ignore_ascii_case("cookie"),
+        );
+        headers.insert(header, v);
+    }
+    Ok(headers)
+}
+
+/// Checks a path a hook chose.
+fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("path `{path}` must start with `/`"));
+    }
+    if path.chars().any(|c| c.is_control() || c == ' ' || c == '#' || c == '?') {
+        return Err(format!(
+            "path `{path}` has a space, `?`, `#` or a control character"
+        ));
+    }
+    Ok(())
 }
 
 /// Turns events into webhook requests.
@@ -111,20 +154,66 @@ impl RequestBuilder for WebhookBuilder {
                 headers.append(h.name.clone(), v);
             }
         }
-        Ok(WebhookItem { body, headers })
+        let settings = delivery.hook_settings();
+        let path = settings
+            .and_then(|s| s.text(HOOK_PATH))
+            .map(str::to_owned);
+        let hook_headers = match settings.and_then(|s| s.texts(HOOK_HEADERS)) {
+            Some(pairs) => hook_headers(&pairs).map_err(EncodeError::Invalid)?,
+            None => HeaderMap::new(),
+        };
+        Ok(WebhookItem {
+            body,
+            headers,
+            path,
+            hook_headers,
+        })
+    }
+
+    fn same_request(&self, first: &WebhookItem, next: &WebhookItem) -> bool {
+        first.path == next.path
+            && first.headers == next.headers
+            && first.hook_headers == next.hook_headers
+    }
+
+    fn hook_offer(&self, _delivery: &Delivery) -> serde_json::Map<String, serde_json::Value> {
+        let mut offer = serde_json::Map::new();
+        offer.insert(HOOK_PATH.into(), self.base.url.path().into());
+        offer.insert(
+            HOOK_HEADERS.into(),
+            serde_json::Value::Object(serde_json::Map::new()),
+        );
+        offer
+    }
+
+    fn hook_check(&self, changed: &HookSettings) -> Result<(), String> {
+        if let Some(path) = changed.text(HOOK_PATH) {
+            check_path(path)?;
+        }
+        if let Some(pairs) = changed.texts(HOOK_HEADERS) {
+            hook_headers(&pairs)?;
+        }
+        Ok(())
     }
 
     fn item_size(&self, item: &WebhookItem) -> usize {
         item.body.len()
     }
 
-    /// One event is posted as its document; a batch as a JSON array of them,
-    /// with the per-event headers of its first event.
+    /// One event is posted as its document; a batch as a JSON array of them.
+    /// The items of a batch share their per-event headers and hook settings
+    /// ([`RequestBuilder::same_request`]).
     fn build_request(&self, items: &[WebhookItem]) -> HttpRequest {
         let mut request = self.base.clone();
         if let Some(first) = items.first() {
             for (name, value) in &first.headers {
                 request.headers.append(name.clone(), value.clone());
+            }
+            for (name, value) in &first.hook_headers {
+                request.headers.insert(name.clone(), value.clone());
+            }
+            if let Some(path) = &first.path {
+                request.url.set_path(path);
             }
         }
         let body = match items {
