@@ -12,11 +12,15 @@ ENV CARGO_TERM_COLOR=never \
     CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 COPY . .
 # The target directory is a cache mount, so the binaries are copied out in the same step.
+# herald-ruler is built on its own with the `hooks` feature (Starlark receiver hooks): the
+# interpreter turns on serde_json's `arbitrary_precision`, which would otherwise change
+# JSON number parsing in the exporter too.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked -p herald-exporter -p herald-ruler -p herald-cli \
+    cargo build --release --locked -p herald-exporter -p herald-cli \
+    && cargo build --release --locked -p herald-ruler --features hooks --target-dir target/hooks \
     && mkdir -p /out \
-    && cp target/release/herald-exporter target/release/herald-ruler target/release/herald /out/
+    && cp target/release/herald-exporter target/hooks/release/herald-ruler target/release/herald /out/
 
 # Runtime stage: glibc, libgcc, zlib and CA certificates for TLS sinks; nothing else.
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime

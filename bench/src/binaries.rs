@@ -64,17 +64,58 @@ pub fn prepare(bin_dir: Option<&Path>) -> Result<Binaries> {
     Ok(bins)
 }
 
+/// Locates `herald-ruler` built with the `hooks` feature: `hooks/herald-ruler` under
+/// `bin_dir`, or builds it with cargo into `<target>/hooks` (a target directory of
+/// its own: the feature changes how serde_json parses numbers for everything in the
+/// build, so it must not replace the binaries the other scenarios measure).
+///
+/// # Errors
+/// Cargo fails, or the binary is missing afterwards.
+pub fn prepare_hooks_ruler(bin_dir: Option<&Path>, profile: &str) -> Result<PathBuf> {
+    let bin = match bin_dir {
+        Some(d) => d.join("hooks").join("herald-ruler"),
+        None => {
+            let dir = profile_dir()?;
+            let target = dir
+                .parent()
+                .map(|t| t.join("hooks"))
+                .ok_or_else(|| BenchError::Build("no target directory".into()))?;
+            run_cargo(
+                profile,
+                &target,
+                &["-p", "herald-ruler", "--features", "hooks"],
+            )?;
+            target
+                .join(dir.file_name().unwrap_or_default())
+                .join("herald-ruler")
+        }
+    };
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(BenchError::Build(format!(
+            "{} does not exist",
+            bin.display()
+        )))
+    }
+}
+
 fn build(profile: &str, dir: &Path) -> Result<()> {
+    match dir.parent() {
+        // build into the target directory this harness runs from
+        Some(target) => run_cargo(
+            profile,
+            target,
+            &["-p", "herald-exporter", "-p", "herald-ruler"],
+        ),
+        None => Err(BenchError::Build("no target directory".into())),
+    }
+}
+
+fn run_cargo(profile: &str, target: &Path, packages: &[&str]) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
-    cmd.args([
-        "build",
-        "-p",
-        "herald-exporter",
-        "-p",
-        "herald-ruler",
-        "--bins",
-    ]);
+    cmd.arg("build").args(packages).arg("--bins");
     match profile {
         "debug" => {}
         "release" => {
@@ -84,10 +125,7 @@ fn build(profile: &str, dir: &Path) -> Result<()> {
             cmd.args(["--profile", other]);
         }
     }
-    // build into the target directory this harness runs from
-    if let Some(target) = dir.parent() {
-        cmd.env("CARGO_TARGET_DIR", target);
-    }
+    cmd.env("CARGO_TARGET_DIR", target);
     info!(command = ?cmd, "building the binaries under test");
     let status = cmd.status().map_err(|source| BenchError::Spawn {
         program: cargo.to_string_lossy().into_owned(),

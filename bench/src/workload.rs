@@ -71,18 +71,27 @@ pub enum Receivers {
     /// `inMemory` receivers with the same names keeping one event each: routing only,
     /// nothing rendered.
     Discard,
+    /// [`Receivers::Discard`] with a hook on every receiver whose `transform` returns
+    /// the config unchanged: the cost of running a hook.
+    DiscardHooked,
 }
+
+/// The hook of [`Receivers::DiscardHooked`].
+pub const TRIVIAL_HOOK: &str = "def transform(config, event):\n    return config\n";
 
 /// The ruler config file (route tree, receivers, `ruler:` section).
 pub fn ruler_config(receivers: Receivers, member: &str, credits: u32) -> String {
     let receivers = match receivers {
         Receivers::Files => RECEIVERS_YAML.to_owned(),
-        Receivers::Discard => {
+        Receivers::Discard | Receivers::DiscardHooked => {
             let mut s = String::from("receivers:\n");
             for name in RECEIVER_NAMES {
                 s.push_str(&format!(
                     "  - name: {name}\n    inMemory:\n      maxEvents: 1\n"
                 ));
+                if receivers == Receivers::DiscardHooked {
+                    s.push_str(&format!("    hook:\n      source: {TRIVIAL_HOOK:?}\n"));
+                }
             }
             s
         }

@@ -149,12 +149,23 @@ def test_schema_rejects_bad_values(values: dict[str, Any], complaint: str) -> No
          "ruler.resources.requests.cpu"),
         ({"ruler": {"autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": None}}}, "at least one target"),
         ({"ruler": {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}}, "maxReplicas"),
+        ({"mode": "combined", "config": {"receivers": [
+            {"name": "dump", "stdout": {}},
+            {"name": "loki", "loki": {"url": "http://loki:3100/loki/api/v1/push"},
+             "hook": {"source": "def transform(config, event):\n    return config\n"}}]}},
+         "receiver loki has a hook: hooks run in herald-ruler (mode: split)"),
     ],
 )
 def test_inconsistent_values_fail_with_a_clear_message(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmRenderError) as err:
         chart().render(values, name=RELEASE, namespace=NAMESPACE)
     assert message in str(err.value)
+
+
+def test_receiver_hooks_render_in_split_mode() -> None:
+    hook = {"source": "def transform(config, event):\n    return config\n", "onError": "skip"}
+    rendered = render({"config": {"receivers": [{"name": "dump", "stdout": {}, "hook": hook}]}})
+    assert "def transform(config, event)" in rendered.text
 
 
 # --- rendered YAML validity ------------------------------------------------------------
@@ -1057,6 +1068,27 @@ def test_without_rule_objects_the_rulers_have_no_rbac_and_no_token() -> None:
     assert not any(o["metadata"]["name"].endswith("-rule-objects") for o in no_rbac.objects)
     # the token is still mounted: RBAC is then the user's
     assert pod_spec(no_rbac.get("Deployment", RULER))["automountServiceAccountToken"] is True
+
+
+def test_hooks_with_enrich_pod_let_the_rulers_get_pods() -> None:
+    hook = {"source": "def transform(config, event):\n    return config\n", "enrichPod": True}
+    receivers = [{"name": "dump", "stdout": {}}, {"name": "hooked", "stdout": {}, "hook": hook}]
+    out = render(with_config({"receivers": receivers}))
+    name = f"{CLUSTER_NAME}-hook-pods"
+    role = out.get("ClusterRole", name)
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]
+    binding = out.get("ClusterRoleBinding", name)
+    assert binding["roleRef"]["name"] == name
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RULER, "namespace": NAMESPACE}]
+    assert pod_spec(out.get("Deployment", RULER))["automountServiceAccountToken"] is True
+    for kv in KUBE_VERSIONS:
+        for obj in (role, binding):
+            kubernetes_validate.validate(obj, kv, strict=True)
+    # a hook without enrichPod needs no API access
+    hook["enrichPod"] = False
+    plain = render(with_config({"receivers": receivers}))
+    assert not plain.has("ClusterRole", name)
+    assert pod_spec(plain.get("Deployment", RULER))["automountServiceAccountToken"] is False
 
 
 def test_the_rule_crd_is_kube_events_with_a_status_subresource() -> None:

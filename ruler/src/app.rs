@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use herald_config::Config;
 use herald_proto::pb;
-use herald_sinks::{SinkMetrics, SinkSet};
+use herald_sinks::{BuildExtras, SinkMetrics, SinkSet};
 use herald_telemetry::{Health, KeeMetrics, Probe};
 use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, watch};
@@ -229,9 +229,25 @@ impl Ruler {
         health: &Health,
         kee: KeeMetrics,
     ) -> Result<Ruler, RulerError> {
+        Ruler::start_with(config, plan, registry, health, kee, &BuildExtras::default()).await
+    }
+
+    /// [`Ruler::start`] with what receivers need from the process (the Pods of
+    /// hooks with `enrichPod`).
+    ///
+    /// # Errors
+    /// A receiver cannot start.
+    pub async fn start_with(
+        config: &Config,
+        plan: Plan,
+        registry: &mut Registry,
+        health: &Health,
+        kee: KeeMetrics,
+        extras: &BuildExtras,
+    ) -> Result<Ruler, RulerError> {
         let sink_metrics = SinkMetrics::new().with_kee(kee);
         sink_metrics.register(registry);
-        let sinks = Arc::new(SinkSet::build(&plan.receivers, &sink_metrics).await?);
+        let sinks = Arc::new(SinkSet::build_with(&plan.receivers, &sink_metrics, extras).await?);
         let metrics = RouterMetrics::register(registry);
         Ok(Ruler {
             plan,

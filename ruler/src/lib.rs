@@ -7,6 +7,7 @@ pub mod go_regex;
 pub mod held;
 pub mod lane;
 pub mod plan;
+pub mod pods;
 pub mod route;
 pub mod router;
 pub mod rule_object;

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use clap::Parser;
 use herald_ruler::app::{Ruler, grpc_connectors, lane_hello, subscribe_lanes, upstream_configs};
+use herald_ruler::pods::KubePods;
 use herald_ruler::rule_objects;
 use herald_ruler::upstream::UpstreamMetrics;
+use herald_sinks::BuildExtras;
 use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
 use herald_telemetry::{Health, KeeMetrics};
 use prometheus_client::registry::Registry;
@@ -110,7 +112,22 @@ async fn run(args: Args) -> ExitCode {
     upstream_metrics.register(&mut registry);
     plan.register_metrics(&mut registry);
     let health = Health::new();
-    let ruler = match Ruler::start(&config, plan, &mut registry, &health, kee).await {
+    let mut extras = BuildExtras::default();
+    if plan.needs_pods() {
+        // A receiver's hook has `enrichPod`: Pods are read with the same client
+        // configuration as Rule objects.
+        match rule_objects::kube::client(args.kubeconfig.as_deref()).await {
+            Ok(client) => {
+                let pods = KubePods::new(client, tokio::runtime::Handle::current());
+                extras.pods = Some(Arc::new(pods));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read Pods for hooks with enrichPod");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    let ruler = match Ruler::start_with(&config, plan, &mut registry, &health, kee, &extras).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the receivers");

@@ -36,6 +36,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Returns whether a receiver's hook reads Pods (`enrichPod`): the ruler
+    /// then needs a Kubernetes client.
+    pub fn needs_pods(&self) -> bool {
+        self.receivers
+            .iter()
+            .any(|r| r.hook.as_ref().is_some_and(|h| h.enrich_pod))
+    }
+
     /// Receiver names in tree index order.
     pub fn receiver_names(&self) -> Vec<String> {
         self.receivers.iter().map(|r| r.name.clone()).collect()

@@ -64,4 +64,4 @@ pub use driver::{
 pub use model::{dedot_event, event_value, kee_json};
 pub use preview::preview;
 pub use registry::{SinkBuildError, SinkType};
-pub use set::{BuildError, DrainReport, ReceiverId, SinkSet};
+pub use set::{BuildError, BuildExtras, DrainReport, ReceiverId, SinkSet};

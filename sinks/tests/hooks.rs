@@ -384,3 +384,102 @@ async fn a_hook_that_raises_with_fail_holds_the_event_and_never_acknowledges_it(
     assert!(h.notices.try_recv().is_err());
     assert_eq!(fake.requests().len(), 1);
 }
+
+/// Pods served to hooks with `enrichPod`, counting the reads.
+#[derive(Default)]
+struct FakePods {
+    reads: std::sync::Mutex<Vec<String>>,
+}
+
+impl herald_sinks::hook::PodSource for FakePods {
+    fn pod(&self, namespace: &str, name: &str) -> herald_sinks::hook::PodLookup {
+        use herald_sinks::hook::PodLookup;
+        self.reads
+            .lock()
+            .unwrap()
+            .push(format!("{namespace}/{name}"));
+        match name {
+            "web-1" => PodLookup::Found(serde_json::json!({
+                "metadata": {"name": "web-1", "namespace": namespace},
+                "spec": {"nodeName": "node-7"}
+            })),
+            "flaky-1" => PodLookup::Failed("no answer within 2s".into()),
+            _ => PodLookup::NotFound,
+        }
+    }
+}
+
+#[tokio::test]
+async fn enrich_pod_gives_the_script_the_pod_and_skips_events_of_gone_pods() {
+    let fake = FakeHttp::start().await;
+    let hook = script(
+        r#"
+def transform(config, event):
+    pod = event.get("pod")
+    node = pod["spec"]["nodeName"] if pod else "none"
+    config["path"] = "/nodes/" + node
+    return config
+"#,
+    );
+    let yaml = format!(
+        r#"
+- name: hook
+  webhook:
+    endpoint: "{}/default"
+  hook:
+    script: {}
+    enrichPod: true
+    skipOnPodNotFound: true
+"#,
+        fake.url(),
+        hook.path().display()
+    );
+    let pods = Arc::new(FakePods::default());
+    let metrics = SinkMetrics::new();
+    let extras = herald_sinks::BuildExtras {
+        pods: Some(pods.clone()),
+    };
+    let set = SinkSet::build_with(&receivers(&yaml), &metrics, &extras)
+        .await
+        .unwrap();
+    let (acks, notices) = ack_channel();
+    let mut h = Harness {
+        set,
+        metrics,
+        acks,
+        notices,
+        offset: 0,
+    };
+    h.deliver("hook", event("web-1", "shop", "BackOff", &[]))
+        .await;
+    h.deliver("hook", event("gone-1", "shop", "Killing", &[]))
+        .await;
+    h.deliver("hook", event("flaky-1", "shop", "BackOff", &[]))
+        .await;
+    let mut node = event("node-a", "", "NodeNotReady", &[]);
+    node.involved_object.kind = "Node".into();
+    h.deliver("hook", node).await;
+    let acks = h.acks(4).await;
+    assert!(acks.iter().all(|a| a.delivered == 1), "{acks:?}");
+    let targets: Vec<String> = fake.requests().iter().map(|r| r.target.clone()).collect();
+    // gone-1 is skipped; a failed read gives the script None.
+    assert_eq!(targets, ["/nodes/node-7", "/nodes/none", "/nodes/none"]);
+    assert_eq!(
+        *pods.reads.lock().unwrap(),
+        ["shop/web-1", "shop/gone-1", "shop/flaky-1"],
+        "Pods are read only for Pod events"
+    );
+}
+
+#[tokio::test]
+async fn enrich_pod_without_api_access_refuses_to_start() {
+    let hook = script("def transform(config, event):\n    return config\n");
+    let yaml = format!(
+        "- name: hook\n  webhook:\n    endpoint: http://127.0.0.1:1/x\n  hook:\n    script: {}\n    enrichPod: true\n",
+        hook.path().display()
+    );
+    let e = SinkSet::build(&receivers(&yaml), &SinkMetrics::new())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("enrichPod"), "{e}");
+}

@@ -77,6 +77,10 @@ pub struct Sizes {
     pub soak: Duration,
     /// RSS sampling interval.
     pub sample_every: Duration,
+    /// Whether the ruler row with a hook per receiver runs (it needs a build of
+    /// `herald-ruler` with the `hooks` feature, a few minutes; the smoke run skips
+    /// it).
+    pub hook_row: bool,
 }
 
 impl Sizes {
@@ -97,6 +101,7 @@ impl Sizes {
         baseline_events: 200_000,
         soak: Duration::from_secs(600),
         sample_every: Duration::from_secs(1),
+        hook_row: true,
     };
 
     /// Tiny sizes that exercise every code path in seconds.
@@ -116,6 +121,7 @@ impl Sizes {
         baseline_events: 2_000,
         soak: Duration::from_secs(4),
         sample_every: Duration::from_millis(100),
+        hook_row: false,
     };
 }
 
@@ -160,6 +166,16 @@ impl Ctx {
         let b = binaries::prepare(dir.as_deref())?;
         self.binaries = Some(b.clone());
         Ok(b)
+    }
+
+    /// `herald-ruler` built with the `hooks` feature (built on first use, into a
+    /// target directory of its own, or `hooks/herald-ruler` under `--bin-dir`).
+    ///
+    /// # Errors
+    /// Cargo fails, or the binary is missing.
+    pub fn hooks_ruler(&mut self) -> Result<PathBuf> {
+        let profile = self.binaries()?.profile;
+        binaries::prepare_hooks_ruler(self.bin_dir.as_deref(), &profile)
     }
 
     /// The profile of the binaries, once known.

@@ -42,9 +42,11 @@ const TARGET: f64 = 100_000.0;
 /// Fixtures do not compile, or a process fails.
 pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
     let mut rows = in_process(ctx).await?;
-    for receivers in [Receivers::Discard, Receivers::Files] {
-        rows.push(process(ctx, receivers).await?);
+    rows.push(process(ctx, Receivers::Discard).await?);
+    if ctx.sizes.hook_row {
+        rows.push(process(ctx, Receivers::DiscardHooked).await?);
     }
+    rows.push(process(ctx, Receivers::Files).await?);
     Ok(rows)
 }
 
@@ -193,10 +195,18 @@ async fn process(ctx: &mut Ctx, receivers: Receivers) -> Result<Row> {
             "ruler process: route only (inMemory discard)",
             "ruler-discard",
         ),
+        Receivers::DiscardHooked => (
+            "ruler process: route only + a trivial hook per receiver",
+            "ruler-hooked",
+        ),
         Receivers::Files => (
             "ruler process: route + render (file → /dev/null)",
             "ruler-files",
         ),
+    };
+    let ruler_bin = match receivers {
+        Receivers::DiscardHooked => ctx.hooks_ruler()?,
+        Receivers::Discard | Receivers::Files => bins.ruler.clone(),
     };
     let work = ctx.dir(dir)?;
     let n = ctx.sizes.ruler_process;
@@ -207,7 +217,7 @@ async fn process(ctx: &mut Ctx, receivers: Receivers) -> Result<Row> {
     // every receiver reads through its own consumer group: each gets every event
     let source = Source::start(events, workload::RECEIVER_NAMES.len()).await?;
     let mut ruler = start_ruler(&RulerSpec {
-        bin: &bins.ruler,
+        bin: &ruler_bin,
         work: &work,
         config: workload::ruler_config(receivers, "bench-ruler", 1000),
         exporter: &source.url,
@@ -240,11 +250,17 @@ async fn process(ctx: &mut Ctx, receivers: Receivers) -> Result<Row> {
     let mem = ruler.memory();
     ruler.terminate(Duration::from_secs(10))?;
     info!(scenario = label, events = n, "ruler process measured");
-    Ok(Row::new(label, n as u64, done - first, Some(cpu))
-        .peak_rss(Some(mem.peak))
-        .target(Target::MinEventsPerCpuSecond(TARGET), None)
-        .note(format!(
-            "includes gRPC decode, protobuf → Event, acks; 1,000 credits; one subscription per receiver ({} lanes), each event decoded once per lane",
-            workload::RECEIVER_NAMES.len()
-        )))
+    let lanes = workload::RECEIVER_NAMES.len();
+    let row = Row::new(label, n as u64, done - first, Some(cpu)).peak_rss(Some(mem.peak));
+    Ok(match receivers {
+        Receivers::DiscardHooked => row.note(format!(
+            "the route-only row with `{}` run by each of the {lanes} receivers on every event it gets (Starlark, `hooks` build of herald-ruler); compare with the route-only row",
+            workload::TRIVIAL_HOOK.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+        )),
+        Receivers::Discard | Receivers::Files => row
+            .target(Target::MinEventsPerCpuSecond(TARGET), None)
+            .note(format!(
+                "includes gRPC decode, protobuf → Event, acks; 1,000 credits; one subscription per receiver ({lanes} lanes), each event decoded once per lane"
+            )),
+    })
 }

@@ -255,8 +255,29 @@ chart's values require. A key the user set is never overwritten.
 {{- if dig "ruler" "ruleObjects" "enabled" false $cfg -}}true{{- end -}}
 {{- end -}}
 
+{{/* "true" when a receiver's hook reads Pods (hook.enrichPod): the rulers then get
+     a token and `get` on pods. */}}
+{{- define "herald.hookPods" -}}
+{{- $cfg := include "herald.configDict" . | fromJson -}}
+{{- $found := false -}}
+{{- range (dig "receivers" list $cfg) -}}
+{{- if and (kindIs "map" .) (kindIs "map" (get . "hook")) (dig "hook" "enrichPod" false .) -}}
+{{- $found = true -}}
+{{- end -}}
+{{- end -}}
+{{- if $found -}}true{{- end -}}
+{{- end -}}
+
 {{/* Checks of value combinations that the schema cannot express. */}}
 {{- define "herald.validate" -}}
+{{- if eq .Values.mode "combined" -}}
+{{- $cfg := include "herald.configDict" . | fromJson -}}
+{{- range (dig "receivers" list $cfg) -}}
+{{- if and (kindIs "map" .) (hasKey . "hook") -}}
+{{- fail (printf "receiver %v has a hook: hooks run in herald-ruler (mode: split); herald run (mode: combined) is built without the hooks feature" (get . "name")) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.tls.enabled (not .Values.tls.exporterSecretName) -}}
 {{- fail "tls.enabled needs tls.exporterSecretName (a Secret with tls.crt, tls.key and ca.crt)" -}}
 {{- end -}}

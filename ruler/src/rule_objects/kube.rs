@@ -378,7 +378,7 @@ fn decode_line(line: &[u8]) -> Result<Notification, KubeError> {
 }
 
 /// Percent-encodes one path segment or query value.
-fn segment(raw: &str) -> String {
+pub(crate) fn segment(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

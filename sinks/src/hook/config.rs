@@ -5,6 +5,8 @@
 //!   script: /etc/herald/hooks/route.star  # or `source: |` with the script inline
 //!   timeout: 100ms                        # per event
 //!   onError: use-default                  # use-default | skip | fail
+//!   enrichPod: false                      # the full Pod as event["pod"] for Pod events
+//!   skipOnPodNotFound: false              # skip a Pod's event when the Pod is gone
 //! ```
 //!
 //! The script is read and checked here, when the configuration is loaded: a
@@ -90,6 +92,10 @@ pub struct HookConfig {
     pub timeout: Duration,
     /// What happens when it fails or runs out of time.
     pub on_error: OnError,
+    /// Whether the script gets the full Pod of a Pod's event as `event["pod"]`.
+    pub enrich_pod: bool,
+    /// With `enrich_pod`: skip a Pod's event when the Pod no longer exists.
+    pub skip_on_pod_not_found: bool,
     /// Where the block is written.
     pub location: Location,
     /// The checked script, ready to run.
@@ -103,6 +109,8 @@ impl fmt::Debug for HookConfig {
             .field("origin", &self.origin)
             .field("timeout", &self.timeout)
             .field("on_error", &self.on_error)
+            .field("enrich_pod", &self.enrich_pod)
+            .field("skip_on_pod_not_found", &self.skip_on_pod_not_found)
             .finish_non_exhaustive()
     }
 }
@@ -118,6 +126,10 @@ struct RawHook {
     timeout: Option<Located<GoDuration>>,
     #[serde(default)]
     on_error: Option<Located<String>>,
+    #[serde(default)]
+    enrich_pod: bool,
+    #[serde(default)]
+    skip_on_pod_not_found: Option<Located<bool>>,
 }
 
 /// Decodes and checks a `hook:` node at `path`; `None` when it has errors
@@ -202,27 +214,50 @@ pub(crate) fn decode(node: &Node, path: &str, diags: &mut Diagnostics) -> Option
             (inline, inline.value.clone()),
         ),
     };
+    if let Some(skip) = &raw.skip_on_pod_not_found
+        && skip.value
+        && !raw.enrich_pod
+    {
+        skip.error(diags, "skipOnPodNotFound needs enrichPod: true")
+            .with_hint("only a hook that reads the Pod knows it is gone");
+    }
     if diags.error_count() > before {
         return None;
     }
-    build(origin, source, timeout, on_error, node.loc, diags)
+    let settings = Settings {
+        timeout,
+        on_error,
+        enrich_pod: raw.enrich_pod,
+        skip_on_pod_not_found: raw.skip_on_pod_not_found.is_some_and(|s| s.value),
+        location: node.loc,
+    };
+    build(origin, source, settings, diags)
+}
+
+/// The checked settings of a hook, besides its script.
+struct Settings {
+    timeout: Duration,
+    on_error: OnError,
+    enrich_pod: bool,
+    skip_on_pod_not_found: bool,
+    location: Location,
 }
 
 #[cfg(feature = "hooks")]
 fn build(
     origin: ScriptOrigin,
     (written, text): (&Located<String>, String),
-    timeout: Duration,
-    on_error: OnError,
-    location: Location,
+    s: Settings,
     diags: &mut Diagnostics,
 ) -> Option<HookConfig> {
     match super::script::Script::compile(&origin.to_string(), text) {
         Ok(script) => Some(HookConfig {
             origin,
-            timeout,
-            on_error,
-            location,
+            timeout: s.timeout,
+            on_error: s.on_error,
+            enrich_pod: s.enrich_pod,
+            skip_on_pod_not_found: s.skip_on_pod_not_found,
+            location: s.location,
             script: Arc::new(script),
         }),
         Err(e) => {
@@ -236,9 +271,7 @@ fn build(
 fn build(
     origin: ScriptOrigin,
     (written, _text): (&Located<String>, String),
-    timeout: Duration,
-    on_error: OnError,
-    location: Location,
+    s: Settings,
     diags: &mut Diagnostics,
 ) -> Option<HookConfig> {
     diags
@@ -249,9 +282,11 @@ fn build(
         .with_hint("herald-ruler in herald's image has the feature; from source, `cargo build -p herald-ruler --features hooks`");
     Some(HookConfig {
         origin,
-        timeout,
-        on_error,
-        location,
+        timeout: s.timeout,
+        on_error: s.on_error,
+        enrich_pod: s.enrich_pod,
+        skip_on_pod_not_found: s.skip_on_pod_not_found,
+        location: s.location,
     })
 }
 

@@ -22,6 +22,7 @@
 //! * [`config`](HookConfig): the `hook:` block; the script is loaded and
 //!   checked with the configuration;
 //! * `script` (`hooks` feature): the interpreter, a deadline per run;
+//! * [`PodSource`]: the Pods of `enrichPod`, read by the process running the hook;
 //! * `runner` (`hooks` feature): the driver's [`DeliveryHook`](crate::driver::DeliveryHook)
 //!   for a script: the dicts, the checks of what comes back, `onError`.
 //!
@@ -31,6 +32,7 @@
 //! receiver's hook can skip events.
 
 mod config;
+mod pods;
 #[cfg(feature = "hooks")]
 mod runner;
 #[cfg(feature = "hooks")]
@@ -38,8 +40,9 @@ mod script;
 
 pub(crate) use config::decode;
 pub use config::{DEFAULT_TIMEOUT, HookConfig, MAX_TIMEOUT, OnError, ScriptOrigin};
+pub use pods::{PodLookup, PodSource};
 #[cfg(feature = "hooks")]
-pub use runner::ScriptHook;
+pub use runner::{NoPodSource, ScriptHook};
 #[cfg(feature = "hooks")]
 pub use script::{LoadError, RunError, Script};
 

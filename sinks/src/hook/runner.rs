@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use tracing::{debug, warn};
 
 use super::config::{HookConfig, OnError};
+use super::pods::{PodLookup, PodSource};
 use super::script::{RunError, Script};
 use crate::driver::{
     Delivery, DeliveryHook, HookDecision, HookErrorKind, HookOutcome, HookSettings, HookTarget,
@@ -16,23 +17,87 @@ use crate::driver::{
 use crate::model::kee_json;
 
 /// A receiver's hook, ready to run.
-#[derive(Debug)]
 pub struct ScriptHook {
     receiver: Arc<str>,
     script: Arc<Script>,
     timeout: std::time::Duration,
     on_error: OnError,
+    /// Where `event["pod"]` comes from (`enrichPod`).
+    pods: Option<Arc<dyn PodSource>>,
+    skip_on_pod_not_found: bool,
 }
 
+impl std::fmt::Debug for ScriptHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptHook")
+            .field("receiver", &self.receiver)
+            .field("script", &self.script)
+            .field("enrich_pod", &self.pods.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `enrichPod` is on and nothing can read Pods.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this receiver's hook has enrichPod: true, and this process has no access to the Kubernetes API to read Pods"
+)]
+pub struct NoPodSource;
+
 impl ScriptHook {
-    /// The hook of receiver `receiver`.
-    pub fn new(receiver: &str, config: &HookConfig) -> ScriptHook {
-        ScriptHook {
+    /// The hook of receiver `receiver`; `pods` reads the Pods of `enrichPod`.
+    ///
+    /// # Errors
+    /// [`NoPodSource`]: the hook wants Pods and `pods` is None.
+    pub fn new(
+        receiver: &str,
+        config: &HookConfig,
+        pods: Option<Arc<dyn PodSource>>,
+    ) -> Result<ScriptHook, NoPodSource> {
+        let pods = match (config.enrich_pod, pods) {
+            (false, _) => None,
+            (true, Some(p)) => Some(p),
+            (true, None) => return Err(NoPodSource),
+        };
+        Ok(ScriptHook {
             receiver: Arc::from(receiver),
             script: config.script.clone(),
             timeout: config.timeout,
             on_error: config.on_error,
+            pods,
+            skip_on_pod_not_found: config.skip_on_pod_not_found,
+        })
+    }
+
+    /// Adds `event["pod"]` for a Pod's event (`enrichPod`); returns false when the
+    /// event is to be skipped (`skipOnPodNotFound` and the Pod is gone).
+    fn add_pod(&self, event: &mut Value, delivery: &Delivery) -> bool {
+        let Some(pods) = &self.pods else {
+            return true;
+        };
+        let object = &delivery.event.involved_object;
+        if object.kind != "Pod" || object.name.is_empty() {
+            return true;
         }
+        let pod = match pods.pod(&object.namespace, &object.name) {
+            PodLookup::Found(pod) => pod,
+            PodLookup::NotFound if self.skip_on_pod_not_found => return false,
+            PodLookup::NotFound => Value::Null,
+            PodLookup::Failed(error) => {
+                warn!(
+                    sink = %self.receiver,
+                    namespace = %object.namespace,
+                    pod = %object.name,
+                    error = %error,
+                    "cannot read the Pod for the hook; event[\"pod\"] is None"
+                );
+                Value::Null
+            }
+        };
+        if let Value::Object(map) = event {
+            map.insert("pod".into(), pod);
+        }
+        true
     }
 
     /// Logs a failed run and turns it into `onError`'s decision.
@@ -135,7 +200,10 @@ impl DeliveryHook for ScriptHook {
     fn decide(&self, target: &dyn HookTarget, delivery: &Delivery) -> HookOutcome {
         let offered = target.offer(delivery);
         let config = Value::Object(offered.clone());
-        let event = event_dict(delivery);
+        let mut event = event_dict(delivery);
+        if !self.add_pod(&mut event, delivery) {
+            return HookOutcome::ok(HookDecision::Skip);
+        }
         let receiver = &self.receiver;
         let print = |line: &str| debug!(sink = %receiver, "hook printed: {line}");
         let deadline = Instant::now() + self.timeout;

@@ -14,7 +14,8 @@ use crate::driver::{
     AckRef, BatchSettings, Delivery, DeliveryHook, EncodeError, Receiver, RequestBuilder as _,
     SinkMetrics,
 };
-use crate::hook::HookConfig;
+use crate::hook::{HookConfig, PodSource};
+use crate::set::BuildExtras;
 
 /// Values receivers expose to tests and tools, by receiver name.
 pub(crate) type Handles = HashMap<String, Box<dyn Any + Send + Sync>>;
@@ -31,6 +32,7 @@ trait Erased: fmt::Debug + Send + Sync + 'static {
         name: &str,
         delivery: &DeliveryConfig,
         hook: Option<&HookConfig>,
+        extras: &BuildExtras,
         metrics: &SinkMetrics,
         handles: &mut Handles,
     ) -> Result<Receiver, SinkBuildError>;
@@ -62,10 +64,11 @@ impl<T: SinkType> Erased for T {
         name: &str,
         delivery: &DeliveryConfig,
         hook: Option<&HookConfig>,
+        extras: &BuildExtras,
         metrics: &SinkMetrics,
         handles: &mut Handles,
     ) -> Result<Receiver, SinkBuildError> {
-        let hook = script_hook(name, hook)?;
+        let hook = script_hook(name, hook, extras.pods.as_ref())?;
         let settings = delivery.apply(self.delivery_defaults());
         let mut cx = BuildContext {
             name,
@@ -86,12 +89,19 @@ impl<T: SinkType> Erased for T {
 
 /// The receiver's hook, ready to run.
 #[cfg(feature = "hooks")]
-#[allow(clippy::unnecessary_wraps)] // the build without hooks refuses one
 fn script_hook(
     name: &str,
     hook: Option<&HookConfig>,
+    pods: Option<&Arc<dyn PodSource>>,
 ) -> Result<Option<Arc<dyn DeliveryHook>>, SinkBuildError> {
-    Ok(hook.map(|h| Arc::new(crate::hook::ScriptHook::new(name, h)) as Arc<dyn DeliveryHook>))
+    match hook {
+        None => Ok(None),
+        Some(h) => {
+            let hook = crate::hook::ScriptHook::new(name, h, pods.cloned())
+                .map_err(SinkBuildError::new)?;
+            Ok(Some(Arc::new(hook)))
+        }
+    }
 }
 
 /// A build without the `hooks` feature cannot run a receiver's hook.
@@ -99,6 +109,7 @@ fn script_hook(
 fn script_hook(
     _name: &str,
     hook: Option<&HookConfig>,
+    _pods: Option<&Arc<dyn PodSource>>,
 ) -> Result<Option<Arc<dyn DeliveryHook>>, SinkBuildError> {
     match hook {
         None => Ok(None),
@@ -155,10 +166,13 @@ impl SinkConfig {
         name: &str,
         delivery: &DeliveryConfig,
         hook: Option<&HookConfig>,
+        extras: &BuildExtras,
         metrics: &SinkMetrics,
         handles: &mut Handles,
     ) -> Result<Receiver, SinkBuildError> {
-        self.0.start(name, delivery, hook, metrics, handles).await
+        self.0
+            .start(name, delivery, hook, extras, metrics, handles)
+            .await
     }
 }
 

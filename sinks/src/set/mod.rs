@@ -5,6 +5,7 @@
 //! on shutdown.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use herald_config::Location;
@@ -14,6 +15,7 @@ use tracing::{error, info};
 
 use crate::config::ReceiverConfig;
 use crate::driver::{AckStatus, DeliverOutcome, Delivery, DrainOutcome, Receiver, SinkMetrics};
+use crate::hook::PodSource;
 use crate::in_memory::InMemoryStore;
 use crate::registry::{Handles, SinkBuildError};
 
@@ -51,6 +53,22 @@ impl DrainReport {
     }
 }
 
+/// What receivers may need from the process that runs them, besides their config.
+#[derive(Clone, Default)]
+pub struct BuildExtras {
+    /// Reads Pods for hooks with `enrichPod` (a process without API access has
+    /// none, and such a hook refuses to start).
+    pub pods: Option<Arc<dyn PodSource>>,
+}
+
+impl std::fmt::Debug for BuildExtras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildExtras")
+            .field("pods", &self.pods.is_some())
+            .finish()
+    }
+}
+
 /// Every configured receiver, running.
 #[derive(Debug)]
 pub struct SinkSet {
@@ -70,6 +88,18 @@ impl SinkSet {
         configs: &[ReceiverConfig],
         metrics: &SinkMetrics,
     ) -> Result<SinkSet, BuildError> {
+        SinkSet::build_with(configs, metrics, &BuildExtras::default()).await
+    }
+
+    /// [`SinkSet::build`] with what receivers may need from the process.
+    ///
+    /// # Errors
+    /// The first receiver that cannot start.
+    pub async fn build_with(
+        configs: &[ReceiverConfig],
+        metrics: &SinkMetrics,
+        extras: &BuildExtras,
+    ) -> Result<SinkSet, BuildError> {
         let mut set = SinkSet {
             receivers: Vec::with_capacity(configs.len()),
             ids: HashMap::new(),
@@ -82,6 +112,7 @@ impl SinkSet {
                     &rc.name,
                     &rc.delivery,
                     rc.hook.as_ref(),
+                    extras,
                     metrics,
                     &mut set.handles,
                 )

@@ -177,3 +177,20 @@ mod without_hooks {
         assert!(e.to_string().contains("`hooks` feature"), "{e}");
     }
 }
+
+#[test]
+fn skip_on_pod_not_found_needs_enrich_pod() {
+    let f = script_file("def transform(config, event):\n    return config\n");
+    let (r, diags) = parse(&with_hook(&format!(
+        "      script: {}\n      skipOnPodNotFound: true\n",
+        f.path().display()
+    )));
+    assert!(r.is_empty());
+    let e = errors(&diags);
+    assert_eq!(e.len(), 1, "{diags}");
+    assert_eq!(e[0].0, 7);
+    assert!(
+        e[0].1.contains("skipOnPodNotFound needs enrichPod: true"),
+        "{diags}"
+    );
+}
