@@ -252,8 +252,7 @@ impl Ingest {
         // and what arrives during the commit fills the next batch. When Events have
         // been arriving faster than `BUSY_EVENTS_PER_LINGER` per `linger` (a burst, a
         // list), a batch lingers and is committed before more is taken, as before, so
-        // bursts keep their large batches. A batch is also committed when it is full,
-        // or when its first step has waited `linger` while more kept coming.
+        // bursts keep their large batches (ready steps always join, up to `max_batch`).
         let mut enriched = std::pin::pin!(enriched.take_until(cancel.cancelled_owned()));
         let mut batch = AppendBatch::default();
         let mut lags: Vec<f64> = Vec::new();
@@ -270,9 +269,6 @@ impl Ingest {
             // single arena being their meeting point, see bench/README.md)
             let overlap = !(busy && committing.is_some());
             while overlap && !input_done && batch.seen.len() < cfg.max_batch {
-                if committing.is_none() && opened.is_some_and(|t| t.elapsed() >= cfg.linger) {
-                    break;
-                }
                 match enriched.next().now_or_never() {
                     Some(Some(step)) => add(&mut batch, &mut lags, &mut opened, step),
                     Some(None) => input_done = true,
