@@ -196,8 +196,11 @@ impl Default for DedupConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct IngestSettings {
-    /// Longest time an Event waits for its batch to fill (latency vs. commits per
-    /// second; `0s` commits as soon as the input is momentarily idle).
+    /// Longest time an Event waits for its batch to fill while more Events keep
+    /// arriving. A batch is committed as soon as nothing more is waiting and no commit
+    /// is in flight (a lone Event waits for nothing); the Events that arrive during a
+    /// commit form the next batch, so batches grow with the load. `0s` commits every
+    /// batch at once when no commit is in flight.
     #[serde(deserialize_with = "de_duration")]
     pub linger: Duration,
     /// Largest batch (Events per commit).

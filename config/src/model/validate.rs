@@ -158,7 +158,7 @@ impl Validator<'_> {
                     format_duration(cfg.ingest.linger)
                 ),
             )
-            .with_hint("use at most 1s; the default `10ms` is enough to batch a busy cluster");
+            .with_hint("use at most 1s; the default `10ms` is enough: batches also grow while a commit is in flight");
         }
         self.positive(
             &["exporter", "watch", "unhealthyAfter"],
