@@ -112,22 +112,18 @@ pub async fn run_with(
         None => ruler,
         Some(targets) => {
             let client = rule_objects::kube::client(args.kubeconfig.as_deref()).await?;
-            let api = rule_objects::kube::RuleApi::new(
-                client,
-                config.ruler.rule_objects.namespace.clone(),
-            );
-            let (feed, task) = rule_objects::spawn(
-                api,
-                targets,
-                ruler.plan(),
-                rule_objects::WatcherOptions::default(),
-                rule_objects::RuleObjectMetrics::register(&mut registry),
-                std::time::Duration::from_secs(10),
-                rules_stop.clone(),
-            )
-            .await;
+            let (ruler, task) = ruler
+                .watch_rule_objects(
+                    client,
+                    config.ruler.rule_objects.namespace.clone(),
+                    targets,
+                    &mut registry,
+                    std::time::Duration::from_secs(10),
+                    rules_stop.clone(),
+                )
+                .await;
             rules_task = Some(task);
-            ruler.with_rule_feed(feed)
+            ruler
         }
     };
     let metrics_addr = args

@@ -260,6 +260,32 @@ impl Ruler {
         })
     }
 
+    /// Watches kube-events `Rule` objects through `client` (in `namespace`, or
+    /// all) for the receivers `targets` names, and makes the lanes follow them.
+    /// Returns the ruler and the watch task, which ends when `cancel` fires.
+    pub async fn watch_rule_objects(
+        self,
+        client: kube::Client,
+        namespace: Option<String>,
+        targets: crate::rule_objects::Targets,
+        registry: &mut Registry,
+        first_sync: Duration,
+        cancel: CancellationToken,
+    ) -> (Ruler, tokio::task::JoinHandle<()>) {
+        use crate::rule_objects::{RuleObjectMetrics, WatcherOptions, kube::RuleApi, spawn};
+        let (feed, task) = spawn(
+            RuleApi::new(client, namespace),
+            targets,
+            self.plan(),
+            WatcherOptions::default(),
+            RuleObjectMetrics::register(registry),
+            first_sync,
+            cancel,
+        )
+        .await;
+        (self.with_rule_feed(feed), task)
+    }
+
     /// Makes every lane read its kube-events rules from `feed` (replaced live as
     /// `Rule` objects change) instead of the plan's.
     #[must_use]

@@ -146,22 +146,18 @@ async fn run(args: Args) -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            let api = rule_objects::kube::RuleApi::new(
-                client,
-                config.ruler.rule_objects.namespace.clone(),
-            );
-            let (feed, task) = rule_objects::spawn(
-                api,
-                targets,
-                ruler.plan(),
-                rule_objects::WatcherOptions::default(),
-                rule_objects::RuleObjectMetrics::register(&mut registry),
-                FIRST_RULE_SYNC,
-                rules_cancel.clone(),
-            )
-            .await;
+            let (ruler, task) = ruler
+                .watch_rule_objects(
+                    client,
+                    config.ruler.rule_objects.namespace.clone(),
+                    targets,
+                    &mut registry,
+                    FIRST_RULE_SYNC,
+                    rules_cancel.clone(),
+                )
+                .await;
             rules_task = Some(task);
-            ruler.with_rule_feed(feed)
+            ruler
         }
     };
     let admin = match herald_telemetry::start_admin(&metrics_addr, Arc::new(registry), health).await

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use herald_sinks::hook::{PodLookup, PodSource};
 
-use crate::rule_objects::kube::segment;
+use crate::rule_objects::kube::{segment, unary};
 
 /// How long a read Pod (or its absence) is kept.
 pub const TTL: Duration = Duration::from_secs(30);
@@ -65,23 +65,13 @@ impl KubePods {
             Ok(r) => r,
             Err(e) => return PodLookup::Failed(e.to_string()),
         };
-        let exchange = async {
-            let response = self.client.send(request).await?;
-            let status = response.status();
-            let body = response.into_body().collect_bytes().await?;
-            Ok::<_, kube::Error>((status, body))
-        };
-        match tokio::time::timeout(READ_TIMEOUT, exchange).await {
-            Err(_) => PodLookup::Failed(format!("no answer within {READ_TIMEOUT:?}")),
-            Ok(Err(e)) => PodLookup::Failed(e.to_string()),
-            Ok(Ok((status, _))) if status.as_u16() == 404 => PodLookup::NotFound,
-            Ok(Ok((status, _))) if !status.is_success() => {
-                PodLookup::Failed(format!("the API server answered {}", status.as_u16()))
-            }
-            Ok(Ok((_, body))) => match serde_json::from_slice::<Value>(&body) {
+        match unary(&self.client, request, READ_TIMEOUT).await {
+            Ok(body) => match serde_json::from_slice::<Value>(&body) {
                 Ok(pod) => PodLookup::Found(pod),
                 Err(e) => PodLookup::Failed(format!("cannot read the Pod: {e}")),
             },
+            Err(e) if e.is_not_found() => PodLookup::NotFound,
+            Err(e) => PodLookup::Failed(e.to_string()),
         }
     }
 }

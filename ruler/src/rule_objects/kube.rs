@@ -276,20 +276,33 @@ impl RuleApi {
     }
 
     async fn unary(&self, request: Request<Body>) -> Result<Bytes, KubeError> {
-        let exchange = async {
-            let response = self.client.send(request).await?;
-            let status = response.status();
-            let bytes = response.into_body().collect_bytes().await?;
-            if status.is_success() {
-                Ok(bytes)
-            } else {
-                Err(KubeError::from_status(status.as_u16(), &bytes))
-            }
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
-            .await
-            .map_err(|_| KubeError::Timeout(REQUEST_TIMEOUT))?
+        unary(&self.client, request, REQUEST_TIMEOUT).await
     }
+}
+
+/// Sends `request` and reads the whole answer within `timeout`; a status other
+/// than 2xx is [`KubeError::Status`] with the API server's message.
+///
+/// # Errors
+/// [`KubeError`] for any failure.
+pub(crate) async fn unary(
+    client: &kube::Client,
+    request: Request<Body>,
+    timeout: Duration,
+) -> Result<Bytes, KubeError> {
+    let exchange = async {
+        let response = client.send(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect_bytes().await?;
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(KubeError::from_status(status.as_u16(), &bytes))
+        }
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| KubeError::Timeout(timeout))?
 }
 
 /// Splits a watch body into notifications; an `ERROR` line ends the stream with
