@@ -19,6 +19,7 @@ use herald_ruler::plan::Plan;
 use herald_ruler::rule_objects;
 use herald_ruler::subscription::{Connector, Link, LinkError};
 use herald_ruler::upstream::UpstreamMetrics;
+use herald_ruler::wire::ReceivedBatch;
 use herald_telemetry::{Health, KeeMetrics};
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
@@ -212,7 +213,7 @@ struct HubLink {
 
 #[async_trait]
 impl Link for HubLink {
-    async fn next(&mut self) -> Result<Option<pb::EventBatch>, LinkError> {
+    async fn next(&mut self) -> Result<Option<ReceivedBatch>, LinkError> {
         loop {
             let next = tokio::select! {
                 next = self.session.next() => next,
@@ -222,7 +223,7 @@ impl Link for HubLink {
                 }
             };
             return match next.map_err(tonic::Status::from)? {
-                Next::Batch(b) => Ok(Some(b)),
+                Next::Batch(b) => Ok(Some(ReceivedBatch::from(b))),
                 Next::Closing(reason) => {
                     info!(%reason, "local exporter stopped serving");
                     Ok(None)
@@ -307,7 +308,7 @@ mod tests {
                     .unwrap()
                     .events
                     .iter()
-                    .map(|e| e.offset)
+                    .map(herald_ruler::wire::WireEvent::offset)
                     .collect(),
             ),
             Err(_) => None,

@@ -204,8 +204,13 @@ pub async fn run(args: &TailArgs, out: &mut (dyn Write + Send)) -> Result<u64, T
         LinkError::Status(s) => TailError::Status(s),
         other => TailError::Connect(other.to_string()),
     })? {
-        let mut offsets = Vec::with_capacity(batch.events.len());
-        for ev in batch.events {
+        let events = batch.decode_all().map_err(|e| {
+            TailError::Status(tonic::Status::internal(format!(
+                "an event of the batch does not decode: {e}"
+            )))
+        })?;
+        let mut offsets = Vec::with_capacity(events.len());
+        for ev in events {
             offsets.push(ev.offset);
             print_event(out, args.output, ev)?;
             printed += 1;

@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, warn};
 
+use crate::decoded::SharedEvents;
 use crate::held::Held;
 use crate::lane;
 use crate::plan::Plan;
@@ -86,6 +87,11 @@ pub fn subscribe_lanes(
     // one snapshot of each exporter's groups, read before any lane subscribes
     let snapshots: Vec<Arc<tokio::sync::OnceCell<Vec<pb::GroupStatus>>>> =
         connectors.iter().map(|_| Arc::default()).collect();
+    let shared = SharedEvents::counted(
+        plan.receivers.len(),
+        shared_capacity(window),
+        metrics.sharing(),
+    );
     plan.receiver_names()
         .iter()
         .enumerate()
@@ -117,6 +123,8 @@ pub fn subscribe_lanes(
                     start: StartPolicy::siblings(&base, &snapshots[i]),
                     window,
                     held: inputs.held.clone(),
+                    shared: shared.clone(),
+                    lane: receiver,
                 };
                 inputs.tasks.push(tokio::spawn(
                     subscription::run(
@@ -134,6 +142,15 @@ pub fn subscribe_lanes(
             Lane { receiver, inputs }
         })
         .collect()
+}
+
+/// How many decoded events the lanes keep for each other: lanes that keep up are
+/// within about one credit window of each other; one further behind decodes for itself.
+fn shared_capacity(window: u32) -> usize {
+    usize::try_from(window)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(2)
+        .clamp(512, 65_536)
 }
 
 /// The gRPC connectors of `upstreams` (one shared HTTP/2 channel each).

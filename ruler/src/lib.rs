@@ -1,8 +1,11 @@
 //! herald ruler: consumes the exporter's event log as a member of a consumer group,
-//! evaluates kubernetes-event-exporter's route tree and delivers events to sinks,
-//! acknowledging each event only when every receiver it reached has finished with it.
+//! evaluates kubernetes-event-exporter's route tree and delivers events to sinks.
+//! Every receiver reads the log through a lane of its own and acknowledges an event
+//! once it has finished with it; the lanes share the decoding and routing of each
+//! event ([`decoded`]).
 
 pub mod app;
+pub mod decoded;
 pub mod go_regex;
 pub mod held;
 pub mod lane;
@@ -15,6 +18,7 @@ pub mod rule_objects;
 pub mod rules;
 pub mod subscription;
 pub mod upstream;
+pub mod wire;
 
 #[cfg(test)]
 mod testutil {

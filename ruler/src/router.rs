@@ -35,7 +35,7 @@ use tracing::{debug, warn};
 
 use crate::held::Held;
 use crate::plan::Plan;
-use crate::route::{RouteTree, Selection};
+use crate::route::RouteTree;
 use crate::rules::RuleSet;
 use crate::subscription::{Incoming, Source};
 
@@ -152,7 +152,6 @@ pub struct Router {
     completed: Family<Vec<(&'static str, &'static str)>, Counter>,
     acks: HashMap<Source, AckSender>,
     outs: Vec<AckOut>,
-    selection: Selection,
     /// Events the receiver still holds.
     held: Held,
     /// The kube-events rules (replaced live when `Rule` objects change).
@@ -183,7 +182,6 @@ impl Router {
         let name = receiver.map(|r| r.name.clone()).unwrap_or_default();
         let namespaces = receiver.and_then(|r| r.namespace_selector.clone());
         Router {
-            selection: Selection::new(plan.tree.receivers()),
             tree: plan.tree.clone(),
             id: sinks.id(&name),
             sinks,
@@ -248,9 +246,10 @@ impl Router {
         let trace = TraceContext::of(&tracing::Span::current());
         let rules = self.rules.borrow().clone();
         let ruled = rules.feeds(self.lane);
-        for ev in batch.events {
+        for decoded in batch.events {
             self.counters.received.inc();
-            if !self.in_scope(&ev) {
+            let ev = &decoded.event;
+            if !self.in_scope(ev) {
                 self.counters.outside_selector.inc();
                 self.counters.unrouted.inc();
                 self.counters.acknowledged.inc();
@@ -259,14 +258,11 @@ impl Router {
                 }
                 continue;
             }
-            let ev = Arc::new(ev);
-            let mut sel = std::mem::take(&mut self.selection);
-            self.tree.route(&ev, &mut sel);
-            let selected = sel.receivers().contains(&self.lane);
-            self.selection = sel;
-            let value = SharedValue::new();
+            // routed once for all the lanes of this ruler
+            let selected = decoded.selects(&self.tree, self.lane);
+            let value = decoded.value.clone();
             let rule = if ruled {
-                self.rule_match(&rules, &ev, &value)
+                self.rule_match(&rules, ev, &value)
             } else {
                 None
             };
@@ -301,7 +297,7 @@ impl Router {
                 .sinks
                 .deliver(
                     id,
-                    Delivery::shared(ev, value, handle)
+                    Delivery::shared(ev.clone(), value, handle)
                         .with_rule(rule)
                         .with_trace(trace.clone()),
                 )

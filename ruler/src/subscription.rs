@@ -25,7 +25,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::decoded::{Decoded, SharedEvents};
 use crate::held::Held;
+use crate::wire::ReceivedBatch;
 
 /// How often a connected consumer asks for its group's lag.
 pub const LAG_POLL: Duration = Duration::from_secs(10);
@@ -86,7 +88,7 @@ pub trait Link: Send {
     ///
     /// # Errors
     /// The stream failed.
-    async fn next(&mut self) -> Result<Option<pb::EventBatch>, LinkError>;
+    async fn next(&mut self) -> Result<Option<ReceivedBatch>, LinkError>;
 
     /// Acknowledges `offsets` and grants one new credit for each.
     ///
@@ -121,8 +123,8 @@ pub struct Source {
 pub struct Incoming {
     /// Where it came from.
     pub source: Source,
-    /// The events (domain form), in the order received.
-    pub events: Vec<herald_proto::Event>,
+    /// The events, decoded (shared with the ruler's other lanes), in the order received.
+    pub events: Vec<Arc<Decoded>>,
     /// The trace context of the exporter's commit that logged the first event.
     pub trace: Option<TraceContext>,
 }
@@ -192,6 +194,10 @@ pub struct Subscriber {
     /// What the lane's receiver still holds: claimed in the hello after a reconnect
     /// and kept from expiring with `Hold` messages.
     pub held: Held,
+    /// Decodes events once for all the lanes of the ruler.
+    pub shared: Arc<SharedEvents>,
+    /// This lane's index in `shared`.
+    pub lane: usize,
 }
 
 /// What a subscription loop reports: connected (readiness) and the group's lag.
@@ -340,7 +346,13 @@ async fn session(
             batch = link.next() => match batch? {
                 Some(b) => {
                     debug!(events = b.events.len(), redelivery = b.redelivery, "batch received");
-                    let events = b.events.into_iter().map(herald_proto::Event::from).collect();
+                    // lanes in step share decoding: one far ahead yields briefly
+                    if let Some(first) = b.events.first() {
+                        sub.shared.pause(sub.lane, &log_id, first.offset()).await;
+                    }
+                    let events = sub.shared.resolve(sub.lane, &log_id, b.events).map_err(|e| {
+                        LinkError::Status(tonic::Status::internal(format!("an event of the batch does not decode: {e}")))
+                    })?;
                     let trace = TraceContext::from_headers(b.trace_context);
                     if out.send(Incoming { source: source.clone(), events, trace }).await.is_err() {
                         flush(&mut *link, &mut pending).await;

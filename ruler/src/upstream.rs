@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use herald_proto::pb;
 use herald_proto::pb::event_log_client::EventLogClient;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -18,7 +19,9 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tracing::info;
 
+use crate::decoded::SharingCounters;
 use crate::subscription::{Connector, Link, LinkError};
+use crate::wire::{self, ReceivedBatch};
 
 /// Largest gRPC message the ruler accepts (the exporter bounds batches well below).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -68,6 +71,7 @@ impl std::fmt::Debug for UpstreamConfig {
 #[derive(Clone, Debug, Default)]
 pub struct UpstreamMetrics {
     lag: Family<Vec<(String, String)>, Gauge>,
+    decodes: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
 
 impl UpstreamMetrics {
@@ -83,6 +87,24 @@ impl UpstreamMetrics {
             "Events in the exporter's log not yet acknowledged by a receiver's consumer group (one group per receiver)",
             self.lag.clone(),
         );
+        registry.register(
+            "herald_ruler_event_decodes",
+            "Events the receiver lanes received, by whether a lane decoded it (`decoded`) or took it decoded and routed by another lane (`shared`)",
+            self.decodes.clone(),
+        );
+    }
+
+    /// The counters of decoded and shared events.
+    pub fn sharing(&self) -> SharingCounters {
+        let get = |result| {
+            self.decodes
+                .get_or_create(&vec![("result", result)])
+                .clone()
+        };
+        SharingCounters {
+            decoded: get("decoded"),
+            shared: get("shared"),
+        }
     }
 
     /// The gauge of one exporter, group and receiver.
@@ -198,6 +220,30 @@ impl GrpcConnector {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
+    /// `Subscribe`, with the batches' events left encoded (see [`crate::wire`]): the
+    /// generated client's call with a codec that decodes [`wire::SubscribeResponse`].
+    async fn subscribe(
+        &self,
+        requests: ReceiverStream<pb::SubscribeRequest>,
+    ) -> Result<tonic::Response<tonic::Streaming<wire::SubscribeResponse>>, tonic::Status> {
+        let mut grpc = tonic::client::Grpc::new(InterceptedService::new(
+            self.channel.clone(),
+            BearerToken(self.token.clone()),
+        ))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+        let codec =
+            tonic_prost::ProstCodec::<pb::SubscribeRequest, wire::SubscribeResponse>::default();
+        let path = http::uri::PathAndQuery::from_static("/herald.v1.EventLog/Subscribe");
+        let mut request = tonic::Request::new(requests);
+        request
+            .extensions_mut()
+            .insert(tonic::GrpcMethod::new("herald.v1.EventLog", "Subscribe"));
+        grpc.streaming(request, path, codec).await
+    }
+
     /// The exporter's log status (`GetLogStatus`).
     ///
     /// # Errors
@@ -262,7 +308,7 @@ impl Connector for GrpcConnector {
         credit: u32,
     ) -> Result<(pb::Welcome, Box<dyn Link>), LinkError> {
         use pb::subscribe_request::Request as Msg;
-        use pb::subscribe_response::Response as In;
+        use wire::Response as In;
         let (req_tx, req_rx) = mpsc::channel::<pb::SubscribeRequest>(64);
         // the channel is fresh: these sends cannot fail
         let _ = req_tx.try_send(pb::SubscribeRequest {
@@ -271,7 +317,7 @@ impl Connector for GrpcConnector {
         let _ = req_tx.try_send(pb::SubscribeRequest {
             request: Some(Msg::Credit(pb::Credit { events: credit })),
         });
-        let mut inbound = match self.client().subscribe(ReceiverStream::new(req_rx)).await {
+        let mut inbound = match self.subscribe(ReceiverStream::new(req_rx)).await {
             Ok(r) => r.into_inner(),
             Err(s)
                 if s.code() == tonic::Code::Unavailable
@@ -287,7 +333,7 @@ impl Connector for GrpcConnector {
             Err(s) => return Err(LinkError::Status(s)),
         };
         match inbound.message().await? {
-            Some(pb::SubscribeResponse {
+            Some(wire::SubscribeResponse {
                 response: Some(In::Welcome(w)),
             }) => Ok((w, Box::new(GrpcLink { req_tx, inbound }))),
             other => Err(LinkError::Status(tonic::Status::internal(format!(
@@ -317,7 +363,7 @@ impl tonic::service::Interceptor for BearerToken {
 /// One open gRPC subscription.
 struct GrpcLink {
     req_tx: mpsc::Sender<pb::SubscribeRequest>,
-    inbound: tonic::Streaming<pb::SubscribeResponse>,
+    inbound: tonic::Streaming<wire::SubscribeResponse>,
 }
 
 impl GrpcLink {
@@ -333,14 +379,20 @@ impl GrpcLink {
 
 #[async_trait]
 impl Link for GrpcLink {
-    async fn next(&mut self) -> Result<Option<pb::EventBatch>, LinkError> {
-        use pb::subscribe_response::Response as In;
+    async fn next(&mut self) -> Result<Option<ReceivedBatch>, LinkError> {
+        use wire::Response as In;
         loop {
             match self.inbound.message().await? {
-                Some(pb::SubscribeResponse {
+                Some(wire::SubscribeResponse {
                     response: Some(In::Batch(b)),
-                }) => return Ok(Some(b)),
-                Some(pb::SubscribeResponse {
+                }) => {
+                    return ReceivedBatch::try_from(b).map(Some).map_err(|e| {
+                        LinkError::Status(tonic::Status::internal(format!(
+                            "an event of the batch has no readable offset: {e}"
+                        )))
+                    });
+                }
+                Some(wire::SubscribeResponse {
                     response: Some(In::Closing(c)),
                 }) => {
                     info!(reason = %c.reason, "exporter is closing the subscription");

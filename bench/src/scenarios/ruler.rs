@@ -260,7 +260,7 @@ async fn process(ctx: &mut Ctx, receivers: Receivers) -> Result<Row> {
         Receivers::Discard | Receivers::Files => row
             .target(Target::MinEventsPerCpuSecond(TARGET), None)
             .note(format!(
-                "includes gRPC decode, protobuf → Event, acks; 1,000 credits; one subscription per receiver ({lanes} lanes), each event decoded once per lane"
+                "includes gRPC decode, protobuf → Event, acks; 1,000 credits; one subscription per receiver ({lanes} lanes), the lanes sharing one decode and one routing pass per event"
             )),
     })
 }

@@ -221,6 +221,30 @@ async fn labelling_a_namespace_routes_its_events_live() {
         ) >= 20.0,
         "{text}"
     );
+    // both lanes read every event; each is decoded once and routed once for both
+    let received: f64 = ["team", "archive"]
+        .iter()
+        .map(|r| {
+            metric(
+                &text,
+                "herald_ruler_events_received_total",
+                &[("receiver", r)],
+            )
+        })
+        .sum();
+    let decodes = |result| {
+        metric(
+            &text,
+            "herald_ruler_event_decodes_total",
+            &[("result", result)],
+        )
+    };
+    let (decoded, shared) = (decodes("decoded"), decodes("shared"));
+    assert_eq!(decoded + shared, received, "{text}");
+    assert!(
+        received >= 2.0 * all.len() as f64 && decoded <= received / 2.0 + 2.0,
+        "{decoded} decodes for {received} events received by two lanes in step"
+    );
     let got = keys(&team);
     let leaked: Vec<_> = after.iter().filter(|k| got.contains(*k)).collect();
     assert!(

@@ -183,12 +183,17 @@ struct Route {
     routes: Vec<Route>,
 }
 
+/// The id of the next compiled [`RouteTree`].
+static NEXT_TREE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The compiled route tree.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTree {
     root: Route,
     receivers: usize,
     never_matching: usize,
+    /// Shared by this tree and its clones only (0: the empty default tree).
+    id: u64,
 }
 
 /// The receivers an event reached in one routing pass (each at most once).
@@ -261,7 +266,14 @@ impl RouteTree {
             root,
             receivers: receivers.len(),
             never_matching,
+            id: NEXT_TREE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
+    }
+
+    /// Identifies this compiled tree: trees with the same id (a tree and its clones)
+    /// route every event alike, so a routing result can be shared between them.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Number of receivers this tree was compiled against.

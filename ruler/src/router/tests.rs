@@ -35,7 +35,10 @@ fn batch(log: &str, events: Vec<Event>) -> Incoming {
             upstream: 0,
             log_id: Arc::from(log),
         },
-        events,
+        events: events
+            .into_iter()
+            .map(crate::decoded::Decoded::new)
+            .collect(),
         trace: None,
     }
 }

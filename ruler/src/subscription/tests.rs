@@ -106,9 +106,9 @@ impl Connector for FakeConnector {
 
 #[async_trait]
 impl Link for FakeLink {
-    async fn next(&mut self) -> Result<Option<pb::EventBatch>, LinkError> {
+    async fn next(&mut self) -> Result<Option<crate::wire::ReceivedBatch>, LinkError> {
         match self.batches.pop_front() {
-            Some(offsets) => Ok(Some(pb::EventBatch {
+            Some(offsets) => Ok(Some(crate::wire::ReceivedBatch::from(pb::EventBatch {
                 events: offsets
                     .into_iter()
                     .map(|offset| pb::Event {
@@ -118,7 +118,7 @@ impl Link for FakeLink {
                     .collect(),
                 redelivery: false,
                 trace_context: Default::default(),
-            })),
+            }))),
             None => {
                 // give the acks of this session time to arrive, then close
                 let at = *self.closes_at.get_or_insert_with(|| {
@@ -171,6 +171,8 @@ async fn the_loop_forwards_batches_acks_and_reconnects_with_the_sibling_start() 
         start: StartPolicy::siblings("ruler", &Arc::default()),
         window: 10,
         held: Held::default(),
+        shared: crate::decoded::SharedEvents::unshared(),
+        lane: 0,
     };
     let task = tokio::spawn(run(
         3,
@@ -186,7 +188,10 @@ async fn the_loop_forwards_batches_acks_and_reconnects_with_the_sibling_start() 
         let b = rx.recv().await.unwrap();
         assert_eq!(b.source.upstream, 3);
         assert_eq!(&*b.source.log_id, "log-a");
-        assert_eq!(b.events.iter().map(|e| e.offset).collect::<Vec<_>>(), want);
+        assert_eq!(
+            b.events.iter().map(|e| e.event.offset).collect::<Vec<_>>(),
+            want
+        );
         for o in want {
             ack_tx.send((b.source.log_id.clone(), o)).unwrap();
         }
