@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
+use herald_proto::encoded;
 use herald_proto::pb;
 use herald_proto::pb::event_log_server::{EventLog, EventLogServer};
 use tokio::sync::mpsc;
@@ -20,11 +21,16 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, debug, info, warn};
 
+mod encoded_subscribe;
+
 use crate::handoff::{CreditGate, Handoff};
 use crate::hub::{Hub, HubError, Next};
 
 /// Largest gRPC message the server sends (batches are bounded well below it).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Largest gRPC message the server accepts.
+const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// TCP keepalive of accepted gRPC connections: a subscriber that vanished without a
 /// FIN (node lost) is noticed and its unacknowledged events redelivered.
@@ -99,20 +105,27 @@ impl EventLogService {
 
 type ResponseStream = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
 
-fn response(r: pb::subscribe_response::Response) -> pb::SubscribeResponse {
-    pb::SubscribeResponse { response: Some(r) }
+/// Subscribe responses with each event as the log stores it.
+pub type EncodedStream =
+    Pin<Box<dyn Stream<Item = Result<encoded::SubscribeResponse, Status>> + Send>>;
+
+fn response(r: encoded::Response) -> encoded::SubscribeResponse {
+    encoded::SubscribeResponse { response: Some(r) }
 }
 
-#[tonic::async_trait]
-impl EventLog for EventLogService {
-    type SubscribeStream = ResponseStream;
-
-    async fn subscribe(
+impl EventLogService {
+    /// `Subscribe`, answering with the log's records as stored (the server sends
+    /// these through [`encoded_subscribe::EncodedSubscribe`]; the bytes on the wire
+    /// are those of the generated `SubscribeResponse`).
+    ///
+    /// # Errors
+    /// The first message is not a hello, or the hub refuses it.
+    pub async fn subscribe_encoded(
         &self,
         request: Request<Streaming<pb::SubscribeRequest>>,
-    ) -> Result<Response<Self::SubscribeStream>, Status> {
+    ) -> Result<Response<EncodedStream>, Status> {
+        use encoded::Response as Out;
         use pb::subscribe_request::Request as Msg;
-        use pb::subscribe_response::Response as Out;
         let peer = request.remote_addr();
         let mut inbound = request.into_inner();
         let hello = match inbound.message().await? {
@@ -128,7 +141,7 @@ impl EventLog for EventLogService {
         let span = tracing::info_span!("subscriber", group = %hello.group, member = %hello.member_id, peer = ?peer);
         let mut session = self.hub.join(hello).instrument(span.clone()).await?;
         let mut gate = CreditGate::new(&self.handoff, session.credits_gated());
-        let (tx, rx) = mpsc::channel::<Result<pb::SubscribeResponse, Status>>(4);
+        let (tx, rx) = mpsc::channel::<Result<encoded::SubscribeResponse, Status>>(4);
         // the channel is fresh and has capacity 4: the first send cannot fail
         let _ = tx.try_send(Ok(response(Out::Welcome(session.welcome()))));
         tokio::spawn(
@@ -173,7 +186,7 @@ impl EventLog for EventLogService {
                         },
                         next = session.next() => match next {
                             Ok(Next::Batch(b)) => {
-                                if tx.send(Ok(response(Out::Batch(b)))).await.is_err() {
+                                if tx.send(Ok(response(Out::Batch(b.into_encoded())))).await.is_err() {
                                     break; // subscriber went away; the session drop hands events back
                                 }
                             }
@@ -195,6 +208,30 @@ impl EventLog for EventLogService {
             .instrument(span),
         );
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+#[tonic::async_trait]
+impl EventLog for EventLogService {
+    type SubscribeStream = ResponseStream;
+
+    /// The generated server's `Subscribe` (the server in front of it answers the
+    /// method itself, with [`EventLogService::subscribe_encoded`]): the same stream,
+    /// each response decoded into the generated message.
+    async fn subscribe(
+        &self,
+        request: Request<Streaming<pb::SubscribeRequest>>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        use futures::StreamExt;
+        let stream = self.subscribe_encoded(request).await?.into_inner();
+        Ok(Response::new(Box::pin(stream.map(|r| {
+            r.and_then(|m| {
+                <pb::SubscribeResponse as prost::Message>::decode(
+                    prost::Message::encode_to_vec(&m).as_slice(),
+                )
+                .map_err(|e| Status::internal(format!("a logged event does not decode: {e}")))
+            })
+        }))))
     }
 
     async fn get_log_status(
@@ -359,11 +396,12 @@ pub async fn bind(
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| GrpcError::Reflection(e.to_string()))?;
-    let svc = EventLogServer::new(service)
+    let service = Arc::new(service);
+    let svc = EventLogServer::from_arc(service.clone())
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
-        .max_decoding_message_size(4 * 1024 * 1024);
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
     let svc = tonic::service::interceptor::InterceptedService::new(
-        svc,
+        encoded_subscribe::EncodedSubscribe::new(svc, service),
         auth_interceptor(Arc::new(settings.tokens.clone())),
     );
     let router = builder

@@ -5,10 +5,12 @@
 //!   ruler use it.
 //! * [`Event`]: the domain form of an enriched Kubernetes Event that sinks, templates
 //!   and the route tree see, with conversions to and from [`pb::Event`].
+//! * [`encoded`]: the subscribe response with each event left encoded (same wire format).
 //! * [`kube_json`]: the one place that turns a core/v1 Event as the API server sends it
 //!   into an [`Event`].
 
 pub mod convert;
+pub mod encoded;
 pub mod event;
 pub mod kube_json;
 

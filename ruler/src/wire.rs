@@ -5,15 +5,17 @@
 //! Decoding it is the largest part of a ruler's work (dozens of strings and maps per
 //! event), and the result is the same for every lane: the log id and offset name one
 //! immutable event. So the gRPC link decodes a batch only down to each event's bytes
-//! and offset ([`SubscribeResponse`] is wire-compatible with
-//! `herald.v1.SubscribeResponse`, with `EventBatch.events` read as `bytes`), and
-//! [`crate::decoded::SharedEvents`] decodes each event once for all lanes.
+//! and offset ([`herald_proto::encoded`]), and [`crate::decoded::SharedEvents`]
+//! decodes each event once for all lanes.
 
 use std::collections::BTreeMap;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
+use herald_proto::encoded::offset_of;
 use herald_proto::pb;
 use prost::Message;
+
+pub use herald_proto::encoded::{EventBatch, Response, SubscribeResponse};
 
 /// One event of a batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,64 +112,6 @@ impl TryFrom<EventBatch> for ReceivedBatch {
             trace_context: b.trace_context,
         })
     }
-}
-
-/// `herald.v1.SubscribeResponse`, with the batch's events left encoded.
-#[derive(Clone, PartialEq, Message)]
-pub struct SubscribeResponse {
-    /// Exactly one of these is set.
-    #[prost(oneof = "Response", tags = "1, 2, 3, 4")]
-    pub response: Option<Response>,
-}
-
-/// `herald.v1.SubscribeResponse.response`.
-#[derive(Clone, PartialEq, prost::Oneof)]
-pub enum Response {
-    /// The answer to `Hello`.
-    #[prost(message, tag = "1")]
-    Welcome(pb::Welcome),
-    /// Events.
-    #[prost(message, tag = "2")]
-    Batch(EventBatch),
-    /// The server is going away.
-    #[prost(message, tag = "3")]
-    Closing(pb::Closing),
-    /// The answer to a `Sync`.
-    #[prost(message, tag = "4")]
-    Synced(pb::Synced),
-}
-
-/// `herald.v1.EventBatch` with `events` as bytes: a length-delimited field reads the
-/// same whether it holds a message or bytes.
-#[derive(Clone, PartialEq, Message)]
-pub struct EventBatch {
-    /// Each event's encoding.
-    #[prost(bytes = "bytes", repeated, tag = "1")]
-    pub events: Vec<Bytes>,
-    /// Redeliveries.
-    #[prost(bool, tag = "2")]
-    pub redelivery: bool,
-    /// Trace context.
-    #[prost(btree_map = "string, string", tag = "3")]
-    pub trace_context: BTreeMap<String, String>,
-}
-
-/// `herald.v1.Event`'s offset (field 1), read without decoding the rest. The exporter
-/// writes it first; anywhere else it is found by skipping the other fields.
-fn offset_of(bytes: &Bytes) -> Result<u64, prost::DecodeError> {
-    /// Only the offset; every other field is skipped.
-    #[derive(Clone, PartialEq, Message)]
-    struct OffsetOnly {
-        #[prost(uint64, tag = "1")]
-        offset: u64,
-    }
-    let mut fast = bytes.clone();
-    // tag 1, wire type varint
-    if fast.first() == Some(&0x08) {
-        fast.advance(1);
-        return prost::encoding::decode_varint(&mut fast);
-    }
-    OffsetOnly::decode(bytes.clone()).map(|o| o.offset)
 }
 
 #[cfg(test)]

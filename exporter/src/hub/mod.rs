@@ -22,7 +22,7 @@ use herald_telemetry::traces::TraceContext;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::store::{GroupRecord, Store, StoreError};
+use crate::store::{GroupRecord, Store, StoreError, StoredEvent};
 use group::{GroupState, Reservation, SessionId};
 
 /// How long offsets taken back from a member that went away (or that were in flight
@@ -733,11 +733,51 @@ enum SessionKind {
     Tail { next: u64 },
 }
 
+/// Events to send, each as the log stores it (`herald.v1.Event` encoded): the gRPC
+/// server sends the records without decoding and re-encoding them for every group
+/// (see [`herald_proto::encoded`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedBatch {
+    /// The events' records, in the order to send.
+    pub events: Vec<StoredEvent>,
+    /// True when the batch holds redeliveries.
+    pub redelivery: bool,
+    /// W3C Trace Context of the commit that logged the first event.
+    pub trace_context: std::collections::BTreeMap<String, String>,
+}
+
+impl ServedBatch {
+    /// The batch as the generated message (every event decoded).
+    ///
+    /// # Errors
+    /// A record does not decode.
+    pub fn decode(&self) -> Result<pb::EventBatch, StoreError> {
+        Ok(pb::EventBatch {
+            events: self
+                .events
+                .iter()
+                .map(StoredEvent::decode)
+                .collect::<Result<_, _>>()?,
+            redelivery: self.redelivery,
+            trace_context: self.trace_context.clone(),
+        })
+    }
+
+    /// The batch as sent on the wire.
+    pub fn into_encoded(self) -> herald_proto::encoded::EventBatch {
+        herald_proto::encoded::EventBatch {
+            events: self.events.into_iter().map(|e| e.bytes).collect(),
+            redelivery: self.redelivery,
+            trace_context: self.trace_context,
+        }
+    }
+}
+
 /// What a session produced.
 #[derive(Debug)]
 pub enum Next {
     /// Events to send.
-    Batch(pb::EventBatch),
+    Batch(ServedBatch),
     /// The hub stopped serving; send `Closing` with this reason and end the stream.
     Closing(String),
 }
@@ -888,7 +928,7 @@ impl Session {
 
     /// Reserves and reads one batch. Returns None when everything reserved was
     /// filtered out or pruned (the caller loops).
-    fn take(&mut self, last: u64) -> Result<Option<pb::EventBatch>, HubError> {
+    fn take(&mut self, last: u64) -> Result<Option<ServedBatch>, HubError> {
         let credits = usize::try_from(self.credits)
             .unwrap_or(usize::MAX)
             .min(self.max_batch);
@@ -896,7 +936,7 @@ impl Session {
         let max_bytes = self.hub.inner.cfg.max_batch_bytes;
         let (events, redelivery, reserved) = match &mut self.kind {
             SessionKind::Tail { next } => {
-                let events = store.read(*next, credits, max_bytes)?;
+                let events = store.read_stored(*next, credits, max_bytes)?;
                 let first = store.bounds().first;
                 *next = match events.last() {
                     Some(e) => e.offset + 1,
@@ -911,7 +951,7 @@ impl Session {
                         .reserve(self.id, credits, last, Instant::now(), self.ack_timeout);
                 let redelivery = !r.redelivered.is_empty();
                 let mut events = if redelivery {
-                    store.read_offsets(&r.redelivered)?
+                    store.read_offsets_stored(&r.redelivered)?
                 } else {
                     read_range(store, r.fresh.clone(), max_bytes)?
                 };
@@ -924,9 +964,11 @@ impl Session {
         let mut keep = Vec::with_capacity(events.len());
         let mut drop_offsets = Vec::new();
         let mut present = std::collections::HashSet::with_capacity(events.len());
+        // without a filter nothing needs the decoded event
+        let unfiltered = filter::is_empty(&self.filter);
         for e in events {
             present.insert(e.offset);
-            if filter::matches(&self.filter, &e) {
+            if unfiltered || filter::matches(&self.filter, &e.decode()?) {
                 keep.push(e);
             } else {
                 drop_offsets.push(e.offset);
@@ -951,7 +993,7 @@ impl Session {
             .and_then(|e| self.hub.inner.traces.find(e.offset))
             .map(|c| c.to_headers())
             .unwrap_or_default();
-        Ok(Some(pb::EventBatch {
+        Ok(Some(ServedBatch {
             events: keep,
             redelivery,
             trace_context,
@@ -965,12 +1007,12 @@ fn read_range(
     store: &Store,
     range: std::ops::Range<u64>,
     max_bytes: usize,
-) -> Result<Vec<pb::Event>, StoreError> {
+) -> Result<Vec<StoredEvent>, StoreError> {
     let mut out = Vec::new();
     let mut from = range.start;
     while from < range.end {
         let want = usize::try_from(range.end - from).unwrap_or(usize::MAX);
-        let chunk = store.read(from, want, max_bytes)?;
+        let chunk = store.read_stored(from, want, max_bytes)?;
         let Some(last) = chunk.last().map(|e| e.offset) else {
             break;
         };

@@ -55,7 +55,7 @@ async fn batch(s: &mut Session) -> pb::EventBatch {
         .unwrap()
         .unwrap()
     {
-        Next::Batch(b) => b,
+        Next::Batch(b) => b.decode().unwrap(),
         Next::Closing(r) => panic!("closing: {r}"),
     }
 }
@@ -444,7 +444,7 @@ async fn closing(s: &mut Session) -> String {
         .unwrap()
     {
         Next::Closing(r) => r,
-        Next::Batch(b) => panic!("expected closing, got {:?}", offsets(&b)),
+        Next::Batch(b) => panic!("expected closing, got {:?}", offsets(&b.decode().unwrap())),
     }
 }
 
@@ -526,4 +526,51 @@ async fn a_standby_refuses_group_administration() {
         hub.seek_group("g", None).await,
         Err(HubError::Standby(_))
     ));
+}
+
+#[tokio::test]
+async fn batches_carry_the_stored_records_and_a_filter_still_sees_the_fields() {
+    use prost::Message;
+    let (_d, hub) = setup(6);
+    let mut all = hub.join(hello("plain", "m")).await.unwrap();
+    all.grant(100);
+    let Next::Batch(b) = all.next().await.unwrap() else {
+        panic!("expected a batch");
+    };
+    let served: Vec<u64> = b.events.iter().map(|e| e.offset).collect();
+    assert_eq!(served, [1, 2, 3, 4, 5, 6]);
+    for e in &b.events {
+        // the record as logged: the event with its offset, encoded once at ingest
+        let mut logged = ev(
+            e.offset,
+            if e.offset % 2 == 0 {
+                "Normal"
+            } else {
+                "Warning"
+            },
+        );
+        logged.offset = e.offset;
+        assert_eq!(e.bytes, logged.encode_to_vec(), "offset {}", e.offset);
+    }
+    // the wire form holds the same bytes
+    let wire = b.clone().into_encoded();
+    assert_eq!(
+        wire.events,
+        b.events.iter().map(|e| e.bytes.clone()).collect::<Vec<_>>()
+    );
+    // a group with a filter is served only what matches it
+    let mut warnings = hub
+        .join(pb::Hello {
+            filter: Some(pb::Filter {
+                types: vec!["Warning".into()],
+                ..Default::default()
+            }),
+            ..hello("warnings", "m")
+        })
+        .await
+        .unwrap();
+    warnings.grant(100);
+    let got = batch(&mut warnings).await;
+    assert_eq!(offsets(&got), [1, 3, 5]);
+    assert!(got.events.iter().all(|e| e.r#type == "Warning"));
 }

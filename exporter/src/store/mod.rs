@@ -88,6 +88,26 @@ macro_rules! db_err {
     };
 }
 
+/// One event's record as the log stores it: `herald.v1.Event` encoded, its offset
+/// included, which is also what a subscriber receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// The event's offset.
+    pub offset: u64,
+    /// `herald.v1.Event`, encoded.
+    pub bytes: bytes::Bytes,
+}
+
+impl StoredEvent {
+    /// The event, decoded.
+    ///
+    /// # Errors
+    /// The record does not decode (corruption or a newer format).
+    pub fn decode(&self) -> Result<pb::Event, StoreError> {
+        decode_event(self.offset, &self.bytes)
+    }
+}
+
 /// What one ingest transaction writes.
 #[derive(Debug, Default)]
 pub struct AppendBatch {
@@ -382,6 +402,22 @@ impl Store {
         max: usize,
         max_bytes: usize,
     ) -> Result<Vec<pb::Event>, StoreError> {
+        self.read_stored(from, max, max_bytes)?
+            .iter()
+            .map(StoredEvent::decode)
+            .collect()
+    }
+
+    /// [`Store::read`] without decoding: each event's record as stored.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn read_stored(
+        &self,
+        from: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let txn = db_err!(self.inner.db.begin_read())?;
         let log = db_err!(txn.open_table(LOG))?;
         let mut out = Vec::new();
@@ -393,7 +429,10 @@ impl Store {
                 break;
             }
             size += bytes.len();
-            out.push(decode_event(k.value(), bytes)?);
+            out.push(StoredEvent {
+                offset: k.value(),
+                bytes: bytes::Bytes::copy_from_slice(bytes),
+            });
             if out.len() >= max {
                 break;
             }
@@ -406,12 +445,26 @@ impl Store {
     /// # Errors
     /// Database errors or an undecodable record.
     pub fn read_offsets(&self, offsets: &[u64]) -> Result<Vec<pb::Event>, StoreError> {
+        self.read_offsets_stored(offsets)?
+            .iter()
+            .map(StoredEvent::decode)
+            .collect()
+    }
+
+    /// [`Store::read_offsets`] without decoding.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn read_offsets_stored(&self, offsets: &[u64]) -> Result<Vec<StoredEvent>, StoreError> {
         let txn = db_err!(self.inner.db.begin_read())?;
         let log = db_err!(txn.open_table(LOG))?;
         let mut out = Vec::with_capacity(offsets.len());
         for &o in offsets {
             if let Some(v) = db_err!(log.get(o))? {
-                out.push(decode_event(o, v.value())?);
+                out.push(StoredEvent {
+                    offset: o,
+                    bytes: bytes::Bytes::copy_from_slice(v.value()),
+                });
             }
         }
         Ok(out)
