@@ -19,7 +19,7 @@ use herald_ruler::plan::Plan;
 use herald_ruler::rule_objects;
 use herald_ruler::subscription::{Connector, Link, LinkError};
 use herald_ruler::upstream::UpstreamMetrics;
-use herald_ruler::wire::{ReceivedBatch, WireEvent};
+use herald_ruler::wire::ReceivedBatch;
 use herald_telemetry::{Health, KeeMetrics};
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
@@ -223,18 +223,16 @@ impl Link for HubLink {
                 }
             };
             return match next.map_err(tonic::Status::from)? {
-                Next::Batch(b) => Ok(Some(ReceivedBatch {
-                    events: b
-                        .events
-                        .into_iter()
-                        .map(|e| WireEvent::Encoded {
-                            offset: e.offset,
-                            bytes: e.bytes,
+                // the same records a gRPC subscriber gets, read the same way
+                Next::Batch(b) => {
+                    ReceivedBatch::try_from(b.into_encoded())
+                        .map(Some)
+                        .map_err(|e| {
+                            LinkError::Status(tonic::Status::internal(format!(
+                                "a logged event has no readable offset: {e}"
+                            )))
                         })
-                        .collect(),
-                    redelivery: b.redelivery,
-                    trace_context: b.trace_context,
-                })),
+                }
                 Next::Closing(reason) => {
                     info!(%reason, "local exporter stopped serving");
                     Ok(None)
