@@ -32,7 +32,8 @@ use crate::lane;
 use crate::plan::Plan;
 use crate::router::{AckOut, Router, RouterMetrics};
 use crate::rules::RuleSet;
-use crate::subscription::{self, Connector, Incoming, LinkStatus, StartPolicy, Subscriber};
+use crate::start::{GroupsSnapshot, StartPolicy};
+use crate::subscription::{self, Connector, Incoming, LinkStatus, Subscriber};
 use crate::upstream::{GrpcConnector, UpstreamConfig, UpstreamMetrics};
 
 /// Why the ruler could not start.
@@ -73,9 +74,9 @@ pub struct Lane {
 
 /// Subscribes the lane of every receiver of `plan` to every connector (one
 /// subscription per receiver and exporter). `hello` is the template of every hello:
-/// its group is replaced by the lane's group under `hello.group`, and a lane's group
-/// that does not exist yet starts where its siblings are
-/// ([`StartPolicy::Siblings`]).
+/// its group is replaced by the lane's group under `hello.group`. A lane's group that
+/// an exporter does not have yet starts where its siblings are when the receiver is
+/// new, at the oldest retained event when it is not ([`StartPolicy::Siblings`]).
 pub fn subscribe_lanes(
     plan: &Plan,
     connectors: &[Arc<dyn Connector>],
@@ -84,9 +85,8 @@ pub fn subscribe_lanes(
     metrics: &UpstreamMetrics,
 ) -> Vec<Lane> {
     let base = hello.group.clone();
-    // one snapshot of each exporter's groups, read before any lane subscribes
-    let snapshots: Vec<Arc<tokio::sync::OnceCell<Vec<pb::GroupStatus>>>> =
-        connectors.iter().map(|_| Arc::default()).collect();
+    // one snapshot of every exporter's groups, read before any lane subscribes
+    let snapshot = GroupsSnapshot::new(connectors.to_vec());
     let shared = SharedEvents::counted(
         plan.receivers.len(),
         shared_capacity(window),
@@ -120,7 +120,11 @@ pub fn subscribe_lanes(
                         group: group.clone(),
                         ..hello.clone()
                     },
-                    start: StartPolicy::siblings(&base, &snapshots[i]),
+                    start: StartPolicy::Siblings {
+                        base: base.clone(),
+                        upstream: i,
+                        snapshot: snapshot.clone(),
+                    },
                     window,
                     held: inputs.held.clone(),
                     shared: shared.clone(),

@@ -16,6 +16,7 @@ pub mod router;
 pub mod rule_object;
 pub mod rule_objects;
 pub mod rules;
+pub mod start;
 pub mod subscription;
 pub mod upstream;
 pub mod wire;

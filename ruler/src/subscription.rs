@@ -27,6 +27,7 @@ use tracing::{debug, info, warn};
 
 use crate::decoded::{Decoded, SharedEvents};
 use crate::held::Held;
+use crate::start::StartPolicy;
 use crate::wire::ReceivedBatch;
 
 /// How often a connected consumer asks for its group's lag.
@@ -127,58 +128,6 @@ pub struct Incoming {
     pub events: Vec<Arc<Decoded>>,
     /// The trace context of the exporter's commit that logged the first event.
     pub trace: Option<TraceContext>,
-}
-
-/// Where a group that does not exist yet starts.
-#[derive(Debug, Clone)]
-pub enum StartPolicy {
-    /// As the hello says (`None`: the oldest retained event).
-    Fixed(Option<pb::StartPosition>),
-    /// Where the sibling groups were when this ruler started: a group named `base` or
-    /// `base.*` (the other receivers of the same rulers), at the lowest committed offset
-    /// among them plus one; with no sibling, the oldest retained event. The groups are
-    /// read once per exporter, before any lane of this ruler subscribes, so lanes that
-    /// start together never skip what a faster sibling already consumed.
-    Siblings {
-        /// The shared prefix (the ruler's `group` setting).
-        base: String,
-        /// The exporter's groups as this ruler first saw them (shared by its lanes).
-        snapshot: Arc<tokio::sync::OnceCell<Vec<pb::GroupStatus>>>,
-    },
-}
-
-impl StartPolicy {
-    /// Lanes that start where their siblings are, sharing one snapshot per exporter.
-    pub fn siblings(
-        base: &str,
-        snapshot: &Arc<tokio::sync::OnceCell<Vec<pb::GroupStatus>>>,
-    ) -> StartPolicy {
-        StartPolicy::Siblings {
-            base: base.to_owned(),
-            snapshot: snapshot.clone(),
-        }
-    }
-
-    /// The start position to put in the hello of `group`, given the log's groups.
-    pub fn resolve(&self, group: &str, groups: &[pb::GroupStatus]) -> Option<pb::StartPosition> {
-        match self {
-            StartPolicy::Fixed(p) => *p,
-            StartPolicy::Siblings { base, .. } => {
-                if groups.iter().any(|g| g.name == group) {
-                    return None;
-                }
-                let prefix = format!("{base}.");
-                groups
-                    .iter()
-                    .filter(|g| g.name == *base || g.name.starts_with(&prefix))
-                    .map(|g| g.committed_offset)
-                    .min()
-                    .map(|committed| pb::StartPosition {
-                        position: Some(pb::start_position::Position::Offset(committed + 1)),
-                    })
-            }
-        }
-    }
 }
 
 /// What one subscription loop consumes.
@@ -296,13 +245,7 @@ async fn session(
         hello.held_offsets = sub.held.pending(log);
         hello.held_log_id = log.to_owned();
     }
-    hello.start = match &sub.start {
-        StartPolicy::Fixed(p) => *p,
-        StartPolicy::Siblings { snapshot, .. } => {
-            let groups = snapshot.get_or_try_init(|| connector.groups()).await?;
-            sub.start.resolve(&hello.group, groups)
-        }
-    };
+    hello.start = sub.start.start_for(&hello.group).await;
     let claimed = hello.held_offsets.len();
     let (welcome, mut link) = connector.open(hello, sub.window).await?;
     info!(

@@ -176,8 +176,11 @@ pub enum Serving {
     /// A standby: the log no longer grows, but what it holds that a consumer group has
     /// not acknowledged is still served to that group (after a failover the new
     /// leader cannot always get it back from the API: a re-list shows each Event once,
-    /// with its latest count). Tails, new groups and groups that acknowledged
-    /// everything are refused with this reason.
+    /// with its latest count). A group that does not exist here yet is served too when
+    /// its start lies within the log: its receiver never consumed this log (its
+    /// subscription did not reach this exporter while it led). Tails, groups that
+    /// acknowledged everything and new groups that would start past the end are
+    /// refused with this reason.
     Drain(String),
     /// Not accepting; existing sessions are closed with this reason.
     No(String),
@@ -536,7 +539,7 @@ impl Hub {
             Serving::Yes => {}
             Serving::No(reason) => return Err(HubError::NotServing(reason.clone())),
             Serving::Drain(reason) => {
-                if !self.has_backlog(&hello.group) {
+                if !self.has_backlog(&hello.group, hello.start.as_ref()).await? {
                     return Err(HubError::Standby(reason.clone()));
                 }
             }
@@ -606,13 +609,25 @@ impl Hub {
         })
     }
 
-    /// True when consumer group `name` exists and has not acknowledged everything
-    /// the log holds: what a standby still serves.
-    fn has_backlog(&self, name: &str) -> bool {
+    /// True when consumer group `name` has not consumed everything the log holds:
+    /// what a standby still serves. A group that exists has not acknowledged the last
+    /// event; a group that does not exist yet would start (at `start`) within the log.
+    /// The second matters after a failover: a receiver whose subscription never reached
+    /// this exporter while it led has consumed none of what it logged then.
+    async fn has_backlog(
+        &self,
+        name: &str,
+        start: Option<&pb::StartPosition>,
+    ) -> Result<bool, HubError> {
+        if name.is_empty() {
+            return Ok(false);
+        }
         let last = *self.inner.tail.borrow();
-        self.groups()
-            .get(name)
-            .is_some_and(|g| g.state().committed() < last)
+        let committed = self.groups().get(name).map(|g| g.state().committed());
+        Ok(match committed {
+            Some(committed) => committed < last,
+            None => self.resolve_start(start).await? <= last,
+        })
     }
 
     /// The consumer groups that have not acknowledged everything the log holds.

@@ -449,7 +449,7 @@ async fn closing(s: &mut Session) -> String {
 }
 
 #[tokio::test]
-async fn a_standby_serves_its_backlog_only_to_the_groups_that_are_behind() {
+async fn a_standby_serves_its_backlog_only_to_the_groups_that_are_behind_or_never_read_it() {
     let (_d, hub) = setup(10);
     // "done" acknowledges everything, "behind" half (its target was down)
     let mut done = hub.join(hello("ruler.file", "r")).await.unwrap();
@@ -476,9 +476,22 @@ async fn a_standby_serves_its_backlog_only_to_the_groups_that_are_behind() {
     behind.grant(100);
     let rest = batch(&mut behind).await;
     assert_eq!(offsets(&rest), vec![6, 7, 8, 9, 10]);
+    let at = |group: &str, o: u64| pb::Hello {
+        start: Some(pb::StartPosition {
+            position: Some(pb::start_position::Position::Offset(o)),
+        }),
+        ..hello(group, "r")
+    };
+    let past_the_end = pb::Hello {
+        start: Some(pb::StartPosition {
+            position: Some(pb::start_position::Position::Latest(pb::Latest {})),
+        }),
+        ..hello("ruler.new", "r")
+    };
     for refused in [
         hello("ruler.file", "r"),
-        hello("ruler.new", "r"),
+        at("ruler.new", 11),
+        past_the_end,
         hello("", "tail"),
     ] {
         let group = refused.group.clone();
@@ -499,6 +512,20 @@ async fn a_standby_serves_its_backlog_only_to_the_groups_that_are_behind() {
             Ok(_) => panic!("{group:?} was served by a standby"),
         }
     }
+    // a group this exporter does not have yet, whose receiver never consumed this log
+    // (its subscription did not reach it while it led), is served from its start
+    let mut never_here = hub.join(hello("ruler.pubsub", "r")).await.unwrap();
+    never_here.grant(100);
+    assert_eq!(
+        offsets(&batch(&mut never_here).await),
+        (1..=10).collect::<Vec<_>>()
+    );
+    let mut from_seven = hub.join(at("ruler.es", 7)).await.unwrap();
+    from_seven.grant(100);
+    assert_eq!(offsets(&batch(&mut from_seven).await), vec![7, 8, 9, 10]);
+    never_here.ack(&(1..=10).collect::<Vec<_>>()).unwrap();
+    from_seven.ack(&[7, 8, 9, 10]).unwrap();
+    drop((never_here, from_seven));
     behind.ack(&offsets(&rest)).unwrap();
     assert_eq!(hub.groups_behind(), 0);
     // once drained, the group is refused too

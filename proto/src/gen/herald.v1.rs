@@ -773,9 +773,11 @@ pub mod event_log_client {
         /// A standby (an exporter that lost or never had the lease) still serves a consumer
         /// group what its log holds that the group has not acknowledged: after a failover
         /// the new leader may not be able to get it back from the API server, whose re-list
-        /// shows each Event once, with its latest count. Tails, new groups and groups that
-        /// acknowledged everything are refused. A client that knows every exporter (the
-        /// ruler) subscribes to each of them.
+        /// shows each Event once, with its latest count. A group the standby does not have
+        /// yet is served too when its start lies within the log (its consumer never read
+        /// this log). Tails, groups that acknowledged everything and new groups that would
+        /// start past the end are refused. A client that knows every exporter (the ruler)
+        /// subscribes to each of them.
         pub async fn subscribe(
             &mut self,
             request: impl tonic::IntoStreamingRequest<Message = super::SubscribeRequest>,
@@ -928,9 +930,11 @@ pub mod event_log_server {
         /// A standby (an exporter that lost or never had the lease) still serves a consumer
         /// group what its log holds that the group has not acknowledged: after a failover
         /// the new leader may not be able to get it back from the API server, whose re-list
-        /// shows each Event once, with its latest count. Tails, new groups and groups that
-        /// acknowledged everything are refused. A client that knows every exporter (the
-        /// ruler) subscribes to each of them.
+        /// shows each Event once, with its latest count. A group the standby does not have
+        /// yet is served too when its start lies within the log (its consumer never read
+        /// this log). Tails, groups that acknowledged everything and new groups that would
+        /// start past the end are refused. A client that knows every exporter (the ruler)
+        /// subscribes to each of them.
         async fn subscribe(
             &self,
             request: tonic::Request<tonic::Streaming<super::SubscribeRequest>>,

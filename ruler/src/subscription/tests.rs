@@ -18,33 +18,6 @@ fn offset(p: Option<pb::StartPosition>) -> Option<u64> {
     }
 }
 
-#[test]
-fn a_new_lane_starts_where_its_siblings_are() {
-    let policy = StartPolicy::siblings("ruler", &Arc::default());
-    // first install: no group at all → the hello's default (oldest retained event)
-    assert_eq!(policy.resolve("ruler.es", &[]), None);
-    // the group exists: its committed offset wins, no start is sent
-    let groups = [group("ruler.es", 7), group("ruler.file", 40)];
-    assert_eq!(policy.resolve("ruler.es", &groups), None);
-    // a receiver added later starts at the slowest sibling, not at the oldest event
-    let groups = [
-        group("ruler.file", 40),
-        group("ruler.webhook", 12),
-        group("other", 1),
-        group("rulerx.y", 2),
-    ];
-    assert_eq!(offset(policy.resolve("ruler.es", &groups)), Some(13));
-    // an upgrade from the single `ruler` group continues where it was
-    assert_eq!(
-        offset(policy.resolve("ruler.es", &[group("ruler", 99)])),
-        Some(100)
-    );
-    let fixed = StartPolicy::Fixed(Some(pb::StartPosition {
-        position: Some(pb::start_position::Position::Offset(5)),
-    }));
-    assert_eq!(offset(fixed.resolve("ruler.es", &groups)), Some(5));
-}
-
 /// What the fake exporter saw.
 #[derive(Default)]
 struct Seen {
@@ -168,7 +141,13 @@ async fn the_loop_forwards_batches_acks_and_reconnects_with_the_sibling_start() 
             group: "ruler.es".into(),
             ..Default::default()
         },
-        start: StartPolicy::siblings("ruler", &Arc::default()),
+        start: StartPolicy::Siblings {
+            base: "ruler".into(),
+            upstream: 0,
+            snapshot: crate::start::GroupsSnapshot::new(vec![
+                connector.clone() as Arc<dyn Connector>
+            ]),
+        },
         window: 10,
         held: Held::default(),
         shared: crate::decoded::SharedEvents::unshared(),
