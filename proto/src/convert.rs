@@ -55,7 +55,7 @@ impl From<Event> for pb::Event {
             reporting_component: e.reporting_component,
             reporting_instance: e.reporting_instance,
             involved_object: Some(e.involved_object.into()),
-            raw_json: e.raw_json.into_bytes(),
+            raw_json: e.raw_json,
         }
     }
 }
@@ -93,10 +93,7 @@ impl From<pb::Event> for Event {
             reporting_component: e.reporting_component,
             reporting_instance: e.reporting_instance,
             involved_object: e.involved_object.map(Into::into).unwrap_or_default(),
-            // raw JSON is produced by the exporter from the API's bytes; a lossy
-            // conversion only happens if a third party sends non-UTF-8 here
-            raw_json: String::from_utf8(e.raw_json)
-                .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
+            raw_json: e.raw_json,
         }
     }
 }

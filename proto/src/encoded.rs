@@ -133,4 +133,27 @@ mod tests {
         assert_eq!(offset_of(&Bytes::from(later)).unwrap(), 7);
         assert!(offset_of(&Bytes::from_static(&[0x08, 0xff])).is_err());
     }
+
+    /// The ruler carries the raw JSON without reading it: decoded from a received
+    /// buffer, it points into that buffer (no copy, no UTF-8 check), also once the
+    /// event is converted to the domain type.
+    #[test]
+    fn raw_json_decoded_from_a_buffer_shares_the_buffer() {
+        let raw = br#"{"metadata":{"uid":"u-1"},"reason":"BackOff"}"#;
+        let sent = pb::Event {
+            raw_json: Bytes::from_static(raw),
+            ..event(3)
+        };
+        let received = Bytes::from(sent.encode_to_vec());
+        let inside = |b: &Bytes| {
+            let start = received.as_ptr() as usize;
+            (start..start + received.len()).contains(&(b.as_ptr() as usize))
+        };
+        let decoded = pb::Event::decode(received.clone()).unwrap();
+        assert_eq!(decoded.raw_json, &raw[..]);
+        assert!(inside(&decoded.raw_json), "raw JSON copied out of the buffer");
+        let domain = crate::Event::from(decoded);
+        assert!(inside(&domain.raw_json), "raw JSON copied by the conversion");
+        assert_eq!(pb::Event::from(domain).raw_json, &raw[..]);
+    }
 }

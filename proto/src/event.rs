@@ -54,8 +54,11 @@ pub struct Event {
     pub reporting_instance: String,
     /// `involvedObject`, enriched.
     pub involved_object: InvolvedObject,
-    /// The Event object as the API server sent it, without managedFields.
-    pub raw_json: String,
+    /// The Event object as the API server sent it, without managedFields: UTF-8 JSON
+    /// when the exporter made it. Kept as bytes: it is carried to gRPC consumers, and
+    /// a ruler that decodes an event shares it with the received buffer instead of
+    /// copying it.
+    pub raw_json: bytes::Bytes,
 }
 
 /// How an occurrence was observed by the exporter.

@@ -81,7 +81,7 @@ pub fn parse_kube_event(bytes: &[u8]) -> Result<Event, EventJsonError> {
     } else {
         String::from_utf8_lossy(bytes.trim_ascii()).into_owned()
     };
-    from_kube(k, raw_json)
+    from_kube(k, bytes::Bytes::from(raw_json.into_bytes()))
 }
 
 /// Parses one core/v1 Event that is already a [`serde_json::Value`] (tests, tools).
@@ -95,7 +95,7 @@ pub fn parse_kube_event_value(value: Value) -> Result<Event, EventJsonError> {
     parse_kube_event(value.to_string().as_bytes())
 }
 
-fn from_kube(k: KubeEvent, raw_json: String) -> Result<Event, EventJsonError> {
+fn from_kube(k: KubeEvent, raw_json: bytes::Bytes) -> Result<Event, EventJsonError> {
     let name = format!(
         "{}/{}",
         k.metadata.namespace.as_deref().unwrap_or("?"),
@@ -502,6 +502,10 @@ impl KubeOwnerReference {
 mod tests {
     use super::*;
 
+    fn raw(ev: &Event) -> &str {
+        std::str::from_utf8(&ev.raw_json).expect("raw JSON is UTF-8")
+    }
+
     const CORE_STYLE: &str = r#"{"metadata":{"name":"web.17cf","namespace":"shop","uid":"u-1","resourceVersion":"918273","creationTimestamp":"2024-05-14T10:00:03Z","managedFields":[{"manager":"kubelet"}]},"involvedObject":{"kind":"Pod","namespace":"shop","name":"web","uid":"p-1","apiVersion":"v1","resourceVersion":"918100","fieldPath":"spec.containers{web}"},"reason":"BackOff","message":"Back-off","source":{"component":"kubelet","host":"node-a"},"firstTimestamp":"2024-05-14T10:00:03Z","lastTimestamp":"2024-05-14T10:05:03Z","count":4,"type":"Warning","eventTime":null,"reportingComponent":"","reportingInstance":""}"#;
 
     #[test]
@@ -518,8 +522,8 @@ mod tests {
             ev.last_timestamp.unwrap().to_rfc3339(),
             "2024-05-14T10:05:03+00:00"
         );
-        assert!(!ev.raw_json.contains("managedFields"));
-        assert!(ev.raw_json.contains("\"reason\":\"BackOff\""));
+        assert!(!raw(&ev).contains("managedFields"));
+        assert!(raw(&ev).contains("\"reason\":\"BackOff\""));
     }
 
     #[test]

@@ -12,7 +12,7 @@ fn ev(uid: &str, occ: i32, observed_s: i64) -> pb::Event {
             uid: uid.into(),
             ..Default::default()
         }),
-        raw_json: vec![b'x'; 100],
+        raw_json: vec![b'x'; 100].into(),
         ..Default::default()
     }
 }

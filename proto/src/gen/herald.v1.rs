@@ -75,8 +75,8 @@ pub struct Event {
     /// The Event object exactly as the API server sent it (UTF-8 JSON), with
     /// `metadata.managedFields` removed. Fields the API adds in the future are kept here
     /// even before this message learns about them.
-    #[prost(bytes = "vec", tag = "30")]
-    pub raw_json: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "30")]
+    pub raw_json: ::prost::bytes::Bytes,
 }
 /// Subset of Kubernetes ObjectMeta carried by an Event.
 #[derive(Clone, PartialEq, ::prost::Message)]
