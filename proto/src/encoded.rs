@@ -151,9 +151,15 @@ mod tests {
         };
         let decoded = pb::Event::decode(received.clone()).unwrap();
         assert_eq!(decoded.raw_json, &raw[..]);
-        assert!(inside(&decoded.raw_json), "raw JSON copied out of the buffer");
+        assert!(
+            inside(&decoded.raw_json),
+            "raw JSON copied out of the buffer"
+        );
         let domain = crate::Event::from(decoded);
-        assert!(inside(&domain.raw_json), "raw JSON copied by the conversion");
+        assert!(
+            inside(&domain.raw_json),
+            "raw JSON copied by the conversion"
+        );
         assert_eq!(pb::Event::from(domain).raw_json, &raw[..]);
     }
 }

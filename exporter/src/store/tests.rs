@@ -237,3 +237,65 @@ fn marks_are_found_with_their_offsets_and_a_takeover_position_replaces_the_newes
     assert_eq!(s.checkpoint().unwrap().as_deref(), Some("260"), "durable");
     assert_eq!(s.bounds().last, 3, "no offset is used up");
 }
+
+/// Reads served from the newest records kept in memory answer exactly what the
+/// database answers (checked against the same store reopened, with nothing kept),
+/// across the byte bound of what is kept and after retention removed records.
+#[test]
+fn reads_from_the_recent_records_match_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    // records of ~150 bytes: 30,000 of them exceed what is kept, so both paths serve
+    let reads = |s: &Store| {
+        let mut got = Vec::new();
+        for (from, max, max_bytes) in [
+            (1, 10, usize::MAX),
+            (29_990, 100, usize::MAX),
+            (29_995, 3, usize::MAX),
+            (29_995, 100, 200),
+            (30_000, 10, usize::MAX),
+            (30_001, 10, usize::MAX),
+            (20_000, 5, usize::MAX),
+        ] {
+            got.push(s.read_stored(from, max, max_bytes).unwrap());
+        }
+        got.push(s.read_offsets_stored(&[29_998, 29_999, 30_000]).unwrap());
+        got.push(s.read_offsets_stored(&[5, 29_999, 30_005]).unwrap());
+        got
+    };
+    let (warm, pruned_warm) = {
+        let s = Store::open(dir.path()).unwrap();
+        for chunk in 0..30 {
+            let events = (0..1000)
+                .map(|i| ev(&format!("u{chunk}-{i}"), 1, 1_000 + chunk))
+                .collect();
+            s.append(batch(events, None)).unwrap();
+        }
+        let warm = reads(&s);
+        assert_eq!(warm[3].len(), 1, "at least one record even past max_bytes");
+        assert!(warm[5].is_empty(), "nothing past the newest offset");
+        // retention removes everything observed before second 1,029: offsets ≤ 29,000
+        let now = chrono::DateTime::from_timestamp(1_029 + 3600, 0).unwrap();
+        while s
+            .prune(now, chrono::Duration::hours(1), u64::MAX, u64::MAX)
+            .unwrap()
+            .removed
+            > 0
+        {}
+        (warm, reads(&s))
+    };
+    assert!(pruned_warm[0].iter().all(|e| e.offset > 29_000));
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(pruned_warm, reads(&s), "after retention");
+    drop(s);
+    let dir2 = tempfile::tempdir().unwrap();
+    let s = Store::open(dir2.path()).unwrap();
+    for chunk in 0..30 {
+        let events = (0..1000)
+            .map(|i| ev(&format!("u{chunk}-{i}"), 1, 1_000 + chunk))
+            .collect();
+        s.append(batch(events, None)).unwrap();
+    }
+    drop(s);
+    let cold = Store::open(dir2.path()).unwrap();
+    assert_eq!(warm, reads(&cold), "before retention");
+}
