@@ -52,6 +52,9 @@ pub struct IngestConfig {
     /// being ready. A batch is committed as soon as nothing more is ready and no
     /// commit is in flight; what arrives during a commit fills the next one.
     pub linger: Duration,
+    /// Shortest time between the starts of two commits (zero: none); see
+    /// `exporter.ingest.commitInterval`.
+    pub commit_interval: Duration,
     /// Enrichment calls in flight (ordering is kept). A backlog (a re-list, the
     /// Events written while the exporter was down) whose lookups wait for the API
     /// budget moves on by this many Events per `lookup.maxWait` at least.
@@ -67,6 +70,7 @@ impl Default for IngestConfig {
             dedup_retention: chrono::Duration::hours(3),
             max_batch: 1000,
             linger: Duration::from_millis(10),
+            commit_interval: Duration::ZERO,
             // 25 s of Events at 40/s: a restart's backlog waits for its lookups once,
             // not once per 256 Events (measured in bench `lookups`); 4096 cost 9 MiB
             // more RSS in bench `memory` for no further gain there
@@ -253,6 +257,8 @@ impl Ingest {
         // been arriving faster than `BUSY_EVENTS_PER_LINGER` per `linger` (a burst, a
         // list), a batch lingers and is committed before more is taken, as before, so
         // bursts keep their large batches (ready steps always join, up to `max_batch`).
+        // With a `commit_interval`, a commit also waits until that long after the start
+        // of the previous one, so the Events of a moderate rate share commits.
         let mut enriched = std::pin::pin!(enriched.take_until(cancel.cancelled_owned()));
         let mut batch = AppendBatch::default();
         let mut lags: Vec<f64> = Vec::new();
@@ -277,7 +283,14 @@ impl Ingest {
             }
             // 2. nothing in flight: commit the batch when it is due
             let lingered = opened.is_some_and(|t| t.elapsed() >= cfg.linger);
-            let due = !busy || lingered || input_done || batch.seen.len() >= cfg.max_batch;
+            let full = batch.seen.len() >= cfg.max_batch;
+            // `commitInterval` after the previous commit started (a full batch and the
+            // end of the input do not wait)
+            let spaced_until = last_dispatch
+                .map(|t| t + cfg.commit_interval)
+                .filter(|t| *t > std::time::Instant::now());
+            let due = (!busy || lingered || input_done || full)
+                && (spaced_until.is_none() || input_done || full);
             if committing.is_none() && due && !is_empty(&batch) {
                 let now = std::time::Instant::now();
                 // Events per `linger` since the last dispatch
@@ -306,7 +319,13 @@ impl Ingest {
             // 3. wait for the commit in flight, the next step or the linger
             let take = overlap && !input_done && batch.seen.len() < cfg.max_batch;
             let linger_until = match (&committing, opened) {
-                (None, Some(t)) => Some(tokio::time::Instant::from_std(t + cfg.linger)),
+                // the batch waits for its linger (a burst) or for the commit interval
+                (None, Some(t)) => {
+                    let at = if busy { t + cfg.linger } else { t };
+                    Some(tokio::time::Instant::from_std(
+                        spaced_until.map_or(at, |s| s.max(at)),
+                    ))
+                }
                 _ => None,
             };
             tokio::select! {

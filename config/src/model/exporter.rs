@@ -203,6 +203,13 @@ pub struct IngestSettings {
     /// batch at once when no commit is in flight.
     #[serde(deserialize_with = "de_duration")]
     pub linger: Duration,
+    /// Shortest time between the starts of two commits (`0s`: none). Each commit is a
+    /// durable write and wakes every consumer group, so at moderate rates, where
+    /// Events arrive one at a time, commits cost most of the exporter's CPU. A
+    /// non-zero interval gathers the Events of that interval into one commit: less
+    /// CPU for the exporter and the rulers, in exchange for up to that much latency.
+    #[serde(deserialize_with = "de_duration")]
+    pub commit_interval: Duration,
     /// Largest batch (Events per commit).
     pub max_batch: u32,
 }
@@ -211,6 +218,7 @@ impl Default for IngestSettings {
     fn default() -> Self {
         IngestSettings {
             linger: Duration::from_millis(10),
+            commit_interval: Duration::ZERO,
             max_batch: 1000,
         }
     }

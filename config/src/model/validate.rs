@@ -160,6 +160,16 @@ impl Validator<'_> {
             )
             .with_hint("use at most 1s; the default `10ms` is enough: batches also grow while a commit is in flight");
         }
+        if cfg.ingest.commit_interval > Duration::from_secs(1) {
+            self.error(
+                &["exporter", "ingest", "commitInterval"],
+                format!(
+                    "`{}` would hold events back that long before they are durable",
+                    format_duration(cfg.ingest.commit_interval)
+                ),
+            )
+            .with_hint("use at most 1s; a few milliseconds already gather the Events of a moderate rate into one commit");
+        }
         self.positive(
             &["exporter", "watch", "unhealthyAfter"],
             cfg.watch.unhealthy_after,

@@ -544,11 +544,21 @@ fn ingest_batching_is_configurable_and_bounded() {
     let c = load_ok("exporter:\n  ingest: {linger: 0s, maxBatch: 50}\n").config;
     assert_eq!(c.exporter.ingest.linger, Duration::ZERO);
     assert_eq!(c.exporter.ingest.max_batch, 50);
-    let diags = load_err("exporter:\n  ingest:\n    linger: 5s\n    maxBatch: 0\n");
+    assert_eq!(
+        c.exporter.ingest.commit_interval,
+        Duration::ZERO,
+        "off by default"
+    );
+    let c = load_ok("exporter:\n  ingest: {commitInterval: 2ms}\n").config;
+    assert_eq!(c.exporter.ingest.commit_interval, Duration::from_millis(2));
+    let diags =
+        load_err("exporter:\n  ingest:\n    linger: 5s\n    maxBatch: 0\n    commitInterval: 2s\n");
     let d = find(&diags, Severity::Error, "would hold every event back");
     assert_eq!(d.location.map(|l| l.line), Some(3));
     let d = find(&diags, Severity::Error, "must be greater than zero");
     assert_eq!(d.location.map(|l| l.line), Some(4));
+    let d = find(&diags, Severity::Error, "would hold events back that long");
+    assert_eq!(d.location.map(|l| l.line), Some(5));
 }
 
 #[test]

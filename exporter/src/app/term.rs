@@ -183,6 +183,7 @@ impl Exporter {
                 handover: start.handover,
                 dedup_retention: self.housekeeping.dedup_retention(),
                 linger: cfg.exporter.ingest.linger,
+                commit_interval: cfg.exporter.ingest.commit_interval,
                 max_batch: cfg.exporter.ingest.max_batch as usize,
                 ..IngestConfig::default()
             },

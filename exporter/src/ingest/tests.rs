@@ -133,3 +133,74 @@ async fn a_batch_that_ends_with_a_watched_change_is_marked_with_it() {
     cancel.cancel();
     task.await.unwrap().unwrap();
 }
+
+/// `commitInterval` gathers the Events that arrive within it into one commit: the
+/// first Event after a quiet spell is committed at once, the ones that follow within
+/// the interval wait for its end and share a commit. Without it each lone Event gets a
+/// commit of its own.
+#[tokio::test]
+async fn a_commit_interval_gathers_the_events_that_arrive_within_it() {
+    let commits_for = |interval: Duration| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (ingest, metrics) = ingest(
+            &store,
+            IngestConfig {
+                commit_interval: interval,
+                ..IngestConfig::default()
+            },
+        );
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(ingest.run(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            cancel.clone(),
+        ));
+        let started = std::time::Instant::now();
+        let mut first_durable = None;
+        for i in 0..5u64 {
+            tx.send(event(&format!("e{i}"), 300 + i, 1, Observation::Added))
+                .await
+                .unwrap();
+            if i == 0 {
+                for _ in 0..500 {
+                    if store.bounds().last >= 1 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                first_durable = Some(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for _ in 0..500 {
+            if store.bounds().last >= 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let all_durable = started.elapsed();
+        assert_eq!(store.bounds().last, 5, "every event logged");
+        cancel.cancel();
+        task.await.unwrap().unwrap();
+        let commits = metrics
+            .appends
+            .get_or_create(&vec![("outcome", "ok")])
+            .get();
+        (commits, first_durable.unwrap(), all_durable)
+    };
+    // the 4 Events after the first arrive within 80 ms of it: one commit for them
+    let (commits, first, all) = commits_for(Duration::from_millis(400)).await;
+    assert_eq!(commits, 2, "the first at once, the next four together");
+    assert!(
+        first < Duration::from_millis(300),
+        "the first waited {first:?}"
+    );
+    assert!(
+        all >= Duration::from_millis(400),
+        "the rest waited for the interval"
+    );
+    // no interval: the Events, 20 ms apart, are not gathered
+    let (commits, _, _) = commits_for(Duration::ZERO).await;
+    assert!(commits >= 3, "{commits} commits for 5 lone Events");
+}
