@@ -391,11 +391,14 @@ impl Exporter {
         })
     }
 
-    /// Reads the events at offsets `from..from + n` through an ephemeral tail.
+    /// Reads the events at offsets `from..from + n`: through an ephemeral tail when
+    /// `group` is empty (only a leading exporter serves those), else as a new consumer
+    /// group of that name, which a standby serves too (use a name not used before:
+    /// an existing group continues from its own position).
     ///
     /// # Errors
     /// The subscription fails or ends early.
-    pub async fn read_events(&self, from: u64, n: u32) -> Result<Vec<pb::Event>> {
+    pub async fn read_events(&self, from: u64, n: u32, group: &str) -> Result<Vec<pb::Event>> {
         use pb::subscribe_request::Request as Msg;
         use pb::subscribe_response::Response as In;
         let grpc = |e: &dyn std::fmt::Display| BenchError::Grpc(e.to_string());
@@ -408,6 +411,8 @@ impl Exporter {
                     position: Some(pb::start_position::Position::Offset(from)),
                 }),
                 max_batch_size: n,
+                group: group.to_owned(),
+                member_id: "herald-bench-reader".to_owned(),
                 ..pb::Hello::default()
             })),
         };

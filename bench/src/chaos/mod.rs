@@ -197,9 +197,11 @@ pub async fn run(opts: &Options) -> Result<Report> {
             format!("exporter-{i}"),
             status.as_ref().map(|s| s.last_offset),
         ));
-        if let Some(s) = status {
-            log_keys.push((format!("exporter-{i}"), logged_keys(e, &s).await));
-        }
+        let keys = match status {
+            Some(s) => logged_keys(e, &s).await,
+            None => None,
+        };
+        log_keys.push((format!("exporter-{i}"), keys));
     }
     let mut memory: Vec<(String, f64)> = cluster
         .processes()
@@ -217,7 +219,7 @@ pub async fn run(opts: &Options) -> Result<Report> {
     // an occurrence some exporter logged or some receiver got was not collapsed
     let mut seen_anywhere: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (_, keys) in &log_keys {
-        seen_anywhere.extend(keys.iter().cloned());
+        seen_anywhere.extend(keys.iter().flatten().cloned());
     }
     for t in targets.iter() {
         seen_anywhere.extend(t.deliveries().snapshot().into_iter().map(|(k, _)| k));
@@ -255,11 +257,13 @@ pub async fn run(opts: &Options) -> Result<Report> {
             counts.lost_found_in_log = log_keys
                 .iter()
                 .map(|(name, keys)| {
-                    let n = counts
-                        .lost_keys
-                        .iter()
-                        .filter(|k| keys.contains(*k))
-                        .count();
+                    let n = keys.as_ref().map(|keys| {
+                        counts
+                            .lost_keys
+                            .iter()
+                            .filter(|k| keys.contains(*k))
+                            .count()
+                    });
                     (name.clone(), n)
                 })
                 .collect();
@@ -281,16 +285,21 @@ pub async fn run(opts: &Options) -> Result<Report> {
     ))
 }
 
-/// The idempotency keys in `e`'s durable log (empty when it cannot be read).
+/// The idempotency keys in `e`'s durable log (`None` when it cannot be read whole).
+/// Each chunk is read as a new consumer group, which a standby serves too (it refuses
+/// tails).
 async fn logged_keys(
     e: &crate::process::Exporter,
     s: &herald_proto::pb::LogStatus,
-) -> std::collections::HashSet<String> {
+) -> Option<std::collections::HashSet<String>> {
     let mut keys = std::collections::HashSet::new();
     let mut from = s.first_offset.max(1);
     while from <= s.last_offset {
         let n = u32::try_from((s.last_offset - from + 1).min(5000)).unwrap_or(5000);
-        match e.read_events(from, n).await {
+        match e
+            .read_events(from, n, &format!("herald-chaos-audit-{from}"))
+            .await
+        {
             Ok(events) => {
                 for ev in events {
                     let uid = ev.metadata.as_ref().map_or("", |m| m.uid.as_str());
@@ -298,13 +307,13 @@ async fn logged_keys(
                 }
             }
             Err(err) => {
-                warn!(error = %err, "cannot read the exporter's log");
-                break;
+                warn!(error = %err, from, "cannot read the exporter's log");
+                return None;
             }
         }
         from += u64::from(n);
     }
-    keys
+    Some(keys)
 }
 
 /// Writes kubesim's incident mix at `rate` until `until`; records every occurrence.

@@ -212,7 +212,10 @@ impl Report {
                 let found: Vec<String> = c
                     .lost_found_in_log
                     .iter()
-                    .map(|(n, k)| format!("{k} in {n}'s log"))
+                    .map(|(n, k)| match k {
+                        Some(k) => format!("{k} in {n}'s log"),
+                        None => format!("{n}'s log unreadable"),
+                    })
                     .collect();
                 verdict.push(format!(
                     "**LOSS**: written {a:.1}–{b:.1} s into the run, {} of them with a later occurrence delivered; {} (e.g. {})",
@@ -326,6 +329,8 @@ mod tests {
     fn the_table_names_losses() {
         let mut c = counts(2, Some(0), 1.0, 1.0);
         c.lost_examples = vec!["u-1".into(), "u-2".into()];
+        // a standby's log read whole, and one that could not be read: said so, not "0"
+        c.lost_found_in_log = vec![("exporter-0".into(), Some(2)), ("exporter-1".into(), None)];
         let opts = Options {
             seed: 5,
             duration: Duration::from_secs(120),
@@ -349,6 +354,10 @@ mod tests {
         assert!(!r.ok);
         let md = r.markdown();
         assert!(md.contains("(e.g. u-1, u-2)"), "{md}");
+        assert!(
+            md.contains("2 in exporter-0's log, exporter-1's log unreadable"),
+            "{md}"
+        );
         assert!(md.contains("--seed 5 --secs 120"), "{md}");
         assert!(md.contains("Result: FAIL"), "{md}");
     }

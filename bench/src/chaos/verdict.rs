@@ -86,8 +86,8 @@ pub struct Counts {
     #[serde(skip)]
     pub lost_keys: Vec<String>,
     /// How many of the lost keys each exporter's durable log holds (where they were
-    /// lost: before the log, or after it).
-    pub lost_found_in_log: Vec<(String, usize)>,
+    /// lost: before the log, or after it); `None`: that log could not be read.
+    pub lost_found_in_log: Vec<(String, Option<usize>)>,
 }
 
 /// What happened around a receiver during the run (see [`judge`]).

@@ -70,7 +70,7 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
     let points = sampler.finish();
     // the last event must carry its involved object's labels: lookups really happened
     let checked = Instant::now();
-    let last = exporter.read_events(n as u64, 1).await?;
+    let last = exporter.read_events(n as u64, 1, "").await?;
     let found = last.first().is_some_and(|e| {
         e.involved_object
             .as_ref()
