@@ -185,26 +185,11 @@ async fn failover_mid_stream(stop: Stop) {
     .await;
     let want = creator.await.expect("the event creator panicked");
 
-    let got = eventually(
+    let got = file_holds(
         "every occurrence in the file",
+        &archive,
+        &want,
         Duration::from_secs(120),
-        || async {
-            let keys = counts(
-                json_lines(&archive)
-                    .iter()
-                    .map(|l| l["key"].as_str().expect("key in the layout").to_owned()),
-            );
-            let missing: Vec<&String> = want.iter().filter(|k| !keys.contains_key(*k)).collect();
-            if missing.is_empty() {
-                Ok(keys)
-            } else {
-                Err(format!(
-                    "{} missing, e.g. {:?}",
-                    missing.len(),
-                    &missing[..missing.len().min(5)]
-                ))
-            }
-        },
     )
     .await;
     let extra: Vec<&String> = got.keys().filter(|k| !want.contains(*k)).collect();
@@ -312,19 +297,11 @@ receivers:
             want.insert(s.key(count));
         }
     }
-    eventually(
+    file_holds(
         "every occurrence in the file",
+        &archive,
+        &want,
         Duration::from_secs(60),
-        || async {
-            let got: BTreeSet<String> = json_lines(&archive)
-                .iter()
-                .map(|l| l["key"].as_str().expect("key in the layout").to_owned())
-                .collect();
-            let missing = want.difference(&got).count();
-            (missing == 0)
-                .then_some(())
-                .ok_or(format!("{missing} missing"))
-        },
     )
     .await;
     assert!(target.accepted().is_empty(), "the hook's target is down");
@@ -385,13 +362,15 @@ fn create_batch(cluster: &Cluster, first: usize, n: usize) -> BTreeSet<String> {
         .collect()
 }
 
-/// Waits until `file` holds every key of `want`; returns how often each key is there.
+/// Waits until `file` (a layout with `key`) holds every key of `want`; returns how
+/// often each key is there.
 async fn file_holds(
     what: &str,
     file: &std::path::Path,
     want: &BTreeSet<String>,
+    within: Duration,
 ) -> BTreeMap<String, usize> {
-    eventually(what, Duration::from_secs(60), || async {
+    eventually(what, within, || async {
         let got = counts(
             json_lines(file)
                 .iter()
@@ -483,8 +462,20 @@ async fn a_receiver_that_never_read_an_exporters_log_gets_all_of_it() {
     let urls = [url_one.as_str(), url_two.as_str()];
     let mut ruler = Ruler::start_with_exporters(&cluster, &both, &urls, "ruler-0", &[]).await;
     let first = create_batch(&cluster, 2000, 10);
-    file_holds("the first batch at x", &x_file, &first).await;
-    file_holds("the first batch at r", &r_file, &first).await;
+    file_holds(
+        "the first batch at x",
+        &x_file,
+        &first,
+        Duration::from_secs(60),
+    )
+    .await;
+    file_holds(
+        "the first batch at r",
+        &r_file,
+        &first,
+        Duration::from_secs(60),
+    )
+    .await;
     all_acknowledged(&one).await;
     let status = ruler.proc.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}; log:\n{}", ruler.proc.log());
@@ -499,7 +490,13 @@ async fn a_receiver_that_never_read_an_exporters_log_gets_all_of_it() {
     one.relaunch().await;
     let mut ruler = Ruler::start_with_exporters(&cluster, &only_x, &urls, "ruler-0", &[]).await;
     let second = create_batch(&cluster, 2100, 10);
-    file_holds("the second batch at x", &x_file, &second).await;
+    file_holds(
+        "the second batch at x",
+        &x_file,
+        &second,
+        Duration::from_secs(60),
+    )
+    .await;
     all_acknowledged(&two).await;
     let status = ruler.proc.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}; log:\n{}", ruler.proc.log());
@@ -531,8 +528,8 @@ async fn a_receiver_that_never_read_an_exporters_log_gets_all_of_it() {
     let mut ruler = Ruler::start_with_exporters(&cluster, &both, &urls, "ruler-0", &[]).await;
     let third = create_batch(&cluster, 2200, 10);
     let all: BTreeSet<String> = first.iter().chain(&second).chain(&third).cloned().collect();
-    let at_r = file_holds("every batch at r", &r_file, &all).await;
-    let at_x = file_holds("every batch at x", &x_file, &all).await;
+    let at_r = file_holds("every batch at r", &r_file, &all, Duration::from_secs(60)).await;
+    let at_x = file_holds("every batch at x", &x_file, &all, Duration::from_secs(60)).await;
     for (name, got) in [("r", &at_r), ("x", &at_x)] {
         let extra: Vec<&String> = got.keys().filter(|k| !all.contains(*k)).collect();
         assert!(

@@ -238,6 +238,16 @@ fn marks_are_found_with_their_offsets_and_a_takeover_position_replaces_the_newes
     assert_eq!(s.bounds().last, 3, "no offset is used up");
 }
 
+/// 30 batches of 1,000 events; batch `c` observed at second 1,000 + c.
+fn fill(s: &Store) {
+    for chunk in 0..30 {
+        let events = (0..1000)
+            .map(|i| ev(&format!("u{chunk}-{i}"), 1, 1_000 + chunk))
+            .collect();
+        s.append(batch(events, None)).unwrap();
+    }
+}
+
 /// Reads served from the newest records kept in memory answer exactly what the
 /// database answers (checked against the same store reopened, with nothing kept),
 /// across the byte bound of what is kept and after retention removed records.
@@ -264,12 +274,7 @@ fn reads_from_the_recent_records_match_the_database() {
     };
     let (warm, pruned_warm) = {
         let s = Store::open(dir.path()).unwrap();
-        for chunk in 0..30 {
-            let events = (0..1000)
-                .map(|i| ev(&format!("u{chunk}-{i}"), 1, 1_000 + chunk))
-                .collect();
-            s.append(batch(events, None)).unwrap();
-        }
+        fill(&s);
         let warm = reads(&s);
         assert_eq!(warm[3].len(), 1, "at least one record even past max_bytes");
         assert!(warm[5].is_empty(), "nothing past the newest offset");
@@ -289,12 +294,7 @@ fn reads_from_the_recent_records_match_the_database() {
     drop(s);
     let dir2 = tempfile::tempdir().unwrap();
     let s = Store::open(dir2.path()).unwrap();
-    for chunk in 0..30 {
-        let events = (0..1000)
-            .map(|i| ev(&format!("u{chunk}-{i}"), 1, 1_000 + chunk))
-            .collect();
-        s.append(batch(events, None)).unwrap();
-    }
+    fill(&s);
     drop(s);
     let cold = Store::open(dir2.path()).unwrap();
     assert_eq!(warm, reads(&cold), "before retention");
