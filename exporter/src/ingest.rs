@@ -1,7 +1,7 @@
 //! The ingest pipeline: watch items → deduplication → enrichment → durable log.
 //!
 //! ```text
-//!  WatchItem stream ──dedup (SeenSet)──▶ enrich (ordered, bounded concurrency)
+//!  WatchItem stream ──dedup (Occurrences)──▶ enrich (ordered, bounded concurrency)
 //!                                        ──▶ batch (group commit: idle / count / linger) ──▶ Store::append ──▶ Hub
 //! ```
 //! * Deduplication decides on arrival, so two observations of the same occurrence in
@@ -31,7 +31,8 @@ use crate::hub::Hub;
 use crate::kube::enrich::Enricher;
 use crate::kube::watcher::{RelistReason, WatchItem};
 use crate::metrics::IngestMetrics;
-use crate::store::{AppendBatch, SeenSet, Store, StoreError};
+use crate::occurrences::{CommitFence, Occurrences};
+use crate::store::{AppendBatch, Store, StoreError};
 
 /// Ingest settings.
 #[derive(Debug, Clone)]
@@ -94,7 +95,7 @@ pub struct Ingest {
     /// Woken after each append.
     pub hub: Hub,
     /// The occurrence memory (loaded from the store).
-    pub seen: SeenSet,
+    pub seen: Occurrences,
     /// Involved-object enrichment (None: `omitLookup`, nothing is fetched).
     pub enricher: Option<Enricher>,
     /// Settings.
@@ -106,8 +107,9 @@ pub struct Ingest {
 }
 
 enum Step {
-    /// An occurrence to log (and remember).
-    Event(Box<Event>),
+    /// An occurrence to log (and remember), with its stamp (see
+    /// [`Occurrences::stamp`]).
+    Event(Box<Event>, u64),
     /// An occurrence to remember without logging it (older than the cold-start
     /// window, or handled by the previous leader): it is persisted with the next
     /// batch, so a later re-list never mistakes it for a new one.
@@ -116,6 +118,8 @@ enum Step {
         occurrence: i32,
         /// The change's resourceVersion when the watch delivered it (a checkpoint).
         watched: Option<String>,
+        /// See [`Occurrences::stamp`].
+        stamp: u64,
     },
     Checkpoint(String),
 }
@@ -153,8 +157,9 @@ impl Ingest {
             kee,
         } = self;
         let cfg = Arc::new(cfg);
+        let fence = seen.fence();
+        let retention_ms = u64::try_from(cfg.dedup_retention.num_milliseconds()).unwrap_or(0);
         let mut cold_list = cfg.cold_start_max_age.is_some();
-        let mut last_expiry = std::time::Instant::now();
         // stage 1: decide on arrival
         let decided = {
             let cfg = cfg.clone();
@@ -176,15 +181,14 @@ impl Ingest {
                     }
                     WatchItem::Event { mut event, observation } => {
                         let uid = event.metadata.uid.clone();
-                        let now = now_ms();
+                        let now = seen.stamp(now_ms());
                         let handover = cfg
                             .handover
                             .as_ref()
                             .map_or(Decision::New, |h| h.decide(&event.metadata.resource_version));
                         let watched = (observation != Observation::Listed)
                             .then(|| event.metadata.resource_version.clone());
-                        if !seen.is_new(&uid, event.occurrence) {
-                            seen.touch(&uid, now);
+                        if !seen.is_new(&uid, event.occurrence, now) {
                             metrics.duplicates.inc();
                             None
                         } else if cold_list
@@ -196,11 +200,11 @@ impl Ingest {
                             seen.insert(&uid, event.occurrence, now);
                             metrics.discarded.inc();
                             kee.add(KeeCounter::EventsDiscarded, 1);
-                            Some(Step::Remember { uid, occurrence: event.occurrence, watched })
+                            Some(Step::Remember { uid, occurrence: event.occurrence, watched, stamp: now })
                         } else if handover == Decision::Handled {
                             seen.insert(&uid, event.occurrence, now);
                             metrics.handled_by_previous_leader.inc();
-                            Some(Step::Remember { uid, occurrence: event.occurrence, watched })
+                            Some(Step::Remember { uid, occurrence: event.occurrence, watched, stamp: now })
                         } else {
                             if handover == Decision::Pending {
                                 metrics.relogged_after_failover.inc();
@@ -215,21 +219,14 @@ impl Ingest {
                             }
                             event.cluster_name.clone_from(&cfg.cluster_name);
                             kee.add(KeeCounter::EventsSent, 1);
-                            Some(Step::Event(Box::new(event)))
+                            Some(Step::Event(Box::new(event), now))
                         }
                     }
                 };
-                if last_expiry.elapsed() > Duration::from_secs(60) {
-                    last_expiry = std::time::Instant::now();
-                    let cutoff = Utc::now() - cfg.dedup_retention;
-                    let cutoff = u64::try_from(cutoff.timestamp_millis()).unwrap_or(0);
-                    let forgotten = seen.expire(cutoff);
-                    if forgotten > 0 {
-                        debug!(forgotten, "occurrence memory expired old entries");
-                    }
-                }
-                #[allow(clippy::cast_possible_wrap)]
-                metrics.seen_entries.set(seen.len() as i64);
+                seen.maintain(now_ms(), retention_ms);
+                metrics
+                    .seen_entries
+                    .set(i64::try_from(seen.len()).unwrap_or(i64::MAX));
                 futures::future::ready(out)
             })
         };
@@ -239,11 +236,11 @@ impl Ingest {
                 let enricher = enricher.clone();
                 async move {
                     match step {
-                        Step::Event(mut ev) => {
+                        Step::Event(mut ev, stamp) => {
                             if let Some(e) = &enricher {
                                 e.enrich(&mut ev).await;
                             }
-                            Step::Event(ev)
+                            Step::Event(ev, stamp)
                         }
                         other => other,
                     }
@@ -308,6 +305,7 @@ impl Ingest {
                     store.clone(),
                     hub.clone(),
                     metrics.clone(),
+                    fence.clone(),
                     b,
                     l,
                 )));
@@ -378,11 +376,11 @@ fn add(
         *opened = Some(std::time::Instant::now());
     }
     match step {
-        Step::Event(ev) => {
+        Step::Event(ev, stamp) => {
             lags.extend(seconds_since(ev.last_seen()));
             batch
                 .seen
-                .push((ev.metadata.uid.clone(), ev.occurrence, now_ms()));
+                .push((ev.metadata.uid.clone(), ev.occurrence, stamp));
             if ev.observation != Observation::Listed {
                 batch.checkpoint = Some(ev.metadata.resource_version.clone());
             }
@@ -392,8 +390,9 @@ fn add(
             uid,
             occurrence,
             watched,
+            stamp,
         } => {
-            batch.seen.push((uid, occurrence, now_ms()));
+            batch.seen.push((uid, occurrence, stamp));
             if let Some(rv) = watched {
                 batch.checkpoint = Some(rv);
             }
@@ -406,10 +405,12 @@ async fn flush(
     store: Store,
     hub: Hub,
     metrics: IngestMetrics,
+    fence: Arc<CommitFence>,
     b: AppendBatch,
     lags: Vec<f64>,
 ) -> Result<(), IngestError> {
     let n = b.events.len() as u64;
+    let remembered = (b.seen.len(), b.seen.iter().map(|e| e.2).max());
     let span = tracing::info_span!(
         target: "herald_trace",
         parent: None,
@@ -431,6 +432,10 @@ async fn flush(
                 .get_or_create(&vec![("outcome", "ok")])
                 .inc();
             metrics.logged.inc_by(n);
+            if let (n, Some(stamp)) = remembered {
+                // the occurrence memory may now move what this batch remembered
+                fence.committed(n, stamp);
+            }
             for l in lags {
                 metrics.lag.observe(l);
             }

@@ -8,4 +8,5 @@ pub mod hub;
 pub mod ingest;
 pub mod kube;
 pub mod metrics;
+pub mod occurrences;
 pub mod store;

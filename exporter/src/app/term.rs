@@ -15,7 +15,8 @@ use crate::kube::KubeApi;
 use crate::kube::enrich::{EnrichOptions, Enricher};
 use crate::kube::leader::{Leadership, MIN_WRITE_INTERVAL};
 use crate::kube::watcher::{EventWatcher, WatchHealth, WatcherOptions};
-use crate::store::{SeenSet, Store};
+use crate::occurrences::{Occurrences, Tiering};
+use crate::store::{LoadedSeen, Store};
 
 /// Where a term starts.
 struct TermStart {
@@ -25,8 +26,8 @@ struct TermStart {
     resume: Option<String>,
     /// A first start: old Events of the first list are remembered, not logged.
     cold: bool,
-    /// The occurrence memory.
-    seen: SeenSet,
+    /// The occurrence memory as stored.
+    seen: LoadedSeen,
 }
 
 impl Exporter {
@@ -125,7 +126,7 @@ impl Exporter {
         info!(
             cold,
             resume_from = resume.as_deref().unwrap_or("(list)"),
-            remembered = seen.len(),
+            remembered = seen.hot.len() as u64 + seen.runs.iter().map(|(_, r)| r.len).sum::<u64>(),
             "starting the event watch"
         );
         Ok(TermStart {
@@ -173,7 +174,12 @@ impl Exporter {
         let ingest = Ingest {
             store: self.store.clone(),
             hub: self.hub.clone(),
-            seen: start.seen,
+            seen: Occurrences::new(
+                self.store.clone(),
+                start.seen,
+                Tiering::default(),
+                u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0),
+            ),
             enricher,
             cfg: IngestConfig {
                 cluster_name: cfg.cluster_name.clone(),

@@ -9,6 +9,8 @@ use serde_json::json;
 use super::*;
 use crate::handoff::Checkpoint;
 use crate::hub::HubConfig;
+use crate::occurrences::Tiering;
+use crate::store::LoadedSeen;
 
 fn event(uid: &str, rv: u64, count: i32, observation: Observation) -> WatchItem {
     let event = parse_kube_event_value(json!({
@@ -37,7 +39,7 @@ fn ingest(store: &Store, cfg: IngestConfig) -> (Ingest, IngestMetrics) {
         Ingest {
             store: store.clone(),
             hub,
-            seen: SeenSet::default(),
+            seen: Occurrences::new(store.clone(), LoadedSeen::default(), Tiering::default(), 0),
             enricher: None,
             cfg,
             metrics: metrics.clone(),
@@ -95,7 +97,7 @@ async fn a_new_leader_logs_again_only_what_was_not_acknowledged() {
     assert_eq!(metrics.relogged_after_failover.get(), 1, "b");
     assert_eq!(metrics.logged.get(), 3);
     // what was skipped is remembered: seeing it again is a duplicate
-    let seen = store.load_seen(0).unwrap();
+    let seen = store.load_seen(0).unwrap().hot;
     assert!(!seen.is_new("a", 1) && !seen.is_new("c", 3) && !seen.is_new("c", 4));
 }
 

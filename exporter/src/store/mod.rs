@@ -12,6 +12,10 @@
 //! * `log`: offset → encoded `herald.v1.Event` (offsets start at 1, contiguous);
 //! * `seen_log`: sequence → one batch's occurrence records (see [`seen_log`]: append-only,
 //!   so a commit touches only the tail of the tree);
+//! * `seen_runs` and `seen_run_blocks`: the cold part of the occurrence memory, sorted
+//!   runs of the Event objects not seen for a while (see [`seen_run`]): run id → its
+//!   index, and (run id, block) → the block's entries. Writing a run also deletes the
+//!   occurrence records it covers, in the same transaction;
 //! * `marks`: offset → resourceVersion: once every offset ≤ key is consumed, the
 //!   Kubernetes stream is processed up to that resourceVersion;
 //! * `groups`: group name → encoded [`GroupRecord`];
@@ -23,6 +27,7 @@
 mod recent;
 mod seen;
 mod seen_log;
+mod seen_run;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,12 +39,17 @@ use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
 
-pub use seen::{SeenSet, uid_key};
+pub use seen::{RunEntry, SeenSet, seconds_up, uid_key};
+pub use seen_run::RunIndex;
 
 use herald_proto::pb;
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const SEEN: TableDefinition<u64, &[u8]> = TableDefinition::new("seen_log");
+const SEEN_RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("seen_runs");
+const SEEN_BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("seen_run_blocks");
+/// A run's blocks are keyed `run id << RUN_BLOCK_BITS | block`.
+const RUN_BLOCK_BITS: u32 = 24;
 const MARKS: TableDefinition<u64, &str> = TableDefinition::new("marks");
 const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -251,6 +261,8 @@ impl Store {
             let next_seen = db_err!(seen.last())?.map_or(0, |(k, _)| k.value() + 1);
             db_err!(txn.open_table(MARKS))?;
             db_err!(txn.open_table(GROUPS))?;
+            db_err!(txn.open_table(SEEN_RUNS))?;
+            db_err!(txn.open_table(SEEN_BLOCKS))?;
             let log_id = match db_err!(meta.get(META_LOG_ID))? {
                 Some(v) => String::from_utf8_lossy(v.value()).into_owned(),
                 None => String::new(),
@@ -536,54 +548,146 @@ impl Store {
     }
 
     /// Loads the occurrence memory, dropping entries last seen before `cutoff_ms` (and
-    /// deleting the records that hold only such entries).
+    /// deleting the records and runs that hold only such entries): the indexes of the
+    /// cold runs, and the hot part from the occurrence records the newest run does not
+    /// cover. So a start reads the records of the last demotion period or two, not
+    /// everything remembered.
     ///
     /// # Errors
     /// Database errors or an undecodable record.
-    pub fn load_seen(&self, cutoff_ms: u64) -> Result<SeenSet, StoreError> {
+    pub fn load_seen(&self, cutoff_ms: u64) -> Result<LoadedSeen, StoreError> {
         self.expire_seen(cutoff_ms)?;
         let txn = db_err!(self.inner.db.begin_read())?;
+        let mut runs = Vec::new();
+        for item in db_err!(db_err!(txn.open_table(SEEN_RUNS))?.iter())? {
+            let (k, v) = db_err!(item)?;
+            let index = RunIndex::decode(v.value()).map_err(|e| StoreError::Corrupt {
+                what: format!("occurrence run {}", k.value()),
+                detail: e.to_string(),
+            })?;
+            runs.push((k.value(), index));
+        }
+        let from_ms = cutoff_ms.max(covered_before_ms(&runs));
         let seen = db_err!(txn.open_table(SEEN))?;
-        let mut set = SeenSet::default();
+        let mut hot = SeenSet::default();
         for item in db_err!(seen.iter())? {
             let (k, v) = db_err!(item)?;
             let entries = seen_log::entries(v.value()).map_err(|e| StoreError::Corrupt {
                 what: format!("occurrence record {}", k.value()),
                 detail: e.to_string(),
             })?;
-            for e in entries.filter(|e| e.seen_ms >= cutoff_ms) {
-                set.insert_key(e.key, e.occurrence, e.seen_ms);
+            for e in entries.filter(|e| e.seen_ms >= from_ms) {
+                hot.insert_key(e.key, e.occurrence, e.seen_ms);
             }
         }
-        Ok(set)
+        Ok(LoadedSeen { hot, runs })
     }
 
-    /// Deletes the occurrence records whose newest entry was seen before `cutoff_ms`;
-    /// returns how many entries they held. Records are appended in time order, so
-    /// this stops at the first record still in use.
+    /// Writes a cold run of the occurrence memory, and deletes the occurrence records
+    /// it covers (those whose newest entry is older than its threshold), in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// Database errors; nothing is written then.
+    pub fn write_seen_run(
+        &self,
+        id: u64,
+        index: &RunIndex,
+        entries: &[RunEntry],
+    ) -> Result<(), StoreError> {
+        let mut txn = db_err!(self.inner.db.begin_write())?;
+        db_err!(txn.set_durability(Durability::Immediate))?;
+        {
+            let mut blocks = db_err!(txn.open_table(SEEN_BLOCKS))?;
+            for (i, block) in seen_run::encode_blocks(entries).enumerate() {
+                let key = run_block_key(id, i).ok_or_else(|| StoreError::Corrupt {
+                    what: format!("occurrence run {id}"),
+                    detail: format!("more than 2^{RUN_BLOCK_BITS} blocks"),
+                })?;
+                db_err!(blocks.insert(key, block.as_slice()))?;
+            }
+            db_err!(db_err!(txn.open_table(SEEN_RUNS))?.insert(id, index.encode().as_slice()))?;
+            let covered_ms = covered_before_ms(&[(id, index.clone())]);
+            let mut seen = db_err!(txn.open_table(SEEN))?;
+            drop_records_before(&mut seen, covered_ms)?;
+        }
+        db_err!(txn.commit())
+    }
+
+    /// Entries held in occurrence records (not yet covered by a run).
+    ///
+    /// # Errors
+    /// Database errors or an undecodable record.
+    #[cfg(test)]
+    pub(crate) fn seen_record_entries(&self) -> Result<u64, StoreError> {
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let seen = db_err!(txn.open_table(SEEN))?;
+        let mut n = 0;
+        for item in db_err!(seen.iter())? {
+            let (_, v) = db_err!(item)?;
+            n += seen_log::entry_count(v.value()).map_err(|e| StoreError::Corrupt {
+                what: "occurrence record".into(),
+                detail: e.to_string(),
+            })?;
+        }
+        Ok(n)
+    }
+
+    /// Looks `key` up in block `block` of run `id`.
+    ///
+    /// # Errors
+    /// Database errors or an undecodable block.
+    pub fn find_in_seen_run(
+        &self,
+        id: u64,
+        block: u32,
+        key: u128,
+    ) -> Result<Option<RunEntry>, StoreError> {
+        let Some(k) = run_block_key(id, block as usize) else {
+            return Ok(None);
+        };
+        let txn = db_err!(self.inner.db.begin_read())?;
+        let blocks = db_err!(txn.open_table(SEEN_BLOCKS))?;
+        let Some(v) = db_err!(blocks.get(k))? else {
+            return Ok(None);
+        };
+        seen_run::find_in_block(v.value(), key).map_err(|e| StoreError::Corrupt {
+            what: format!("occurrence run {id} block {block}"),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Deletes the occurrence records whose newest entry was seen before `cutoff_ms`,
+    /// and the cold runs whose newest entry was; returns how many entries they held.
+    /// Records are appended in time order, so this stops at the first record still in
+    /// use.
     ///
     /// # Errors
     /// Database errors or an undecodable record.
     pub fn expire_seen(&self, cutoff_ms: u64) -> Result<u64, StoreError> {
         let txn = db_err!(self.inner.db.begin_write())?;
-        let mut removed = 0;
+        let mut removed;
         {
             let mut seen = db_err!(txn.open_table(SEEN))?;
+            removed = drop_records_before(&mut seen, cutoff_ms)?;
+            let mut runs = db_err!(txn.open_table(SEEN_RUNS))?;
             let mut expired = Vec::new();
-            for item in db_err!(seen.iter())? {
+            for item in db_err!(runs.iter())? {
                 let (k, v) = db_err!(item)?;
-                let corrupt = |e: seen_log::BadRecord| StoreError::Corrupt {
-                    what: format!("occurrence record {}", k.value()),
+                let index = RunIndex::decode(v.value()).map_err(|e| StoreError::Corrupt {
+                    what: format!("occurrence run {}", k.value()),
                     detail: e.to_string(),
-                };
-                if seen_log::newest_ms(v.value()).map_err(corrupt)? >= cutoff_ms {
-                    break;
+                })?;
+                if u64::from(index.newest_s) * 1000 < cutoff_ms {
+                    removed += index.len;
+                    expired.push(k.value());
                 }
-                removed += seen_log::entry_count(v.value()).map_err(corrupt)?;
-                expired.push(k.value());
             }
-            for k in expired {
-                db_err!(seen.remove(k))?;
+            let mut blocks = db_err!(txn.open_table(SEEN_BLOCKS))?;
+            for id in expired {
+                db_err!(runs.remove(id))?;
+                let first = id << RUN_BLOCK_BITS;
+                db_err!(blocks.retain_in(first..first + (1 << RUN_BLOCK_BITS), |_, _| false))?;
             }
         }
         db_err!(txn.commit())?;
@@ -599,7 +703,8 @@ impl Store {
         let txn = db_err!(self.inner.db.begin_read())?;
         let marks = db_err!(txn.open_table(MARKS))?;
         let seen = db_err!(txn.open_table(SEEN))?;
-        Ok(db_err!(marks.is_empty())? && db_err!(seen.is_empty())?)
+        let runs = db_err!(txn.open_table(SEEN_RUNS))?;
+        Ok(db_err!(marks.is_empty())? && db_err!(seen.is_empty())? && db_err!(runs.is_empty())?)
     }
 
     /// The latest watch checkpoint (resume resourceVersion), if any.
@@ -803,6 +908,60 @@ impl Store {
         c.lost = lost_before + pruned.lost;
         Ok(pruned)
     }
+}
+
+/// The occurrence memory as stored: the cold runs' indexes and the hot part.
+#[derive(Debug, Default)]
+pub struct LoadedSeen {
+    /// What the newest run does not cover.
+    pub hot: SeenSet,
+    /// The cold runs, by id, oldest first.
+    pub runs: Vec<(u64, RunIndex)>,
+}
+
+/// Occurrence entries seen before this (unix ms) are in the runs: a run at threshold
+/// `t` s holds every entry pending since a time that rounds up to less than `t`, that
+/// is, seen at or before `(t - 1) × 1000` ms.
+fn covered_before_ms(runs: &[(u64, RunIndex)]) -> u64 {
+    runs.iter()
+        .map(|(_, r)| u64::from(r.threshold_s.saturating_sub(1)) * 1000)
+        .max()
+        .unwrap_or(0)
+}
+
+fn run_block_key(id: u64, block: usize) -> Option<u64> {
+    let block = u64::try_from(block)
+        .ok()
+        .filter(|b| *b < 1 << RUN_BLOCK_BITS)?;
+    id.checked_shl(RUN_BLOCK_BITS)
+        .filter(|k| k >> RUN_BLOCK_BITS == id)
+        .map(|k| k | block)
+}
+
+/// Deletes the occurrence records whose newest entry is older than `before_ms`, from
+/// the front; returns how many entries they held.
+fn drop_records_before(
+    seen: &mut redb::Table<'_, u64, &'static [u8]>,
+    before_ms: u64,
+) -> Result<u64, StoreError> {
+    let mut removed = 0;
+    let mut expired = Vec::new();
+    for item in db_err!(seen.iter())? {
+        let (k, v) = db_err!(item)?;
+        let corrupt = |e: seen_log::BadRecord| StoreError::Corrupt {
+            what: format!("occurrence record {}", k.value()),
+            detail: e.to_string(),
+        };
+        if seen_log::newest_ms(v.value()).map_err(corrupt)? >= before_ms {
+            break;
+        }
+        removed += seen_log::entry_count(v.value()).map_err(corrupt)?;
+        expired.push(k.value());
+    }
+    for k in expired {
+        db_err!(seen.remove(k))?;
+    }
+    Ok(removed)
 }
 
 fn decode_u64(b: &[u8]) -> u64 {

@@ -1,5 +1,6 @@
-//! In-memory occurrence memory: for every Event UID, the highest occurrence count
-//! already logged and when it was last seen.
+//! The hot part of the occurrence memory: for every Event UID seen recently, the
+//! highest occurrence count already logged, when it was last seen, and since when its
+//! state waits to be written to a cold run (see [`super::seen_run`]).
 //!
 //! An observation `(uid, occurrence)` is new exactly when `occurrence` is greater
 //! than what is remembered for `uid`: Kubernetes only ever increases an Event's count.
@@ -26,14 +27,17 @@ pub fn uid_key(uid: &str) -> u128 {
     (u128::from(h(0x9e37_79b9_7f4a_7c15)) << 64) | u128::from(h(0xc2b2_ae3d_27d4_eb4f))
 }
 
-/// A remembered Event object: 8 bytes, so that a map slot with its 16-byte key is
-/// 24 bytes (a `u128` key would align the slot to 32).
+/// A remembered Event object: 12 bytes, a map slot with its key 32.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     occurrence: i32,
     /// Unix seconds, rounded up: an entry is kept up to a second longer than asked,
     /// never shorter. `u32` lasts until 2106.
     last_seen_s: u32,
+    /// When this state was last made an entry here without being written to a cold
+    /// run since (unix seconds, rounded up): a new occurrence, a load, or a copy into
+    /// a run (which sets it to the demotion's time).
+    pending_s: u32,
 }
 
 /// A [`uid_key`] as two halves: 8-byte alignment instead of `u128`'s 16.
@@ -45,9 +49,24 @@ fn split(key: u128) -> Key {
     [(key >> 64) as u64, key as u64]
 }
 
+fn join(key: Key) -> u128 {
+    (u128::from(key[0]) << 64) | u128::from(key[1])
+}
+
 /// `now_ms` in whole seconds, rounded up.
-fn seconds_up(ms: u64) -> u32 {
+pub fn seconds_up(ms: u64) -> u32 {
     u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)
+}
+
+/// One Event object's state as a cold run keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunEntry {
+    /// [`uid_key`] of the Event UID.
+    pub key: u128,
+    /// Highest occurrence logged.
+    pub occurrence: i32,
+    /// Last seen, unix seconds (rounded up).
+    pub last_seen_s: u32,
 }
 
 /// The occurrence memory.
@@ -68,23 +87,58 @@ impl SeenSet {
         let e = self.map.entry(split(key)).or_insert(Entry {
             occurrence,
             last_seen_s: now,
+            pending_s: now,
         });
-        e.occurrence = e.occurrence.max(occurrence);
+        if occurrence > e.occurrence {
+            e.occurrence = occurrence;
+            e.pending_s = now;
+        }
         e.last_seen_s = e.last_seen_s.max(now);
+    }
+
+    /// The highest occurrence remembered for `key`, if it is here.
+    pub fn get_key(&self, key: u128) -> Option<i32> {
+        self.map.get(&split(key)).map(|e| e.occurrence)
     }
 
     /// Returns true when `(uid, occurrence)` was not logged yet.
     pub fn is_new(&self, uid: &str, occurrence: i32) -> bool {
-        self.map
-            .get(&split(uid_key(uid)))
-            .is_none_or(|e| occurrence > e.occurrence)
+        self.get_key(uid_key(uid))
+            .is_none_or(|remembered| occurrence > remembered)
     }
 
     /// Refreshes the last-seen time of `uid` (a no-op update keeps it remembered).
     pub fn touch(&mut self, uid: &str, now_ms: u64) {
-        if let Some(e) = self.map.get_mut(&split(uid_key(uid))) {
+        self.touch_key(uid_key(uid), now_ms);
+    }
+
+    /// [`SeenSet::touch`] by the UID's [`uid_key`].
+    pub fn touch_key(&mut self, key: u128, now_ms: u64) {
+        if let Some(e) = self.map.get_mut(&split(key)) {
             e.last_seen_s = e.last_seen_s.max(seconds_up(now_ms));
         }
+    }
+
+    /// Takes what a cold run must hold after a demotion at `threshold_s`, sorted by
+    /// key: every entry pending since before the threshold. Those last seen before it
+    /// leave this set; the others (seen again since, without a new occurrence) stay,
+    /// marked as written at `now_s`, so the next demotion does not copy them again.
+    pub fn demote(&mut self, threshold_s: u32, now_s: u32) -> Vec<RunEntry> {
+        let mut run = Vec::new();
+        self.map.retain(|k, e| {
+            if e.pending_s >= threshold_s {
+                return true;
+            }
+            run.push(RunEntry {
+                key: join(*k),
+                occurrence: e.occurrence,
+                last_seen_s: e.last_seen_s,
+            });
+            e.pending_s = now_s;
+            e.last_seen_s >= threshold_s
+        });
+        run.sort_unstable_by_key(|e| e.key);
+        run
     }
 
     /// Forgets entries last seen before `cutoff_ms`; returns how many. Times are kept
@@ -166,7 +220,45 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<(Key, Entry)>(), 24);
+    fn a_slot_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<(Key, Entry)>(), 32);
+    }
+
+    #[test]
+    fn demotion_moves_the_idle_and_copies_the_refreshed() {
+        let mut s = SeenSet::default();
+        s.insert_key(3, 1, 10_000); // idle since 10 s
+        s.insert_key(1, 2, 10_000);
+        s.touch_key(1, 50_000); // seen again at 50 s, same occurrence
+        s.insert_key(2, 1, 60_000); // pending since 60 s
+        let run = s.demote(40, 60);
+        assert_eq!(
+            run,
+            [
+                RunEntry {
+                    key: 1,
+                    occurrence: 2,
+                    last_seen_s: 50
+                },
+                RunEntry {
+                    key: 3,
+                    occurrence: 1,
+                    last_seen_s: 10
+                },
+            ],
+            "sorted by key; the one pending since 60 s waits"
+        );
+        assert_eq!(s.get_key(3), None, "idle: moved");
+        assert_eq!(s.get_key(1), Some(2), "refreshed: copied and kept");
+        assert_eq!(s.demote(45, 65), [], "a copy is not written again");
+        s.insert_key(1, 3, 70_000);
+        assert_eq!(s.demote(65, 85).len(), 1, "only the one pending since 60 s");
+        assert_eq!(s.get_key(2), None);
+        assert_eq!(
+            s.demote(75, 95).len(),
+            1,
+            "a new occurrence is pending again"
+        );
+        assert!(s.is_empty());
     }
 }

@@ -64,7 +64,7 @@ fn append_read_and_reopen() {
     assert_eq!(s.checkpoint().unwrap().as_deref(), Some("105"));
     assert_eq!(s.checkpoint_at(2).unwrap().as_deref(), Some("100"));
     assert_eq!(s.checkpoint_at(0).unwrap(), None);
-    let seen = s.load_seen(0).unwrap();
+    let seen = s.load_seen(0).unwrap().hot;
     assert!(!seen.is_new("a", 2));
     assert!(seen.is_new("a", 3));
     let a = s.append(batch(vec![ev("c", 1, 13)], None)).unwrap();
@@ -178,12 +178,12 @@ fn seen_expiry_is_durable() {
     assert_eq!(s.expire_seen(500).unwrap(), 2, "the first record only");
     drop(s);
     let s = Store::open(dir.path()).unwrap();
-    let seen = s.load_seen(0).unwrap();
+    let seen = s.load_seen(0).unwrap().hot;
     assert_eq!(seen.len(), 2);
     assert!(seen.is_new("old", 1));
     assert!(!seen.is_new("new", 1));
     // a record still in use keeps its older entries on disk, but loading drops them
-    let seen = s.load_seen(500).unwrap();
+    let seen = s.load_seen(500).unwrap().hot;
     assert_eq!(seen.len(), 1);
     assert!(seen.is_new("mixed", 1));
     // records appended after a reopen continue the sequence
@@ -191,7 +191,7 @@ fn seen_expiry_is_durable() {
     b.seen = vec![("later".into(), 1, 2_000)];
     s.append(b).unwrap();
     drop(s);
-    let seen = Store::open(dir.path()).unwrap().load_seen(0).unwrap();
+    let seen = Store::open(dir.path()).unwrap().load_seen(0).unwrap().hot;
     assert!(!seen.is_new("later", 1) && !seen.is_new("new", 1));
 }
 
@@ -204,7 +204,7 @@ fn the_highest_occurrence_wins_across_records() {
         b.seen = vec![("a".into(), occ, ms)];
         s.append(b).unwrap();
     }
-    let seen = s.load_seen(0).unwrap();
+    let seen = s.load_seen(0).unwrap().hot;
     assert!(!seen.is_new("a", 3));
     assert!(seen.is_new("a", 4));
 }
