@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Scenarios (see `scenarios`): `baseline`, `ruler`, `receivers`, `ingest`, `memory`,
-//! `lookups`, `e2e`, `soak`.
+//! `lookups`, `e2e`, `soak`, `dedup`.
 //! The exporter and ruler binaries of the same cargo profile are built first (or taken
 //! from `--bin-dir`). The table is printed as markdown on stdout and written as JSON
 //! (default `<target dir>/bench/results.json`); progress goes to stderr.
@@ -68,6 +68,22 @@ enum Command {
     /// Runs exporters, rulers and receivers under seeded faults and prints the
     /// reliability verdict (exit code 1 on any loss).
     Chaos(ChaosArgs),
+    /// The child process of scenario `dedup` (not for direct use).
+    #[command(hide = true)]
+    DedupSoak(DedupSoakArgs),
+}
+
+/// Options of the `dedup` scenario's child.
+#[derive(Debug, clap::Args)]
+struct DedupSoakArgs {
+    #[arg(long, value_enum)]
+    mode: scenarios::dedup::Mode,
+    #[arg(long)]
+    rate: u64,
+    #[arg(long)]
+    minutes: u64,
+    #[arg(long)]
+    dir: PathBuf,
 }
 
 /// Options of `chaos`.
@@ -102,6 +118,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let mut args = Args::parse();
+    if matches!(args.command, Some(Command::DedupSoak(_))) {
+        // measured as the exporter runs: one malloc arena, set before any thread starts
+        let _ = herald_telemetry::malloc::limit_arenas();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,11 +133,20 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        let chaos = args.command.take().map(|Command::Chaos(c)| c);
+        let command = args.command.take();
         tokio::select! {
             code = async {
-                match chaos {
-                    Some(c) => run_chaos(c, args.bin_dir, args.json).await,
+                match command {
+                    Some(Command::Chaos(c)) => run_chaos(c, args.bin_dir, args.json).await,
+                    Some(Command::DedupSoak(d)) => {
+                        match scenarios::dedup::child(d.mode, d.rate, d.minutes, &d.dir).await {
+                            Ok(()) => ExitCode::SUCCESS,
+                            Err(e) => {
+                                error!(error = %e, "dedup child failed");
+                                ExitCode::FAILURE
+                            }
+                        }
+                    }
                     None => run(args).await,
                 }
             } => code,

@@ -11,8 +11,10 @@
 //! | `baseline` | decoding the same watch stream with serde_json alone (the physical floor) |
 //! | `receivers` | the ruler process delivering to Elasticsearch (`_bulk` into osmem-server), Loki (push to a fake), Kafka (tansu), syslog (rsyslogd) |
 //! | `soak` | end-to-end at 1,000 events/s for 10 minutes: ruler RSS over time |
+//! | `dedup` | the exporter's occurrence memory over its whole 3 h retention at 1,000 new Event objects/s, time compressed: RSS over time |
 
 pub mod baseline;
+pub mod dedup;
 pub mod e2e;
 pub mod ingest;
 pub mod lookups;
@@ -42,6 +44,7 @@ pub const NAMES: &[&str] = &[
     "lookups",
     "e2e",
     "soak",
+    "dedup",
 ];
 
 /// Problem sizes.
@@ -75,6 +78,10 @@ pub struct Sizes {
     pub baseline_events: usize,
     /// Duration of the soak.
     pub soak: Duration,
+    /// New Event objects per simulated second of the `dedup` scenario.
+    pub dedup_rate: u64,
+    /// Simulated minutes of the `dedup` scenario.
+    pub dedup_minutes: u64,
     /// RSS sampling interval.
     pub sample_every: Duration,
     /// Whether the ruler row with a hook per receiver runs (it needs a build of
@@ -100,6 +107,8 @@ impl Sizes {
         lookups_after: Duration::from_secs(30),
         baseline_events: 200_000,
         soak: Duration::from_secs(600),
+        dedup_rate: 1_000,
+        dedup_minutes: 200,
         sample_every: Duration::from_secs(1),
         hook_row: true,
     };
@@ -120,6 +129,8 @@ impl Sizes {
         lookups_after: Duration::from_secs(3),
         baseline_events: 2_000,
         soak: Duration::from_secs(4),
+        dedup_rate: 50,
+        dedup_minutes: 12,
         sample_every: Duration::from_millis(100),
         hook_row: false,
     };
@@ -224,6 +235,7 @@ pub async fn run(name: &str, ctx: &mut Ctx) -> Result<Vec<Row>> {
         "lookups" => lookups::run(ctx).await,
         "baseline" => baseline::run(ctx).await,
         "soak" => soak::run(ctx).await,
+        "dedup" => dedup::run(ctx).await,
         other => Err(crate::error::BenchError::Invalid(format!(
             "unknown scenario `{other}`; known: {}",
             NAMES.join(", ")

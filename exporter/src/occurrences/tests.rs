@@ -65,7 +65,7 @@ impl Rng {
 /// memory must answer exactly as the model (hot, cold in memory, cold on disk), and a
 /// memory loaded from the store must know every committed occurrence and nothing that
 /// was not committed.
-async fn against_the_model(seed: u64) {
+async fn against_the_model(seed: u64) -> ColdStats {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let mut mem = Occurrences::new(store.clone(), LoadedSeen::default(), tiering(), T0);
@@ -76,6 +76,13 @@ async fn against_the_model(seed: u64) {
     let mut batch = Vec::new();
     let mut t = T0;
     let mut restarts = 0;
+    let mut total = ColdStats::default();
+    let add = |total: &mut ColdStats, s: ColdStats| {
+        total.lookups += s.lookups;
+        total.block_reads += s.block_reads;
+        total.found += s.found;
+        total.merges += s.merges;
+    };
     for step in 0..3_000 {
         t += rng.below(400);
         let now = mem.stamp(t);
@@ -107,35 +114,44 @@ async fn against_the_model(seed: u64) {
         if rng.below(7) == 0 {
             tokio::task::yield_now().await;
         }
-        if rng.below(250) == 0 {
+        if rng.below(500) == 0 {
+            // a crash between two transactions: what was not committed is lost, runs
+            // not written yet are not, merges may be half done
             restarts += 1;
+            add(&mut total, mem.stats());
+            mem.stop().await;
+            batch.clear();
+            remembered.clone_from(&committed);
             let loaded = store.load_seen(t - HOUR).unwrap();
-            let mut fresh = Occurrences::new(store.clone(), loaded, tiering(), t);
+            mem = Occurrences::new(store.clone(), loaded, tiering(), t);
             for (uid, occurrence) in &committed {
                 assert!(
-                    !fresh.is_new(uid, *occurrence, t),
+                    !mem.is_new(uid, *occurrence, t),
                     "after a restart at step {step}: {uid} #{occurrence} forgotten"
                 );
                 assert!(
-                    fresh.is_new(uid, occurrence + 1, t),
+                    mem.is_new(uid, occurrence + 1, t),
                     "after a restart at step {step}: {uid} #{} known but not committed",
                     occurrence + 1
                 );
             }
         }
     }
-    assert!(restarts > 3, "{restarts} restarts checked");
-    assert!(mem.runs() > 20, "{} runs cut", mem.runs());
-    assert!(mem.stats().found > 100, "{:?}", mem.stats());
+    assert!(restarts > 1, "{restarts} restarts checked");
     mem.written().await;
-    assert!(mem.stats().block_reads > 0, "{:?}", mem.stats());
+    add(&mut total, mem.stats());
+    total
 }
 
 #[tokio::test]
 async fn answers_match_the_model_across_tiers_and_restarts() {
+    let mut merges = 0;
     for seed in [1, 7, 42] {
-        against_the_model(seed).await;
+        let s = against_the_model(seed).await;
+        assert!(s.found > 100 && s.block_reads > 0, "seed {seed}: {s:?}");
+        merges += s.merges;
     }
+    assert!(merges >= 3, "{merges} merges");
 }
 
 #[tokio::test]

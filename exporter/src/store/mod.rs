@@ -40,7 +40,7 @@ use redb::{
 };
 
 pub use seen::{RunEntry, SeenSet, seconds_up, uid_key};
-pub use seen_run::RunIndex;
+pub use seen_run::{Probe, RunIndex};
 
 use herald_proto::pb;
 
@@ -557,16 +557,32 @@ impl Store {
     /// Database errors or an undecodable record.
     pub fn load_seen(&self, cutoff_ms: u64) -> Result<LoadedSeen, StoreError> {
         self.expire_seen(cutoff_ms)?;
-        let txn = db_err!(self.inner.db.begin_read())?;
         let mut runs = Vec::new();
-        for item in db_err!(db_err!(txn.open_table(SEEN_RUNS))?.iter())? {
-            let (k, v) = db_err!(item)?;
-            let index = RunIndex::decode(v.value()).map_err(|e| StoreError::Corrupt {
-                what: format!("occurrence run {}", k.value()),
-                detail: e.to_string(),
-            })?;
-            runs.push((k.value(), index));
+        {
+            let txn = db_err!(self.inner.db.begin_read())?;
+            for item in db_err!(db_err!(txn.open_table(SEEN_RUNS))?.iter())? {
+                let (k, v) = db_err!(item)?;
+                let index = RunIndex::decode(v.value()).map_err(|e| StoreError::Corrupt {
+                    what: format!("occurrence run {}", k.value()),
+                    detail: e.to_string(),
+                })?;
+                runs.push((k.value(), index));
+            }
         }
+        // parts of a merge that a crash left beside the merged run
+        let replaced: Vec<u64> = runs
+            .iter()
+            .filter(|(id, _)| {
+                runs.iter()
+                    .any(|(m, r)| r.merged_from != 0 && (r.merged_from..*m).contains(id))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if !replaced.is_empty() {
+            self.delete_seen_runs(&replaced)?;
+            runs.retain(|(id, _)| !replaced.contains(id));
+        }
+        let txn = db_err!(self.inner.db.begin_read())?;
         let from_ms = cutoff_ms.max(covered_before_ms(&runs));
         let seen = db_err!(txn.open_table(SEEN))?;
         let mut hot = SeenSet::default();
@@ -631,6 +647,111 @@ impl Store {
             })?;
         }
         Ok(n)
+    }
+
+    /// Merges cold runs `parts` (ids ascending, consecutive in the memory's order)
+    /// into a new run `id`, which must sort right after the newest part (run ids
+    /// leave room for it). Where a key is in several parts, the newest part's entry is
+    /// kept (it has the highest occurrence). Parts already deleted (expired) are
+    /// skipped. The parts stay until [`Store::delete_seen_runs`]: the memory looks them
+    /// up until it has put the merged run in their place (a start that finds both
+    /// deletes the parts). They are read a block at a time: memory holds one block per
+    /// part, not the runs.
+    ///
+    /// # Errors
+    /// Database errors or an undecodable block; nothing is written then.
+    pub fn merge_seen_runs(&self, parts: &[u64], id: u64) -> Result<RunIndex, StoreError> {
+        let Some(&first_part) = parts.first() else {
+            return Err(StoreError::Corrupt {
+                what: "occurrence run merge".into(),
+                detail: "no runs to merge".into(),
+            });
+        };
+        let target = id;
+        let read = db_err!(self.inner.db.begin_read())?;
+        let indexes = db_err!(read.open_table(SEEN_RUNS))?;
+        let stored = db_err!(read.open_table(SEEN_BLOCKS))?;
+        let (mut threshold_s, mut capacity) = (0, 0usize);
+        let mut cursors = Vec::new();
+        for &id in parts {
+            let Some(v) = db_err!(indexes.get(id))? else {
+                continue;
+            };
+            let index = RunIndex::decode(v.value()).map_err(|e| StoreError::Corrupt {
+                what: format!("occurrence run {id}"),
+                detail: e.to_string(),
+            })?;
+            threshold_s = threshold_s.max(index.threshold_s);
+            capacity += usize::try_from(index.len).unwrap_or(usize::MAX);
+            let first = id << RUN_BLOCK_BITS;
+            let range = db_err!(stored.range(first..first + (1 << RUN_BLOCK_BITS)))?;
+            cursors.push(RunCursor::new(id, range)?);
+        }
+        let mut txn = db_err!(self.inner.db.begin_write())?;
+        db_err!(txn.set_durability(Durability::Immediate))?;
+        let merged = {
+            let mut runs = db_err!(txn.open_table(SEEN_RUNS))?;
+            let mut blocks = db_err!(txn.open_table(SEEN_BLOCKS))?;
+            let mut builder = seen_run::RunIndexBuilder::new(threshold_s, first_part, capacity);
+            let mut block = Vec::with_capacity(seen_run::BLOCK_ENTRIES);
+            let mut written = 0usize;
+            let mut flush = |block: &mut Vec<RunEntry>,
+                             blocks: &mut redb::Table<'_, u64, &'static [u8]>|
+             -> Result<(), StoreError> {
+                for bytes in seen_run::encode_blocks(block) {
+                    let key =
+                        run_block_key(target, written).ok_or_else(|| StoreError::Corrupt {
+                            what: format!("occurrence run {target}"),
+                            detail: format!("more than 2^{RUN_BLOCK_BITS} blocks"),
+                        })?;
+                    db_err!(blocks.insert(key, bytes.as_slice()))?;
+                    written += 1;
+                }
+                block.clear();
+                Ok(())
+            };
+            // k-way merge; on equal keys the newest part (the last cursor) wins
+            while let Some(key) = cursors.iter().filter_map(|c| c.head.map(|e| e.key)).min() {
+                let mut entry = None;
+                for c in &mut cursors {
+                    if c.head.is_some_and(|e| e.key == key) {
+                        entry = c.head;
+                        c.advance()?;
+                    }
+                }
+                if let Some(e) = entry {
+                    builder.push(&e);
+                    block.push(e);
+                }
+                if block.len() == seen_run::BLOCK_ENTRIES {
+                    flush(&mut block, &mut blocks)?;
+                }
+            }
+            flush(&mut block, &mut blocks)?;
+            let merged = builder.finish();
+            db_err!(runs.insert(target, merged.encode().as_slice()))?;
+            merged
+        };
+        db_err!(txn.commit())?;
+        Ok(merged)
+    }
+
+    /// Deletes cold runs (the parts of a merge once the merged run replaced them).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn delete_seen_runs(&self, ids: &[u64]) -> Result<(), StoreError> {
+        let txn = db_err!(self.inner.db.begin_write())?;
+        {
+            let mut runs = db_err!(txn.open_table(SEEN_RUNS))?;
+            let mut blocks = db_err!(txn.open_table(SEEN_BLOCKS))?;
+            for &id in ids {
+                db_err!(runs.remove(id))?;
+                let first = id << RUN_BLOCK_BITS;
+                db_err!(blocks.retain_in(first..first + (1 << RUN_BLOCK_BITS), |_, _| false))?;
+            }
+        }
+        db_err!(txn.commit())
     }
 
     /// Looks `key` up in block `block` of run `id`.
@@ -907,6 +1028,46 @@ impl Store {
         c.bytes = bytes;
         c.lost = lost_before + pruned.lost;
         Ok(pruned)
+    }
+}
+
+/// Reads a stored run's entries in key order, a block at a time.
+struct RunCursor<'a> {
+    id: u64,
+    blocks: redb::Range<'a, u64, &'static [u8]>,
+    block: std::vec::IntoIter<RunEntry>,
+    head: Option<RunEntry>,
+}
+
+impl<'a> RunCursor<'a> {
+    fn new(id: u64, blocks: redb::Range<'a, u64, &'static [u8]>) -> Result<Self, StoreError> {
+        let mut c = RunCursor {
+            id,
+            blocks,
+            block: Vec::new().into_iter(),
+            head: None,
+        };
+        c.advance()?;
+        Ok(c)
+    }
+
+    fn advance(&mut self) -> Result<(), StoreError> {
+        loop {
+            if let Some(e) = self.block.next() {
+                self.head = Some(e);
+                return Ok(());
+            }
+            let Some(item) = self.blocks.next() else {
+                self.head = None;
+                return Ok(());
+            };
+            let (k, v) = db_err!(item)?;
+            let entries = seen_run::block_entries(v.value()).map_err(|e| StoreError::Corrupt {
+                what: format!("occurrence run {} block {}", self.id, k.value()),
+                detail: e.to_string(),
+            })?;
+            self.block = entries.collect::<Vec<_>>().into_iter();
+        }
     }
 }
 

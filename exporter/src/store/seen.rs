@@ -124,19 +124,30 @@ impl SeenSet {
     /// leave this set; the others (seen again since, without a new occurrence) stay,
     /// marked as written at `now_s`, so the next demotion does not copy them again.
     pub fn demote(&mut self, threshold_s: u32, now_s: u32) -> Vec<RunEntry> {
+        // The map is rebuilt rather than thinned out in place: removing entries leaves
+        // tombstones that count as used, and with the hot map's steady churn they
+        // made it double its table (+16 MiB at 250k entries) after an hour or two
+        // though it never held more. The new table is sized for the high-water mark.
+        let peak = self.map.len();
         let mut run = Vec::new();
-        self.map.retain(|k, e| {
+        let mut kept = Vec::new();
+        for (k, mut e) in std::mem::take(&mut self.map) {
             if e.pending_s >= threshold_s {
-                return true;
+                kept.push((k, e));
+                continue;
             }
             run.push(RunEntry {
-                key: join(*k),
+                key: join(k),
                 occurrence: e.occurrence,
                 last_seen_s: e.last_seen_s,
             });
-            e.pending_s = now_s;
-            e.last_seen_s >= threshold_s
-        });
+            if e.last_seen_s >= threshold_s {
+                e.pending_s = now_s;
+                kept.push((k, e));
+            }
+        }
+        self.map = HashMap::with_capacity(peak);
+        self.map.extend(kept);
         run.sort_unstable_by_key(|e| e.key);
         run
     }

@@ -15,8 +15,9 @@
 //! Layouts (little endian):
 //! * a block: `BLOCK_ENTRIES` entries or fewer, each `key: u128, occurrence: i32,
 //!   last_seen_s: u32` (24 bytes), in key order;
-//! * an index: `threshold_s: u32, newest_s: u32, len: u64, filter_words: u32`, the
-//!   filter's words (`u64`), then the first key (`u128`) of each block.
+//! * an index: `threshold_s: u32, newest_s: u32, len: u64, merged_from: u64,
+//!   filter_words: u32`, the filter's words (`u64`), then the first key (`u128`) of
+//!   each block.
 
 use super::seen::RunEntry;
 
@@ -28,7 +29,7 @@ const ENTRY: usize = 24;
 const FILTER_BITS_PER_ENTRY: usize = 10;
 const FILTER_BLOCK_WORDS: usize = 8;
 const FILTER_PROBES: u32 = 6;
-const INDEX_HEADER: usize = 4 + 4 + 8 + 4;
+const INDEX_HEADER: usize = 4 + 4 + 8 + 8 + 4;
 
 /// A stored block or index that does not have the documented layout.
 #[derive(Debug, thiserror::Error)]
@@ -48,41 +49,116 @@ pub struct RunIndex {
     pub newest_s: u32,
     /// Number of entries.
     pub len: u64,
+    /// For a merge of runs, the first part's id (the parts are the runs from it up
+    /// to this run's own id); 0 for a run cut from the hot map.
+    pub merged_from: u64,
     filter: Vec<u64>,
     first_keys: Vec<u128>,
+}
+
+/// A key's filter hashes, computed once for a lookup in every run.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    block_hash: u64,
+    bits: [(usize, u64); FILTER_PROBES as usize],
+}
+
+impl Probe {
+    /// The probe of `key`. Keys are UUIDs or hashes; they are mixed anyway, since a
+    /// UUID's version bits are fixed.
+    pub fn new(key: u128) -> Probe {
+        // the casts keep the low 64 bits of each half and the low bits of the hash
+        #[allow(clippy::cast_possible_truncation)]
+        let (hi, lo) = ((key >> 64) as u64, key as u64);
+        let bit_hash = mix(lo ^ 0x9e37_79b9_7f4a_7c15);
+        let mut bits = [(0usize, 0u64); FILTER_PROBES as usize];
+        for (i, b) in bits.iter_mut().enumerate() {
+            // 9 bits per probe: a position within the 512-bit block
+            #[allow(clippy::cast_possible_truncation)]
+            let pos = ((bit_hash >> (i * 9)) & 511) as usize;
+            *b = (pos / 64, 1u64 << (pos % 64));
+        }
+        Probe {
+            block_hash: mix(hi ^ lo.rotate_left(32)),
+            bits,
+        }
+    }
+
+    fn block(&self, blocks: usize) -> usize {
+        // the remainder is below `blocks`, a usize
+        #[allow(clippy::cast_possible_truncation)]
+        let b = (self.block_hash % blocks as u64) as usize;
+        b
+    }
+}
+
+/// Builds a [`RunIndex`] from entries pushed in key order.
+#[derive(Debug)]
+pub struct RunIndexBuilder {
+    index: RunIndex,
+}
+
+impl RunIndexBuilder {
+    /// A builder for at most `capacity` entries (the filter is sized for them).
+    pub fn new(threshold_s: u32, merged_from: u64, capacity: usize) -> RunIndexBuilder {
+        let blocks = (capacity * FILTER_BITS_PER_ENTRY)
+            .div_ceil(64 * FILTER_BLOCK_WORDS)
+            .max(1);
+        RunIndexBuilder {
+            index: RunIndex {
+                threshold_s,
+                newest_s: 0,
+                len: 0,
+                merged_from,
+                filter: vec![0u64; blocks * FILTER_BLOCK_WORDS],
+                first_keys: Vec::with_capacity(capacity.div_ceil(BLOCK_ENTRIES)),
+            },
+        }
+    }
+
+    /// Adds the next entry (keys ascending).
+    pub fn push(&mut self, e: &RunEntry) {
+        let index = &mut self.index;
+        if index.len.is_multiple_of(BLOCK_ENTRIES as u64) {
+            index.first_keys.push(e.key);
+        }
+        let blocks = index.filter.len() / FILTER_BLOCK_WORDS;
+        let probe = Probe::new(e.key);
+        let block = probe.block(blocks);
+        for (word, mask) in probe.bits {
+            index.filter[block * FILTER_BLOCK_WORDS + word] |= mask;
+        }
+        index.newest_s = index.newest_s.max(e.last_seen_s);
+        index.len += 1;
+    }
+
+    /// The index.
+    pub fn finish(self) -> RunIndex {
+        self.index
+    }
 }
 
 impl RunIndex {
     /// Builds the index of `entries` (sorted by key, as [`super::SeenSet::demote`]
     /// returns them).
     pub fn build(threshold_s: u32, entries: &[RunEntry]) -> RunIndex {
-        let blocks = (entries.len() * FILTER_BITS_PER_ENTRY)
-            .div_ceil(64 * FILTER_BLOCK_WORDS)
-            .max(1);
-        let mut filter = vec![0u64; blocks * FILTER_BLOCK_WORDS];
+        let mut b = RunIndexBuilder::new(threshold_s, 0, entries.len());
         for e in entries {
-            let (block, bits) = filter_bits(e.key, blocks);
-            for (word, mask) in bits {
-                filter[block * FILTER_BLOCK_WORDS + word] |= mask;
-            }
+            b.push(e);
         }
-        RunIndex {
-            threshold_s,
-            newest_s: entries.iter().map(|e| e.last_seen_s).max().unwrap_or(0),
-            len: entries.len() as u64,
-            filter,
-            first_keys: entries.chunks(BLOCK_ENTRIES).map(|c| c[0].key).collect(),
-        }
+        b.finish()
     }
 
-    /// False when `key` is certainly not in the run.
-    pub fn may_hold(&self, key: u128) -> bool {
+    /// False when the probe's key is certainly not in the run.
+    pub fn may_hold(&self, probe: &Probe) -> bool {
         let blocks = self.filter.len() / FILTER_BLOCK_WORDS;
         if blocks == 0 {
             return false;
         }
-        let (block, bits) = filter_bits(key, blocks);
-        bits.into_iter()
+        let block = probe.block(blocks);
+        probe
+            .bits
+            .iter()
             .all(|(word, mask)| self.filter[block * FILTER_BLOCK_WORDS + word] & mask != 0)
     }
 
@@ -104,6 +180,7 @@ impl RunIndex {
         out.extend_from_slice(&self.threshold_s.to_le_bytes());
         out.extend_from_slice(&self.newest_s.to_le_bytes());
         out.extend_from_slice(&self.len.to_le_bytes());
+        out.extend_from_slice(&self.merged_from.to_le_bytes());
         let words = u32::try_from(self.filter.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&words.to_le_bytes());
         for w in &self.filter {
@@ -124,7 +201,7 @@ impl RunIndex {
         if bytes.len() < INDEX_HEADER {
             return Err(bad);
         }
-        let words = u32::from_le_bytes(array(&bytes[16..20])) as usize;
+        let words = u32::from_le_bytes(array(&bytes[24..28])) as usize;
         let keys_at = INDEX_HEADER + words * 8;
         if !words.is_multiple_of(FILTER_BLOCK_WORDS)
             || bytes.len() < keys_at
@@ -136,6 +213,7 @@ impl RunIndex {
             threshold_s: u32::from_le_bytes(array(&bytes[..4])),
             newest_s: u32::from_le_bytes(array(&bytes[4..8])),
             len: u64::from_le_bytes(array(&bytes[8..16])),
+            merged_from: u64::from_le_bytes(array(&bytes[16..24])),
             filter: bytes[INDEX_HEADER..keys_at]
                 .chunks_exact(8)
                 .map(|w| u64::from_le_bytes(array(w)))
@@ -159,6 +237,21 @@ pub(crate) fn encode_blocks(entries: &[RunEntry]) -> impl Iterator<Item = Vec<u8
         }
         out
     })
+}
+
+/// The entries of a stored block.
+pub(crate) fn block_entries(block: &[u8]) -> Result<impl Iterator<Item = RunEntry> + '_, BadRun> {
+    if !block.len().is_multiple_of(ENTRY) {
+        return Err(BadRun {
+            what: "block",
+            len: block.len(),
+        });
+    }
+    Ok(block.chunks_exact(ENTRY).map(|e| RunEntry {
+        key: u128::from_le_bytes(array(&e[..16])),
+        occurrence: i32::from_le_bytes(array(&e[16..20])),
+        last_seen_s: u32::from_le_bytes(array(&e[20..24])),
+    }))
 }
 
 /// Finds `key` in a stored block.
@@ -188,26 +281,6 @@ pub(crate) fn find_in_block(block: &[u8], key: u128) -> Result<Option<RunEntry>,
         }
     }
     Ok(None)
-}
-
-/// The filter block of `key` and its `FILTER_PROBES` (word, mask) bits. Keys are UUIDs
-/// or hashes; they are mixed anyway, since a UUID's version bits are fixed.
-fn filter_bits(key: u128, blocks: usize) -> (usize, [(usize, u64); FILTER_PROBES as usize]) {
-    // the casts keep the low 64 bits of each half and the low bits of the hash
-    #[allow(clippy::cast_possible_truncation)]
-    let (hi, lo) = ((key >> 64) as u64, key as u64);
-    let h1 = mix(hi ^ lo.rotate_left(32));
-    let h2 = mix(lo ^ 0x9e37_79b9_7f4a_7c15);
-    #[allow(clippy::cast_possible_truncation)]
-    let block = (h1 % blocks as u64) as usize;
-    let mut bits = [(0usize, 0u64); FILTER_PROBES as usize];
-    for (i, b) in bits.iter_mut().enumerate() {
-        // 9 bits per probe: a position within the 512-bit block
-        #[allow(clippy::cast_possible_truncation)]
-        let pos = ((h2 >> (i * 9)) & 511) as usize;
-        *b = (pos / 64, 1u64 << (pos % 64));
-    }
-    (block, bits)
 }
 
 /// splitmix64's finaliser.
@@ -251,7 +324,7 @@ mod tests {
         assert_eq!(blocks.len(), 1_000usize.div_ceil(BLOCK_ENTRIES));
         assert_eq!(index.newest_s, 1_049);
         for e in &entries {
-            assert!(index.may_hold(e.key), "no false negatives");
+            assert!(index.may_hold(&Probe::new(e.key)), "no false negatives");
             let b = index.block_of(e.key).unwrap() as usize;
             assert_eq!(find_in_block(&blocks[b], e.key).unwrap(), Some(*e));
         }
@@ -265,7 +338,7 @@ mod tests {
         let mut passed = 0;
         for i in 0..100_000u32 {
             let key = uid_key(&format!("absent-{i}"));
-            if index.may_hold(key) {
+            if index.may_hold(&Probe::new(key)) {
                 passed += 1;
                 if let Some(b) = index.block_of(key) {
                     assert_eq!(find_in_block(&blocks[b as usize], key).unwrap(), None);
@@ -289,7 +362,7 @@ mod tests {
         }
         assert!(find_in_block(&[0; 25], 1).is_err());
         let empty = RunIndex::build(7, &[]);
-        assert!(!empty.may_hold(1));
+        assert!(!empty.may_hold(&Probe::new(1)));
         assert_eq!(RunIndex::decode(&empty.encode()).unwrap(), empty);
     }
 }

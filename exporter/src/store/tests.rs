@@ -299,3 +299,54 @@ fn reads_from_the_recent_records_match_the_database() {
     let cold = Store::open(dir2.path()).unwrap();
     assert_eq!(warm, reads(&cold), "before retention");
 }
+
+#[test]
+fn merged_runs_keep_the_newest_entry_of_each_key_and_replace_their_parts() {
+    use super::{RunEntry, RunIndex};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let entry = |key: u128, occurrence: i32, last_seen_s: u32| RunEntry {
+        key,
+        occurrence,
+        last_seen_s,
+    };
+    // three runs over 300 keys; keys 100..200 are in the first and second, with a
+    // higher occurrence in the second; run 6 is never written (deleted meanwhile)
+    let first: Vec<RunEntry> = (0..200).map(|k| entry(k * 7, 1, 100)).collect();
+    let second: Vec<RunEntry> = (100..300).map(|k| entry(k * 7, 2, 200)).collect();
+    s.write_seen_run(2, &RunIndex::build(110, &first), &first)
+        .unwrap();
+    s.write_seen_run(4, &RunIndex::build(210, &second), &second)
+        .unwrap();
+    let merged = s.merge_seen_runs(&[2, 4, 6], 7).unwrap();
+    let summary = (
+        merged.len,
+        merged.merged_from,
+        merged.threshold_s,
+        merged.newest_s,
+    );
+    assert_eq!(summary, (300, 2, 210, 200));
+    assert!(
+        s.find_in_seen_run(2, 0, 0).unwrap().is_some(),
+        "the parts stay until deleted"
+    );
+    // a start that finds the parts beside the merged run (a crash before their
+    // deletion) deletes them
+    let loaded = s.load_seen(0).unwrap();
+    assert_eq!(loaded.runs.len(), 1, "the parts are gone");
+    let (id, index) = &loaded.runs[0];
+    assert_eq!((*id, index), (7, &merged));
+    assert!(s.find_in_seen_run(2, 0, 0).unwrap().is_none());
+    for k in 0..300u128 {
+        let block = merged.block_of(k * 7).unwrap();
+        let found = s.find_in_seen_run(7, block, k * 7).unwrap().unwrap();
+        let want = if k < 100 {
+            entry(k * 7, 1, 100)
+        } else {
+            entry(k * 7, 2, 200)
+        };
+        assert_eq!(found, want, "key {k}");
+        assert!(merged.may_hold(&super::Probe::new(k * 7)));
+    }
+    assert_eq!(s.find_in_seen_run(7, 0, 1).unwrap(), None);
+}
