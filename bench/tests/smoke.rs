@@ -54,6 +54,8 @@ fn smoke_run_measures_every_scenario() {
         "e2e latency @",
         "e2e burst: exporter + 2 rulers",
         "soak:",
+        "occurrence memory (tiered):",
+        "occurrence memory (one map):",
     ] {
         assert!(
             names.iter().any(|n| n.starts_with(prefix)),

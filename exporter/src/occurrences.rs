@@ -127,9 +127,7 @@ pub struct Occurrences {
     writer: mpsc::UnboundedSender<Job>,
     merged: mpsc::UnboundedReceiver<Merged>,
     merging: bool,
-    /// Set by [`Occurrences::stop`]: the writer takes no further job.
-    halt: Arc<std::sync::atomic::AtomicBool>,
-    writer_task: tokio::task::JoinHandle<()>,
+    run_writer: Option<RunWriter>,
     written: watch::Receiver<u64>,
     next_run: u64,
     fence: Arc<CommitFence>,
@@ -179,8 +177,10 @@ impl Occurrences {
             writer,
             merged,
             merging: false,
-            halt,
-            writer_task,
+            run_writer: Some(RunWriter {
+                halt,
+                task: writer_task,
+            }),
             written,
             next_run,
             fence: Arc::new(CommitFence::default()),
@@ -434,13 +434,19 @@ impl Occurrences {
         self.stats
     }
 
-    /// Stops the run writer once the job in progress (if any) is done, leaving the
-    /// rest undone: as a crash between two transactions would. What is not written
-    /// stays in the occurrence records for the next start.
-    pub async fn stop(self) {
-        self.halt.store(true, Ordering::Release);
-        drop(self.writer);
-        let _ = self.writer_task.await;
+    /// The task that writes and merges runs, to stop once this memory is dropped
+    /// (see [`RunWriter::stop`]). Taken once.
+    pub fn take_run_writer(&mut self) -> Option<RunWriter> {
+        self.run_writer.take()
+    }
+
+    /// Drops this memory and stops its run writer (see [`RunWriter::stop`]).
+    pub async fn stop(mut self) {
+        let writer = self.take_run_writer();
+        drop(self);
+        if let Some(w) = writer {
+            w.stop().await;
+        }
     }
 
     /// Waits until every run cut so far is written and the merge in flight (if any)
@@ -454,6 +460,26 @@ impl Occurrences {
                 None => self.merging = false,
             }
         }
+    }
+}
+
+/// The task that writes and merges runs.
+#[derive(Debug)]
+pub struct RunWriter {
+    /// Set by [`RunWriter::stop`]: the writer takes no further job.
+    halt: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunWriter {
+    /// Stops the writer once the job in progress (if any) is done, leaving the rest
+    /// undone, as a crash between two transactions would: what is not written stays in
+    /// the occurrence records for the next start. Its [`Occurrences`] must be dropped
+    /// (or this waits for it). A new term's memory is loaded only after this, so two
+    /// writers never share the database.
+    pub async fn stop(self) {
+        self.halt.store(true, Ordering::Release);
+        let _ = self.task.await;
     }
 }
 
@@ -499,6 +525,7 @@ async fn write_runs(
             Job::Merge(parts) => {
                 let ids = parts.clone();
                 let id = parts.last().map_or(0, |p| p + 1);
+                let started = std::time::Instant::now();
                 let outcome = store
                     .run(move |s| s.merge_seen_runs(&ids, id))
                     .await
@@ -508,7 +535,7 @@ async fn write_runs(
                             Merged::Failed
                         },
                         |index| {
-                            debug!(runs = parts.len(), entries = index.len, "occurrence memory merged cold runs");
+                            debug!(runs = parts.len(), entries = index.len, ms = started.elapsed().as_millis(), "occurrence memory merged cold runs");
                             Merged::Done { parts, index }
                         },
                     );

@@ -40,7 +40,8 @@ impl Exporter {
     ) -> Result<(), ExporterError> {
         let start = self.term_start(leadership).await?;
         let handover = start.handover.clone();
-        let (ingest, watcher) = self.wire(api, start);
+        let (mut ingest, watcher) = self.wire(api, start);
+        let run_writer = ingest.seen.take_run_writer();
         let watch_health = watcher.health();
         let term = cancel.child_token();
         let mut ingest_task = tokio::spawn(ingest.run(watcher.into_stream(), term.clone()));
@@ -63,6 +64,15 @@ impl Exporter {
                     warn!("ingest did not stop within 10s; aborting it");
                     ingest_task.abort();
                 }
+            }
+        }
+        if let Some(w) = run_writer {
+            // the next term loads the occurrence memory from what this one wrote
+            if tokio::time::timeout(Duration::from_secs(30), w.stop())
+                .await
+                .is_err()
+            {
+                warn!("the occurrence memory's run writer did not stop within 30s");
             }
         }
         if let Some(p) = publisher {
