@@ -160,6 +160,8 @@ impl Ingest {
         let fence = seen.fence();
         let retention_ms = u64::try_from(cfg.dedup_retention.num_milliseconds()).unwrap_or(0);
         let mut cold_list = cfg.cold_start_max_age.is_some();
+        // cold-run blocks read so far (for the counter)
+        let mut block_reads = 0;
         // stage 1: decide on arrival
         let decided = {
             let cfg = cfg.clone();
@@ -223,10 +225,20 @@ impl Ingest {
                         }
                     }
                 };
-                seen.maintain(now_ms(), retention_ms);
+                if seen.maintain(now_ms(), retention_ms) {
+                    let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+                    metrics.seen_runs.set(gauge(seen.runs()));
+                    metrics.seen_index_bytes.set(gauge(seen.cold_index_bytes()));
+                }
                 metrics
                     .seen_entries
                     .set(i64::try_from(seen.len()).unwrap_or(i64::MAX));
+                metrics
+                    .seen_hot_entries
+                    .set(i64::try_from(seen.hot_len()).unwrap_or(i64::MAX));
+                let reads = seen.stats().block_reads;
+                metrics.seen_block_reads.inc_by(reads - block_reads);
+                block_reads = reads;
                 futures::future::ready(out)
             })
         };

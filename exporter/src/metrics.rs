@@ -41,8 +41,16 @@ pub struct IngestMetrics {
     pub watch_healthy: Gauge,
     /// 1 while this exporter is the active one.
     pub leader: Gauge,
-    /// Occurrence memory entries.
+    /// Occurrence memory entries (hot entries plus cold run entries).
     pub seen_entries: Gauge,
+    /// Occurrence memory entries in the hot map.
+    pub seen_hot_entries: Gauge,
+    /// Cold runs of the occurrence memory.
+    pub seen_runs: Gauge,
+    /// Bytes the cold runs' filters and block indexes hold in memory.
+    pub seen_index_bytes: Gauge,
+    /// Blocks of cold runs read by lookups.
+    pub seen_block_reads: Counter,
     /// Append transactions by outcome.
     pub appends: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
@@ -62,6 +70,10 @@ impl IngestMetrics {
             watch_healthy: Gauge::default(),
             leader: Gauge::default(),
             seen_entries: Gauge::default(),
+            seen_hot_entries: Gauge::default(),
+            seen_runs: Gauge::default(),
+            seen_index_bytes: Gauge::default(),
+            seen_block_reads: Counter::default(),
             appends: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("herald_exporter");
@@ -112,8 +124,28 @@ impl IngestMetrics {
         );
         r.register(
             "seen_entries",
-            "Event objects remembered for deduplication",
+            "Event objects remembered for deduplication (an object in several cold runs counts once per run)",
             m.seen_entries.clone(),
+        );
+        r.register(
+            "seen_hot_entries",
+            "Event objects remembered in the occurrence memory's hot map",
+            m.seen_hot_entries.clone(),
+        );
+        r.register(
+            "seen_runs",
+            "Cold runs of the occurrence memory",
+            m.seen_runs.clone(),
+        );
+        r.register(
+            "seen_index_bytes",
+            "Bytes of memory held by the cold runs' filters and block indexes",
+            m.seen_index_bytes.clone(),
+        );
+        r.register(
+            "seen_block_reads",
+            "Blocks of cold runs read by occurrence lookups",
+            m.seen_block_reads.clone(),
         );
         r.register(
             "log_appends",
@@ -325,7 +357,7 @@ mod tests {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
         let help: Vec<&str> = out.lines().filter(|l| l.starts_with("# HELP")).collect();
-        assert_eq!(help.len(), 11, "{out}");
+        assert_eq!(help.len(), 15, "{out}");
         for line in help {
             assert!(line.ends_with('.') && !line.ends_with(".."), "{line}");
         }

@@ -15,7 +15,7 @@
 //! here" for nearly every new Event without reading anything, so only a repeat of an
 //! Event idle for minutes (or a filter's false positive, ~1 % per run) reads one
 //! 3 KiB block. Every `MERGE_FAN` runs are merged into one in the background, so a
-//! lookup meets about 20 filters over a 3 h retention rather than 90.
+//! lookup meets 10–20 filters over a 3 h retention rather than 90.
 //!
 //! Crash safety: the occurrence records appended with every ingest batch stay the
 //! source of truth until a run covers them: writing a run deletes the records it
@@ -26,19 +26,22 @@
 //! passes the newest committed stamp. A run that is not written yet is looked up in
 //! memory, and its records stay until it is.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use crate::store::{
-    LoadedSeen, Probe, RunEntry, RunIndex, SeenSet, Store, StoreError, seconds_up, uid_key,
-};
+use crate::store::{LoadedSeen, Probe, RunEntry, RunIndex, SeenSet, Store, seconds_up, uid_key};
 
-/// Runs cut from the hot map are merged this many at a time, so a lookup asks about
-/// 20 filters over a 3 h retention instead of 90 (and a new Event meets that many
+mod writer;
+
+pub use writer::RunWriter;
+use writer::{Job, Merged, write_runs};
+
+/// Runs cut from the hot map are merged this many at a time, so a lookup asks 10–20
+/// filters over a 3 h retention instead of 90 (and a new Event meets that many
 /// ~1 % false positives, each a block read). A merged run expires with its newest
 /// part: its entries are kept up to `MERGE_FAN × demote_every` longer (16 min by
 /// default), never shorter.
@@ -55,8 +58,9 @@ pub struct Tiering {
 }
 
 impl Default for Tiering {
-    /// Two minutes each: at 1,000 new Events/s the hot map holds 120k–240k entries
-    /// (about 10 MiB), and 90 runs span the default 3 h retention.
+    /// Two minutes each: at 1,000 new Events/s the hot map holds 120k–250k entries
+    /// (a table of about 17 MiB), and 90 runs, merged to 10–20, span the default
+    /// 3 h retention.
     fn default() -> Self {
         Tiering {
             hot_for: Duration::from_secs(120),
@@ -161,7 +165,7 @@ impl Occurrences {
         let (writer, queue) = mpsc::unbounded_channel();
         let (written_tx, written) = watch::channel(next_run - 2);
         let (merged_tx, merged) = mpsc::unbounded_channel();
-        let halt = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let halt = Arc::new(AtomicBool::new(false));
         let writer_task = tokio::spawn(write_runs(
             store.clone(),
             queue,
@@ -234,12 +238,12 @@ impl Occurrences {
     }
 
     /// Cuts a run and forgets what was last seen more than `retention_ms` ago, at most
-    /// once per [`Tiering::demote_every`].
-    pub fn maintain(&mut self, now_ms: u64, retention_ms: u64) {
+    /// once per [`Tiering::demote_every`]; returns whether it ran.
+    pub fn maintain(&mut self, now_ms: u64, retention_ms: u64) -> bool {
         let cutoff_ms = now_ms.saturating_sub(retention_ms);
         let every = u64::try_from(self.tiering.demote_every.as_millis()).unwrap_or(u64::MAX);
         if now_ms.saturating_sub(self.last_maintained_ms) < every {
-            return;
+            return false;
         }
         self.last_maintained_ms = now_ms;
         while let Ok(m) = self.merged.try_recv() {
@@ -261,6 +265,7 @@ impl Occurrences {
         }
         self.demote(now_ms);
         self.plan_merge();
+        true
     }
 
     /// Sends the oldest `MERGE_FAN` written runs of the newest unmerged ones to be
@@ -458,110 +463,6 @@ impl Occurrences {
             match self.merged.recv().await {
                 Some(m) => self.apply_merge(m),
                 None => self.merging = false,
-            }
-        }
-    }
-}
-
-/// The task that writes and merges runs.
-#[derive(Debug)]
-pub struct RunWriter {
-    /// Set by [`RunWriter::stop`]: the writer takes no further job.
-    halt: Arc<std::sync::atomic::AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl RunWriter {
-    /// Stops the writer once the job in progress (if any) is done, leaving the rest
-    /// undone, as a crash between two transactions would: what is not written stays in
-    /// the occurrence records for the next start. Its [`Occurrences`] must be dropped
-    /// (or this waits for it). A new term's memory is loaded only after this, so two
-    /// writers never share the database.
-    pub async fn stop(self) {
-        self.halt.store(true, Ordering::Release);
-        let _ = self.task.await;
-    }
-}
-
-/// Work for the run writer, done in order.
-#[derive(Debug)]
-enum Job {
-    /// Write a run cut from the hot map.
-    Write(Arc<ColdRun>),
-    /// Merge these written runs (ids ascending) into the run after the newest.
-    Merge(Vec<u64>),
-    /// Delete runs that a merged run replaced.
-    Delete(Vec<u64>),
-}
-
-/// The outcome of a [`Job::Merge`].
-#[derive(Debug)]
-enum Merged {
-    Done { parts: Vec<u64>, index: RunIndex },
-    Failed,
-}
-
-/// Writes runs in the order they were cut (a later run written before an earlier one
-/// would let a start skip records only the earlier one covers), and merges them.
-async fn write_runs(
-    store: Store,
-    mut queue: mpsc::UnboundedReceiver<Job>,
-    written: watch::Sender<u64>,
-    merged: mpsc::UnboundedSender<Merged>,
-    halt: Arc<std::sync::atomic::AtomicBool>,
-) {
-    while let Some(job) = queue.recv().await {
-        if halt.load(Ordering::Acquire) {
-            return;
-        }
-        let run = match job {
-            Job::Write(run) => run,
-            Job::Delete(ids) => {
-                if let Err(e) = store.run(move |s| s.delete_seen_runs(&ids)).await {
-                    warn!(error = %e, "could not delete merged runs of the occurrence memory; the next start does");
-                }
-                continue;
-            }
-            Job::Merge(parts) => {
-                let ids = parts.clone();
-                let id = parts.last().map_or(0, |p| p + 1);
-                let started = std::time::Instant::now();
-                let outcome = store
-                    .run(move |s| s.merge_seen_runs(&ids, id))
-                    .await
-                    .map_or_else(
-                        |e: StoreError| {
-                            warn!(error = %e, "could not merge runs of the occurrence memory; they stay as they are");
-                            Merged::Failed
-                        },
-                        |index| {
-                            debug!(runs = parts.len(), entries = index.len, ms = started.elapsed().as_millis(), "occurrence memory merged cold runs");
-                            Merged::Done { parts, index }
-                        },
-                    );
-                let _ = merged.send(outcome);
-                continue;
-            }
-        };
-        let Some(entries) = run.unwritten() else {
-            continue;
-        };
-        let r = run.clone();
-        match store
-            .run(move |s| s.write_seen_run(r.id, &r.index, &entries))
-            .await
-        {
-            Ok(()) => {
-                *run.unwritten
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-                written.send_replace(run.id);
-            }
-            Err(e) => {
-                // later runs must not be written past this one; they all stay in
-                // memory, and their records stay on disk for the next start
-                warn!(error = %e, run = run.id, "could not write a run of the occurrence memory; it stays in memory");
-                return;
             }
         }
     }

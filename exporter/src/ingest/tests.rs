@@ -96,6 +96,12 @@ async fn a_new_leader_logs_again_only_what_was_not_acknowledged() {
     assert_eq!(metrics.handled_by_previous_leader.get(), 2, "a and c-3");
     assert_eq!(metrics.relogged_after_failover.get(), 1, "b");
     assert_eq!(metrics.logged.get(), 3);
+    assert_eq!(
+        (metrics.seen_hot_entries.get(), metrics.seen_entries.get()),
+        (4, 4),
+        "a, b, c and d are remembered, all hot"
+    );
+    assert_eq!(metrics.seen_runs.get(), 0);
     // what was skipped is remembered: seeing it again is a duplicate
     let seen = store.load_seen(0).unwrap().hot;
     assert!(!seen.is_new("a", 1) && !seen.is_new("c", 3) && !seen.is_new("c", 4));
