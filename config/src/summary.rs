@@ -73,10 +73,11 @@ pub fn redacted_summary(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
-        "    retention: maxAge={} maxBytes={}; dedup: retention={}; ingest: linger={} commitInterval={} maxBatch={}; watch: unhealthyAfter={} timeout={} listPageSize={} progressCheck={}",
+        "    retention: maxAge={} maxBytes={}; dedup: retention={} hotFor={}; ingest: linger={} commitInterval={} maxBatch={}; watch: unhealthyAfter={} timeout={} listPageSize={} progressCheck={}",
         format_duration(ex.retention.max_age),
         format_size(ex.retention.max_bytes),
         format_duration(ex.dedup.retention),
+        format_duration(ex.dedup.hot_for),
         format_duration(ex.ingest.linger),
         format_duration(ex.ingest.commit_interval),
         ex.ingest.max_batch,

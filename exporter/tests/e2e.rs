@@ -414,3 +414,104 @@ fn the_exporter_refuses_what_check_config_refuses_in_routes_and_receivers() {
         "got past the config: {err}"
     );
 }
+
+/// The value of metric `name` (no labels) in a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
+}
+
+/// The occurrence memory's cold runs under `kill -9`: with `dedup.hotFor: 1s`, Event
+/// objects move from memory to runs on disk within seconds, and runs are cut, written
+/// and merged all along. The exporter is killed at a random moment while Events are
+/// created and old ones repeat, started again, and at the end made to re-list every
+/// Event: each occurrence is in the log exactly once, the repeats of Events that had
+/// long left memory included, and the re-list is answered from the cold runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn occurrences_in_cold_runs_survive_kill_9_and_a_re_list() {
+    use rand::Rng as _;
+    let sim = sim().await;
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "  dedup: {hotFor: 1s}\n");
+    let mut ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    let kill_at = Duration::from_millis(rand::rng().random_range(2_000..9_000));
+    eprintln!("kill -9 at {kill_at:?}");
+    let started = std::time::Instant::now();
+    let mut killed = false;
+    let mut occurrences = 0u64;
+    // 12 s at 50 Events/s; from 2 s on, every fifth step repeats an Event 2 s old
+    // (out of the hot map since a second)
+    for step in 0..600 {
+        sim.create_event(event(
+            "shop",
+            &format!("e-{step}"),
+            "BackOff",
+            chrono::Utc::now(),
+        ))
+        .unwrap();
+        occurrences += 1;
+        if step >= 100 && step % 5 == 0 {
+            sim.bump_count("shop", &format!("e-{}", step - 100))
+                .unwrap();
+            occurrences += 1;
+        }
+        if !killed && started.elapsed() >= kill_at {
+            killed = true;
+            ex.kill9();
+            ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(killed, "the writes took less than {kill_at:?}");
+    // Events from the first seconds repeat (long in runs, merged), others change
+    // without a new occurrence
+    for i in 0..20 {
+        sim.bump_count("shop", &format!("e-{}", i * 3 + 1)).unwrap();
+        sim.touch_metadata("shop", &format!("e-{}", i * 3 + 2))
+            .unwrap();
+    }
+    occurrences += 20;
+    ex.wait_logged(occurrences).await;
+    let text = reqwest::get(format!("{}/metrics", ex.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metric(&text, "herald_exporter_seen_runs") >= 1.0,
+        "no cold run after 10 s at hotFor 1s:\n{text}"
+    );
+
+    // a compaction while it is down: the watch answers 410 and everything is listed
+    assert_eq!(ex.terminate(), Some(0));
+    sim.create_event(event("shop", "late", "Pulled", chrono::Utc::now()))
+        .unwrap();
+    sim.compact();
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_logged(occurrences + 1).await;
+    let all = tail_all(&ex.grpc, IDLE).await;
+    let counts = key_counts(&all);
+    assert_eq!(all.len() as u64, occurrences + 1, "killed at {kill_at:?}");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "killed at {kill_at:?}: logged twice: {twice:?}"
+    );
+    let text = reqwest::get(format!("{}/metrics", ex.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metric(&text, "herald_exporter_seen_block_reads_total") >= 1.0,
+        "the re-list of 600 Events read no cold run:\n{text}"
+    );
+    assert!(
+        metric(&text, "herald_exporter_duplicates_skipped_total") >= 600.0,
+        "the re-list was not deduplicated:\n{text}"
+    );
+}

@@ -182,12 +182,18 @@ pub struct DedupConfig {
     /// How long occurrence ids are remembered; should exceed the Event TTL (1h).
     #[serde(deserialize_with = "de_duration")]
     pub retention: Duration,
+    /// How long an Event object stays in the in-memory hot map after it was last
+    /// seen; the rest of the memory lives in sorted runs on disk (a run is cut this
+    /// often). Shorter: less memory, more runs to look through.
+    #[serde(deserialize_with = "de_duration")]
+    pub hot_for: Duration,
 }
 
 impl Default for DedupConfig {
     fn default() -> Self {
         DedupConfig {
             retention: Duration::from_secs(3 * 3600),
+            hot_for: Duration::from_secs(120),
         }
     }
 }

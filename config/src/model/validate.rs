@@ -146,6 +146,17 @@ impl Validator<'_> {
             )
             .with_hint("use more than 1h, e.g. the default `3h`");
         }
+        if cfg.dedup.hot_for < Duration::from_secs(1) || cfg.dedup.hot_for > cfg.dedup.retention {
+            self.error(
+                &["exporter", "dedup", "hotFor"],
+                format!(
+                    "`{}` must be between 1s and the dedup retention (`{}`)",
+                    format_duration(cfg.dedup.hot_for),
+                    format_duration(cfg.dedup.retention)
+                ),
+            )
+            .with_hint("the default `2m` keeps the last two minutes of Event objects in memory and the rest on disk");
+        }
         self.nonzero(
             &["exporter", "ingest", "maxBatch"],
             u64::from(cfg.ingest.max_batch),

@@ -334,7 +334,7 @@ fn herald_sections_have_defaults() {
 #[test]
 fn durations_and_sizes_in_the_config() {
     let c = load_ok(
-        "exporter:\n  retention: {maxAge: 36h, maxBytes: 512MiB}\n  dedup: {retention: 2h30m}\n\
+        "exporter:\n  retention: {maxAge: 36h, maxBytes: 512MiB}\n  dedup: {retention: 2h30m, hotFor: 30s}\n\
          \x20 watch: {unhealthyAfter: 90, timeout: 1.5h, progressCheck: 0s}\n  lookup: {ttl: 500ms, maxWait: 0s, watchPods: false, watchNamespaces: false}\n  subscribers: {ackTimeout: 1m30s}\n\
          \x20 metrics: {listen: \":9090\"}\nruler:\n  shutdownGrace: 45s\n  memberId: ruler-0\n",
     )
@@ -342,6 +342,7 @@ fn durations_and_sizes_in_the_config() {
     assert_eq!(c.exporter.retention.max_age, Duration::from_secs(36 * 3600));
     assert_eq!(c.exporter.retention.max_bytes, 512 << 20);
     assert_eq!(c.exporter.dedup.retention, Duration::from_secs(9000));
+    assert_eq!(c.exporter.dedup.hot_for, Duration::from_secs(30));
     assert_eq!(c.exporter.watch.unhealthy_after, Duration::from_secs(90));
     assert_eq!(c.exporter.watch.timeout, Duration::from_secs(5400));
     assert_eq!(c.exporter.watch.progress_check, Duration::ZERO);
@@ -559,6 +560,27 @@ fn ingest_batching_is_configurable_and_bounded() {
     assert_eq!(d.location.map(|l| l.line), Some(4));
     let d = find(&diags, Severity::Error, "would hold events back that long");
     assert_eq!(d.location.map(|l| l.line), Some(5));
+}
+
+#[test]
+fn the_dedup_hot_window_is_bounded_by_the_retention() {
+    let c = load_ok("exporter: {}\n").config;
+    assert_eq!(c.exporter.dedup.hot_for, Duration::from_secs(120));
+    for (yaml, line) in [
+        ("exporter:\n  dedup:\n    hotFor: 500ms\n", 3),
+        (
+            "exporter:\n  dedup:\n    retention: 2h\n    hotFor: 3h\n",
+            4,
+        ),
+    ] {
+        let diags = load_err(yaml);
+        let d = find(
+            &diags,
+            Severity::Error,
+            "must be between 1s and the dedup retention",
+        );
+        assert_eq!(d.location.map(|l| l.line), Some(line), "{yaml}");
+    }
 }
 
 #[test]

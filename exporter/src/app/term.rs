@@ -187,7 +187,10 @@ impl Exporter {
             seen: Occurrences::new(
                 self.store.clone(),
                 start.seen,
-                Tiering::default(),
+                Tiering {
+                    hot_for: cfg.exporter.dedup.hot_for,
+                    demote_every: cfg.exporter.dedup.hot_for,
+                },
                 u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0),
             ),
             enricher,
