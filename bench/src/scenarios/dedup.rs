@@ -6,8 +6,8 @@
 //! also re-observes older objects: 50/s with a new occurrence, 50/s without one (a
 //! duplicate, which must be recognised whether the object is hot or in a cold run).
 //!
-//! It runs twice: `tiered` (the exporter's setting: two minutes hot, runs cut every
-//! two minutes) and `one map` (everything in the hash map, the design before the cold
+//! It runs twice: `tiered` (the exporter's setting: a minute hot, runs cut every
+//! minute; `HERALD_BENCH_DEDUP_HOT_SECS` tries another window) and `one map` (everything in the hash map, the design before the cold
 //! runs). The child reports its own RSS at fixed simulated times; a wrong answer
 //! (a new object taken for a duplicate, a duplicate taken for new) fails the scenario.
 
@@ -204,7 +204,17 @@ async fn run_child(mode: Mode, rate: u64, minutes: u64, work: &Path) -> Result<V
 pub async fn child(mode: Mode, rate: u64, minutes: u64, dir: &Path) -> Result<()> {
     let store = Store::open(dir).map_err(|e| BenchError::Invalid(format!("dedup: {e}")))?;
     let tiering = match mode {
-        Mode::Tiered => Tiering::default(),
+        Mode::Tiered => match std::env::var("HERALD_BENCH_DEDUP_HOT_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            // for trying other hot windows by hand
+            Some(secs) => Tiering {
+                hot_for: Duration::from_secs(secs),
+                demote_every: Duration::from_secs(secs),
+            },
+            None => Tiering::default(),
+        },
         Mode::OneMap => Tiering {
             hot_for: RETENTION * 2,
             demote_every: RETENTION * 2,
@@ -276,7 +286,7 @@ pub async fn child(mode: Mode, rate: u64, minutes: u64, dir: &Path) -> Result<()
             .map_err(|e| BenchError::Invalid(format!("dedup: {e}")))?;
         fence.committed(n, stamp);
         if mem.runs() != runs {
-            // the exporter has two minutes to write a run; here that is a few seconds
+            // the exporter has a minute to write a run; here that is a few seconds
             mem.written().await;
             runs = mem.runs();
         }

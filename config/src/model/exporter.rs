@@ -193,7 +193,7 @@ impl Default for DedupConfig {
     fn default() -> Self {
         DedupConfig {
             retention: Duration::from_secs(3 * 3600),
-            hot_for: Duration::from_secs(120),
+            hot_for: Duration::from_secs(60),
         }
     }
 }

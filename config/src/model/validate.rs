@@ -155,7 +155,7 @@ impl Validator<'_> {
                     format_duration(cfg.dedup.retention)
                 ),
             )
-            .with_hint("the default `2m` keeps the last two minutes of Event objects in memory and the rest on disk");
+            .with_hint("the default `1m` keeps the last minute of Event objects in memory and the rest on disk");
         }
         self.nonzero(
             &["exporter", "ingest", "maxBatch"],

@@ -565,7 +565,7 @@ fn ingest_batching_is_configurable_and_bounded() {
 #[test]
 fn the_dedup_hot_window_is_bounded_by_the_retention() {
     let c = load_ok("exporter: {}\n").config;
-    assert_eq!(c.exporter.dedup.hot_for, Duration::from_secs(120));
+    assert_eq!(c.exporter.dedup.hot_for, Duration::from_secs(60));
     for (yaml, line) in [
         ("exporter:\n  dedup:\n    hotFor: 500ms\n", 3),
         (
