@@ -175,12 +175,7 @@ async fn gone_dropped_watches_429_and_500_recover_without_duplicates() {
         log.contains("410") || log.to_lowercase().contains("gone"),
         "the 410 should be logged:\n{log}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", ex.metrics))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = ex.metrics_text().await;
     assert!(
         metrics.contains("herald_exporter_watch_restarts_total{reason=\"gone\"}"),
         "{metrics}"
@@ -209,12 +204,7 @@ async fn kee_lookup_counters_and_the_startup_summary_tell_what_is_in_effect() {
         sim.create_event(e).unwrap();
     }
     ex.wait_logged(6).await;
-    let metrics = reqwest::get(format!("{}/metrics", ex.metrics))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = ex.metrics_text().await;
     let value = |name: &str| -> u64 {
         metrics
             .lines()
@@ -474,12 +464,7 @@ async fn occurrences_in_cold_runs_survive_kill_9_and_a_re_list() {
     }
     occurrences += 20;
     ex.wait_logged(occurrences).await;
-    let text = reqwest::get(format!("{}/metrics", ex.metrics))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = ex.metrics_text().await;
     assert!(
         metric(&text, "herald_exporter_seen_runs") >= 1.0,
         "no cold run after 10 s at hotFor 1s:\n{text}"
@@ -500,12 +485,7 @@ async fn occurrences_in_cold_runs_survive_kill_9_and_a_re_list() {
         twice.is_empty(),
         "killed at {kill_at:?}: logged twice: {twice:?}"
     );
-    let text = reqwest::get(format!("{}/metrics", ex.metrics))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = ex.metrics_text().await;
     assert!(
         metric(&text, "herald_exporter_seen_block_reads_total") >= 1.0,
         "the re-list of 600 Events read no cold run:\n{text}"

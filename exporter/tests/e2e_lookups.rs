@@ -58,12 +58,7 @@ async fn new_pods_at_40_events_per_second_fit_kees_default_budget() {
     let elapsed = started.elapsed().as_secs_f64();
     let requests = sim.requests();
 
-    let metrics = reqwest::get(format!("{}/metrics", ex.metrics))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = ex.metrics_text().await;
     // Event timestamps have second precision, so "within 5 s" is "within 4 to 5 s".
     let logged = sample(&metrics, "herald_exporter_ingest_lag_seconds_count");
     let within_5s = sample(

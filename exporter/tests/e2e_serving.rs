@@ -141,12 +141,7 @@ async fn readiness_follows_the_watch_and_subscribers_hear_about_shutdown() {
         assert!(std::time::Instant::now() < deadline, "never turned unready");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = reqwest::get(format!("{}/metrics", ex.metrics))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = ex.metrics_text().await;
     assert!(
         metrics.contains("herald_exporter_watch_healthy 0"),
         "{metrics}"

@@ -4,6 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+
 use super::*;
 use crate::store::AppendBatch;
 
@@ -49,17 +52,6 @@ fn remember_and_commit(store: &Store, mem: &mut Occurrences, entries: &[(&str, i
     commit(store, mem, &mut batch);
 }
 
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
-
 /// Observations of 400 Event objects whose counts grow one at a time, over ten
 /// minutes, with batches committed late and restarts checked at random moments: the
 /// memory must answer exactly as the model (hot, cold in memory, cold on disk), and a
@@ -69,7 +61,7 @@ async fn against_the_model(seed: u64) -> ColdStats {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let mut mem = Occurrences::new(store.clone(), LoadedSeen::default(), tiering(), T0);
-    let mut rng = Rng(seed);
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut counts: HashMap<String, i32> = HashMap::new();
     let mut committed: HashMap<String, i32> = HashMap::new();
     let mut remembered: HashMap<String, i32> = HashMap::new();
@@ -84,11 +76,11 @@ async fn against_the_model(seed: u64) -> ColdStats {
         total.merges += s.merges;
     };
     for step in 0..3_000 {
-        t += rng.below(400);
+        t += rng.random_range(0..400);
         let now = mem.stamp(t);
-        let uid = format!("event-{}", rng.below(400));
+        let uid = format!("event-{}", rng.random_range(0..400));
         let count = counts.entry(uid.clone()).or_insert(1);
-        if rng.below(3) == 0 {
+        if rng.random_range(0..3) == 0 {
             *count += 1;
         }
         let occurrence = *count;
@@ -104,17 +96,17 @@ async fn against_the_model(seed: u64) -> ColdStats {
             remembered.insert(uid.clone(), occurrence);
             batch.push((uid, occurrence, now));
         }
-        if rng.below(5) == 0 {
+        if rng.random_range(0..5) == 0 {
             for (uid, occurrence, _) in &batch {
                 committed.insert(uid.clone(), *occurrence);
             }
             commit(&store, &mem, &mut batch);
         }
         mem.maintain(t, HOUR);
-        if rng.below(7) == 0 {
+        if rng.random_range(0..7) == 0 {
             tokio::task::yield_now().await;
         }
-        if rng.below(500) == 0 {
+        if rng.random_range(0..500) == 0 {
             // a crash between two transactions: what was not committed is lost, runs
             // not written yet are not, merges may be half done
             restarts += 1;

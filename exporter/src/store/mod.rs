@@ -768,6 +768,13 @@ impl Store {
     }
 }
 
+/// Copies a slice whose length the caller checked into an array.
+pub(crate) fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[..N]);
+    out
+}
+
 fn decode_u64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     let n = b.len().min(8);

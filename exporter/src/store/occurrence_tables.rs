@@ -24,11 +24,7 @@ impl Store {
             let txn = db_err!(self.inner.db.begin_read())?;
             for item in db_err!(db_err!(txn.open_table(SEEN_RUNS))?.iter())? {
                 let (k, v) = db_err!(item)?;
-                let index = RunIndex::decode(v.value()).map_err(|e| StoreError::Corrupt {
-                    what: format!("occurrence run {}", k.value()),
-                    detail: e.to_string(),
-                })?;
-                runs.push((k.value(), index));
+                runs.push((k.value(), decode_index(k.value(), v.value())?));
             }
         }
         // parts of a merge that a crash left beside the merged run
@@ -139,10 +135,7 @@ impl Store {
             let Some(v) = db_err!(indexes.get(id))? else {
                 continue;
             };
-            let index = RunIndex::decode(v.value()).map_err(|e| StoreError::Corrupt {
-                what: format!("occurrence run {id}"),
-                detail: e.to_string(),
-            })?;
+            let index = decode_index(id, v.value())?;
             threshold_s = threshold_s.max(index.threshold_s);
             capacity += usize::try_from(index.len).unwrap_or(usize::MAX);
             let first = id << RUN_BLOCK_BITS;
@@ -207,11 +200,7 @@ impl Store {
         {
             let mut runs = db_err!(txn.open_table(SEEN_RUNS))?;
             let mut blocks = db_err!(txn.open_table(SEEN_BLOCKS))?;
-            for &id in ids {
-                db_err!(runs.remove(id))?;
-                let first = id << RUN_BLOCK_BITS;
-                db_err!(blocks.retain_in(first..first + (1 << RUN_BLOCK_BITS), |_, _| false))?;
-            }
+            remove_runs(&mut runs, &mut blocks, ids)?;
         }
         db_err!(txn.commit())
     }
@@ -257,21 +246,18 @@ impl Store {
             let mut expired = Vec::new();
             for item in db_err!(runs.iter())? {
                 let (k, v) = db_err!(item)?;
-                let index = RunIndex::decode(v.value()).map_err(|e| StoreError::Corrupt {
-                    what: format!("occurrence run {}", k.value()),
-                    detail: e.to_string(),
-                })?;
-                if u64::from(index.newest_s) * 1000 < cutoff_ms {
-                    removed += index.len;
+                let (newest_s, len) =
+                    RunIndex::expiry_of(v.value()).map_err(|e| StoreError::Corrupt {
+                        what: format!("occurrence run {}", k.value()),
+                        detail: e.to_string(),
+                    })?;
+                if u64::from(newest_s) * 1000 < cutoff_ms {
+                    removed += len;
                     expired.push(k.value());
                 }
             }
             let mut blocks = db_err!(txn.open_table(SEEN_BLOCKS))?;
-            for id in expired {
-                db_err!(runs.remove(id))?;
-                let first = id << RUN_BLOCK_BITS;
-                db_err!(blocks.retain_in(first..first + (1 << RUN_BLOCK_BITS), |_, _| false))?;
-            }
+            remove_runs(&mut runs, &mut blocks, &expired)?;
         }
         db_err!(txn.commit())?;
         Ok(removed)
@@ -370,4 +356,25 @@ fn drop_records_before(
         db_err!(seen.remove(k))?;
     }
     Ok(removed)
+}
+
+fn decode_index(id: u64, bytes: &[u8]) -> Result<RunIndex, StoreError> {
+    RunIndex::decode(bytes).map_err(|e| StoreError::Corrupt {
+        what: format!("occurrence run {id}"),
+        detail: e.to_string(),
+    })
+}
+
+/// Deletes runs `ids`: their indexes and their blocks.
+fn remove_runs(
+    runs: &mut redb::Table<'_, u64, &'static [u8]>,
+    blocks: &mut redb::Table<'_, u64, &'static [u8]>,
+    ids: &[u64],
+) -> Result<(), StoreError> {
+    for &id in ids {
+        db_err!(runs.remove(id))?;
+        let first = id << RUN_BLOCK_BITS;
+        db_err!(blocks.retain_in(first..first + (1 << RUN_BLOCK_BITS), |_, _| false))?;
+    }
+    Ok(())
 }

@@ -11,7 +11,7 @@
 //! Record layout (little endian): `newest_ms: u64`, then per entry
 //! `uid_key: u128, occurrence: i32, seen_ms: u64` (28 bytes).
 
-use super::uid_key;
+use super::{array, uid_key};
 
 const HEADER: usize = 8;
 const ENTRY: usize = 16 + 4 + 8;
@@ -74,13 +74,6 @@ pub(crate) fn entries(record: &[u8]) -> Result<impl Iterator<Item = SeenEntry> +
         occurrence: i32::from_le_bytes(array(&e[16..20])),
         seen_ms: u64::from_le_bytes(array(&e[20..28])),
     }))
-}
-
-/// Copies a slice whose length the caller checked into an array.
-fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    let mut out = [0u8; N];
-    out.copy_from_slice(&bytes[..N]);
-    out
 }
 
 #[cfg(test)]

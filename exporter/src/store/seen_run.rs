@@ -19,6 +19,7 @@
 //!   filter_words: u32`, the filter's words (`u64`), then the first key (`u128`) of
 //!   each block.
 
+use super::array;
 use super::seen::RunEntry;
 
 /// Entries per stored block: a lookup reads one block (3 KiB).
@@ -193,6 +194,22 @@ impl RunIndex {
     }
 
     /// Reads a stored index.
+    /// The newest last-seen time and the entry count of a stored index, read from its
+    /// header alone (expiry needs no filter).
+    pub(crate) fn expiry_of(bytes: &[u8]) -> Result<(u32, u64), BadRun> {
+        if bytes.len() < INDEX_HEADER {
+            return Err(BadRun {
+                what: "index",
+                len: bytes.len(),
+            });
+        }
+        Ok((
+            u32::from_le_bytes(array(&bytes[4..8])),
+            u64::from_le_bytes(array(&bytes[8..16])),
+        ))
+    }
+
+    /// Reads a stored index.
     pub(crate) fn decode(bytes: &[u8]) -> Result<RunIndex, BadRun> {
         let bad = BadRun {
             what: "index",
@@ -290,12 +307,6 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    let mut out = [0u8; N];
-    out.copy_from_slice(&bytes[..N]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +368,10 @@ mod tests {
         let index = RunIndex::build(7, &run(300));
         let bytes = index.encode();
         assert_eq!(RunIndex::decode(&bytes).unwrap(), index);
+        assert_eq!(
+            RunIndex::expiry_of(&bytes).unwrap(),
+            (index.newest_s, index.len)
+        );
         for len in [0, 3, INDEX_HEADER, bytes.len() - 1] {
             assert!(RunIndex::decode(&bytes[..len]).is_err(), "len {len}");
         }

@@ -211,6 +211,16 @@ impl ExporterProc {
         }
     }
 
+    /// The metrics endpoint's text.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// SIGKILL.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
