@@ -108,7 +108,7 @@ async fn a_stalled_reader_times_out_and_the_torn_line_is_terminated() {
     let mut reader = pipe::OpenOptions::new().open_receiver(&fifo).unwrap();
     let sink = PipeSink::open(&config(&fifo)).await.unwrap();
     // More than a pipe buffer: the write cannot finish while nobody reads.
-    let big = sink.builder().build_request(&[vec![b'x'; 1 << 20]]);
+    let big = sink.builder().build_request(&[vec![b'x'; 1 << 20].into()]);
     let timed_out = tokio::time::timeout(Duration::from_millis(200), sink.send(&big)).await;
     assert!(timed_out.is_err());
     let req = request(&sink).await;

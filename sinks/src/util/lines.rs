@@ -8,18 +8,23 @@ use bytes::Bytes;
 
 use crate::driver::{Delivery, EncodeError, RequestBuilder};
 use crate::util::PayloadEncoder;
+use crate::util::line_arena::LineArena;
 
 /// Encodes events as JSON lines: the rendered `layout` or the KEE event
 /// JSON, `deDot` applied first.
 #[derive(Debug, Clone, Default)]
 pub struct JsonLines {
     encoder: PayloadEncoder,
+    arena: LineArena,
 }
 
 impl JsonLines {
     /// Creates the builder of a sink's `layout` and `deDot`.
     pub fn new(encoder: PayloadEncoder) -> JsonLines {
-        JsonLines { encoder }
+        JsonLines {
+            encoder,
+            arena: LineArena::default(),
+        }
     }
 }
 
@@ -58,19 +63,19 @@ impl Lines {
 }
 
 impl RequestBuilder for JsonLines {
-    type Item = Vec<u8>;
+    type Item = Bytes;
     type Request = Lines;
 
-    fn encode(&self, delivery: &Delivery) -> Result<Vec<u8>, EncodeError> {
-        self.encoder.encode_line(delivery)
+    fn encode(&self, delivery: &Delivery) -> Result<Bytes, EncodeError> {
+        self.encoder.encode_line(delivery, &self.arena)
     }
 
-    fn item_size(&self, item: &Vec<u8>) -> usize {
+    fn item_size(&self, item: &Bytes) -> usize {
         item.len()
     }
 
-    fn build_request(&self, items: &[Vec<u8>]) -> Lines {
-        let mut data = Vec::with_capacity(items.iter().map(Vec::len).sum());
+    fn build_request(&self, items: &[Bytes]) -> Lines {
+        let mut data = Vec::with_capacity(items.iter().map(Bytes::len).sum());
         let mut ends = Vec::with_capacity(items.len());
         for item in items {
             data.extend_from_slice(item);
@@ -102,10 +107,10 @@ mod tests {
         let d = Delivery::from_event(compat_example(), AckRef::detached());
         let one = b.encode(&d).unwrap();
         assert!(one.ends_with(b"\n"));
-        let request = b.build_request(&[one.clone(), b"{}\n".to_vec(), one.clone()]);
+        let request = b.build_request(&[one.clone(), Bytes::from_static(b"{}\n"), one.clone()]);
         assert_eq!(request.len(), 3);
         let lines: Vec<&[u8]> = request.iter().collect();
-        assert_eq!(lines, [one.as_slice(), b"{}\n", one.as_slice()]);
+        assert_eq!(lines, [&one[..], b"{}\n", &one[..]]);
         assert_eq!(request.as_bytes(), [&one[..], b"{}\n", &one[..]].concat());
         let text = b.describe(&request);
         assert_eq!(text.lines().count(), 3);

@@ -4,6 +4,7 @@
 pub mod fields;
 pub mod http;
 pub mod layout;
+pub mod line_arena;
 pub mod lines;
 pub mod payload;
 pub mod tls;

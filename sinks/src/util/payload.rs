@@ -3,9 +3,12 @@
 
 use std::borrow::Cow;
 
+use bytes::Bytes;
+
 use crate::driver::{Delivery, EncodeError};
 use crate::model::{dedot_event, event_value, kee_json};
 use crate::util::layout::LayoutSpec;
+use crate::util::line_arena::LineArena;
 
 /// Encodes events as one JSON document each (without newline).
 #[derive(Debug, Clone, Default)]
@@ -25,11 +28,12 @@ impl PayloadEncoder {
     ///
     /// # Errors
     /// The layout fails for this event.
-    pub fn encode_line(&self, d: &Delivery) -> Result<Vec<u8>, EncodeError> {
-        let mut line = Vec::with_capacity(1024);
-        self.encode(d, &mut line)?;
-        line.push(b'\n');
-        Ok(line)
+    pub fn encode_line(&self, d: &Delivery, arena: &LineArena) -> Result<Bytes, EncodeError> {
+        arena.encode(|line| {
+            self.encode(d, line)?;
+            line.push(b'\n');
+            Ok(())
+        })
     }
 
     /// Appends the payload of `d` to `out`.
