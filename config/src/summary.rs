@@ -63,13 +63,14 @@ pub fn redacted_summary(config: &Config) -> String {
     };
     let _ = writeln!(
         out,
-        "  exporter: dataDir={} grpc={} tls={} clientCerts={} authTokens={} metrics={}",
+        "  exporter: dataDir={} grpc={} tls={} clientCerts={} authTokens={} metrics={} workerThreads={}",
         ex.data_dir.display(),
         grpc.listen,
         on_off(grpc.tls.enabled()),
         on_off(grpc.tls.client_ca_file.is_some()),
         tokens,
-        ex.metrics.listen
+        ex.metrics.listen,
+        threads(ex.worker_threads)
     );
     let _ = writeln!(
         out,
@@ -107,7 +108,7 @@ pub fn redacted_summary(config: &Config) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "  ruler: exporters=[{}] group={} memberId={} tls={} authToken={} credits={} metrics={} shutdownGrace={}",
+        "  ruler: exporters=[{}] group={} memberId={} tls={} authToken={} credits={} metrics={} shutdownGrace={} workerThreads={}",
         exporters.join(", "),
         ru.group,
         ru.member_id.as_deref().unwrap_or("<hostname>"),
@@ -119,7 +120,8 @@ pub fn redacted_summary(config: &Config) -> String {
         },
         ru.credits,
         ru.metrics.listen,
-        format_duration(ru.shutdown_grace)
+        format_duration(ru.shutdown_grace),
+        threads(ru.worker_threads)
     );
     let ro = &ru.rule_objects;
     if ro.enabled {
@@ -138,6 +140,15 @@ pub fn redacted_summary(config: &Config) -> String {
         );
     }
     out
+}
+
+/// `workerThreads`, with `0` spelled out.
+fn threads(n: u32) -> String {
+    if n == 0 {
+        "0 (one per core)".to_owned()
+    } else {
+        n.to_string()
+    }
 }
 
 fn client_tls(ruler: &crate::model::RulerConfig) -> String {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use herald_config::LoadedConfig;
 use herald_exporter::app::{Exporter, ExporterOptions};
 use herald_telemetry::process::{normalize_go_flags, shutdown_signal};
 use herald_telemetry::{Health, KeeMetrics};
@@ -51,20 +52,6 @@ fn main() -> ExitCode {
     // before any thread exists (see the module docs)
     let _ = herald_telemetry::malloc::limit_arenas();
     let args = Args::parse_from(normalize_go_flags(std::env::args()));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("herald-exporter: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(args))
-}
-
-async fn run(args: Args) -> ExitCode {
     if args.metrics_tls_config.is_some() {
         eprintln!(
             "herald-exporter: -metrics-tls-config is not supported; terminate TLS for /metrics in front of the pod (e.g. a service mesh) or leave it plain"
@@ -72,7 +59,8 @@ async fn run(args: Args) -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     // The whole file, route and receivers included, is checked as the rulers and
-    // `herald check-config` check it: a file they refuse never runs half-way.
+    // `herald check-config` check it: a file they refuse never runs half-way. It
+    // is read before the runtime starts: it sets the runtime's threads.
     let loaded = match herald_ruler::plan::load(&args.config, herald_config::Role::Exporter) {
         Ok((loaded, _plan)) => loaded,
         Err(e) => {
@@ -80,6 +68,17 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let runtime = match herald_telemetry::process::runtime(loaded.config.exporter.worker_threads) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("herald-exporter: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args, loaded))
+}
+
+async fn run(args: Args, loaded: LoadedConfig) -> ExitCode {
     let mut config = loaded.config;
     // The command line wins over the file: apply it first, so the startup summary
     // (and everything after it) shows the settings in effect.

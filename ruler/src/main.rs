@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use herald_config::LoadedConfig;
 use herald_ruler::app::{Ruler, grpc_connectors, lane_hello, subscribe_lanes, upstream_configs};
+use herald_ruler::plan::Plan;
 use herald_ruler::pods::KubePods;
 use herald_ruler::rule_objects;
 use herald_ruler::upstream::UpstreamMetrics;
@@ -46,19 +48,7 @@ const FIRST_RULE_SYNC: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let args = Args::parse_from(normalize_go_flags(std::env::args()));
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(run(args)),
-        Err(e) => {
-            eprintln!("herald-ruler: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(args: Args) -> ExitCode {
+    // The file is read before the runtime starts: it sets the runtime's threads.
     let (loaded, plan) = match herald_ruler::plan::load(&args.config, herald_config::Role::Ruler) {
         Ok(l) => l,
         Err(e) => {
@@ -66,6 +56,16 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    match herald_telemetry::process::runtime(loaded.config.ruler.worker_threads) {
+        Ok(rt) => rt.block_on(run(args, loaded, plan)),
+        Err(e) => {
+            eprintln!("herald-ruler: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args, loaded: LoadedConfig, plan: Plan) -> ExitCode {
     let mut config = loaded.config;
     // The command line wins over the file: apply it first, so the startup summary
     // shows the settings in effect.

@@ -35,6 +35,9 @@ pub struct ExporterConfig {
     pub leader_election: LeaderElectionTimings,
     /// Subscriber (consumer group member) handling.
     pub subscribers: SubscribersConfig,
+    /// Threads of the async runtime (`0`: one per CPU core). Blocking work (the
+    /// durable log's transactions) runs on extra threads either way.
+    pub worker_threads: u32,
 }
 
 impl Default for ExporterConfig {
@@ -50,6 +53,7 @@ impl Default for ExporterConfig {
             lookup: LookupConfig::default(),
             leader_election: LeaderElectionTimings::default(),
             subscribers: SubscribersConfig::default(),
+            worker_threads: 1,
         }
     }
 }

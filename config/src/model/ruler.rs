@@ -38,6 +38,9 @@ pub struct RulerConfig {
     pub shutdown_grace: Duration,
     /// kube-events `Rule` objects watched live.
     pub rule_objects: RuleObjectsConfig,
+    /// Threads of the async runtime (`0`: one per CPU core). Rulers scale out
+    /// by replicas; file writes and hooks run on extra threads either way.
+    pub worker_threads: u32,
 }
 
 /// `ruler.ruleObjects`: the kube-events `Rule` objects (`events.kubesphere.io/v1alpha1`)
@@ -69,6 +72,7 @@ impl Default for RulerConfig {
             metrics: MetricsConfig::default(),
             shutdown_grace: Duration::from_secs(30),
             rule_objects: RuleObjectsConfig::default(),
+            worker_threads: 1,
         }
     }
 }

@@ -16,6 +16,9 @@ use crate::units::format_duration;
 /// Kubernetes' default Event TTL.
 const EVENT_TTL: Duration = Duration::from_secs(3600);
 
+/// Most async runtime threads a process may ask for.
+const MAX_WORKER_THREADS: u32 = 256;
+
 /// client-go's leader election jitter factor.
 const JITTER_FACTOR: f64 = 1.2;
 
@@ -88,6 +91,16 @@ impl Validator<'_> {
         }
     }
 
+    fn worker_threads(&mut self, path: &[&str], value: u32) {
+        if value > MAX_WORKER_THREADS {
+            self.error(
+                path,
+                format!("`{value}` threads is more than the {MAX_WORKER_THREADS} allowed"),
+            )
+            .with_hint("`1` (the default) suits most clusters; `0` means one per CPU core");
+        }
+    }
+
     fn nonzero(&mut self, path: &[&str], value: u64) {
         if value == 0 {
             self.error(path, "must be greater than zero");
@@ -118,6 +131,7 @@ impl Validator<'_> {
                 );
         }
         self.server_tls(cfg);
+        self.worker_threads(&["exporter", "workerThreads"], cfg.worker_threads);
         self.tokens(cfg);
         if cfg.metrics.listen == cfg.grpc.listen && cfg.metrics.listen.port() != 0 {
             self.error(
@@ -348,6 +362,7 @@ impl Validator<'_> {
         if cfg.credits == 0 {
             self.error(&["ruler", "credits"], "must be greater than zero");
         }
+        self.worker_threads(&["ruler", "workerThreads"], cfg.worker_threads);
         let tls = &cfg.tls;
         let path = |key: &'static str| ["ruler", "tls", key];
         match (&tls.cert_file, &tls.key_file) {

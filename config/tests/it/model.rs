@@ -563,6 +563,40 @@ fn ingest_batching_is_configurable_and_bounded() {
 }
 
 #[test]
+fn worker_threads_default_to_one_and_are_bounded() {
+    let c = load_ok("").config;
+    assert_eq!((c.exporter.worker_threads, c.ruler.worker_threads), (1, 1));
+    let c = load_ok("exporter:\n  workerThreads: 0\nruler:\n  workerThreads: 4\n").config;
+    assert_eq!((c.exporter.worker_threads, c.ruler.worker_threads), (0, 4));
+    let summary = herald_config::redacted_summary(&c);
+    assert!(
+        summary.contains("workerThreads=0 (one per core)"),
+        "{summary}"
+    );
+    assert!(summary.contains("workerThreads=4"), "{summary}");
+    for (yaml, line) in [
+        ("exporter:\n  workerThreads: 1000\n", 2),
+        ("ruler:\n  credits: 10\n  workerThreads: 257\n", 3),
+    ] {
+        let diags = load_err(yaml);
+        let d = find(
+            &diags,
+            Severity::Error,
+            "threads is more than the 256 allowed",
+        );
+        assert_eq!(d.location.map(|l| l.line), Some(line), "{yaml}");
+    }
+    // a negative count is refused by the decoder, at its line
+    let diags = load_err("ruler:\n  workerThreads: -1\n");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.location.map(|l| l.line) == Some(2)),
+        "{diags:?}"
+    );
+}
+
+#[test]
 fn the_dedup_hot_window_is_bounded_by_the_retention() {
     let c = load_ok("exporter: {}\n").config;
     assert_eq!(c.exporter.dedup.hot_for, Duration::from_secs(60));
