@@ -59,6 +59,7 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                send_at_once(&stream);
                 let app = app.clone();
                 let tls = tls.clone();
                 connections.spawn(
@@ -82,6 +83,18 @@ pub(crate) async fn serve(
     connections.shutdown().await;
 }
 
+/// Turns Nagle's algorithm off on an accepted connection, as the API server does (Go's
+/// `net` package sets `TCP_NODELAY` on every TCP connection). With it on, a watch's
+/// small chunks are held back until the client acknowledges the previous one, and a
+/// client that delays its ACKs (Linux does on a connection that has carried requests
+/// and responses, such as a kept-alive one a re-watch reuses) then receives its Events
+/// in bursts tens of milliseconds apart.
+fn send_at_once(stream: &tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        debug!(error = %error, "could not set TCP_NODELAY");
+    }
+}
+
 async fn serve_connection<IO>(io: IO, app: axum::Router, conn: ConnInfo)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -93,5 +106,26 @@ where
         .await
     {
         debug!(error = %error, "connection closed with error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_send_small_writes_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (client, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let _client = client.expect("connect");
+        let (stream, _) = accepted.expect("accept");
+        assert!(
+            !stream.nodelay().expect("read the option"),
+            "Nagle is on by default"
+        );
+        send_at_once(&stream);
+        assert!(stream.nodelay().expect("read the option"));
     }
 }
