@@ -199,6 +199,10 @@ impl LogBounds {
     }
 }
 
+/// Most events one retention pass removes: one write transaction, kept short so
+/// that the ingest commits waiting behind it wait little.
+pub const PRUNE_PASS_MAX: u64 = 2_000;
+
 /// Result of a retention pass.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
@@ -206,6 +210,8 @@ pub struct Pruned {
     pub removed: u64,
     /// Of those, events that some durable group had not acknowledged.
     pub lost: u64,
+    /// The pass stopped at [`PRUNE_PASS_MAX`] with more to remove: run another.
+    pub more: bool,
 }
 
 struct Counters {
@@ -680,10 +686,11 @@ impl Store {
     }
 
     /// Removes events from the front of the log while they are older than `max_age`
-    /// (by observed time) or the log is larger than `max_bytes`. Events above
-    /// `protected` (the lowest committed offset over durable groups) that are removed
-    /// are counted as lost. Checkpoint marks below the new front are dropped except the
-    /// newest of them.
+    /// (by observed time) or the log is larger than `max_bytes`, at most
+    /// [`PRUNE_PASS_MAX`] in one transaction ([`Pruned::more`] then asks for another
+    /// pass). Events above `protected` (the lowest committed offset over durable
+    /// groups) that are removed are counted as lost. Checkpoint marks below the new
+    /// front are dropped except the newest of them.
     ///
     /// # Errors
     /// Database errors or an undecodable record.
@@ -726,7 +733,8 @@ impl Store {
                     pruned.lost += 1;
                 }
                 // bounded work per transaction keeps write latency low
-                if pruned.removed >= 10_000 {
+                if pruned.removed >= PRUNE_PASS_MAX {
+                    pruned.more = true;
                     break;
                 }
             }

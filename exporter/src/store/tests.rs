@@ -350,3 +350,30 @@ fn merged_runs_keep_the_newest_entry_of_each_key_and_replace_their_parts() {
     }
     assert_eq!(s.find_in_seen_run(7, 0, 1).unwrap(), None);
 }
+
+#[test]
+fn a_pass_stops_at_its_bound_and_asks_for_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let n = PRUNE_PASS_MAX + 500;
+    let events = (0..n).map(|i| ev(&format!("u{i:06}"), 1, 10)).collect();
+    s.append(batch(events, None)).unwrap();
+    let now = Utc.timestamp_opt(100, 0).unwrap();
+    let first = s
+        .prune(now, chrono::Duration::seconds(50), u64::MAX, u64::MAX)
+        .unwrap();
+    assert_eq!(
+        first,
+        Pruned {
+            removed: PRUNE_PASS_MAX,
+            lost: 0,
+            more: true
+        }
+    );
+    assert_eq!(s.bounds().first, PRUNE_PASS_MAX + 1, "offsets start at 1");
+    let second = s
+        .prune(now, chrono::Duration::seconds(50), u64::MAX, u64::MAX)
+        .unwrap();
+    assert_eq!((second.removed, second.more), (500, false));
+    assert_eq!(s.bounds().events(), 0);
+}
