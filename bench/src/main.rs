@@ -59,6 +59,10 @@ struct Args {
     /// Duration of the soak in seconds (default 600; 4 with --smoke).
     #[arg(long)]
     soak_secs: Option<u64>,
+    /// Cap the soak's durable log at this many MiB (`retention.maxBytes`), so that it
+    /// prunes all along (default: herald's 1 GiB, not reached in 10 minutes).
+    #[arg(long)]
+    soak_log_max_mib: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -201,6 +205,7 @@ async fn run(args: Args) -> ExitCode {
     if let Some(s) = args.soak_secs {
         sizes.soak = Duration::from_secs(s);
     }
+    sizes.soak_log_max_mib = args.soak_log_max_mib;
     let samples = match workload::samples() {
         Ok(s) => s,
         Err(e) => {

@@ -161,12 +161,18 @@ pub struct ExporterSettings {
     pub lookups: bool,
     /// KEE `cacheSize`: involved objects kept.
     pub cache_size: usize,
+    /// `exporter.retention.maxBytes` (`None`: herald's default).
+    pub log_max_bytes: Option<u64>,
 }
 
 /// The exporter config file.
 pub fn exporter_config(s: ExporterSettings) -> String {
+    let retention = s
+        .log_max_bytes
+        .map(|b| format!("  retention:\n    maxBytes: {b}\n"))
+        .unwrap_or_default();
     format!(
-        "logLevel: warn\nclusterName: bench\nkubeQPS: 100000\nkubeBurst: 100000\nmaxEventAgeSeconds: 3600\nomitLookup: {}\ncacheSize: {}\nexporter:\n  lookup:\n    concurrency: 64\n  watch:\n    timeout: 300s\n",
+        "logLevel: warn\nclusterName: bench\nkubeQPS: 100000\nkubeBurst: 100000\nmaxEventAgeSeconds: 3600\nomitLookup: {}\ncacheSize: {}\nexporter:\n  lookup:\n    concurrency: 64\n  watch:\n    timeout: 300s\n{retention}",
         !s.lookups, s.cache_size
     )
 }
@@ -329,8 +335,19 @@ mod tests {
         let e = exporter_config(ExporterSettings {
             lookups: true,
             cache_size: 100_000,
+            log_max_bytes: None,
         });
         assert!(e.contains("omitLookup: false") && e.contains("cacheSize: 100000"));
+        assert!(!e.contains("retention"));
+        let capped = exporter_config(ExporterSettings {
+            lookups: true,
+            cache_size: 1,
+            log_max_bytes: Some(64 << 20),
+        });
+        assert!(
+            capped.ends_with("  retention:\n    maxBytes: 67108864\n"),
+            "{capped}"
+        );
     }
 
     #[tokio::test]

@@ -37,7 +37,7 @@ const TARGET_P99_MS: f64 = 50.0;
 pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for rulers in [1, 2] {
-        let mut p = Pipeline::start(ctx, &format!("e2e-{rulers}"), rulers, None).await?;
+        let mut p = Pipeline::start(ctx, &format!("e2e-{rulers}"), rulers, None, None).await?;
         let plural = if rulers == 1 { "ruler" } else { "rulers" };
         let burst = p
             .drive(
@@ -160,7 +160,8 @@ impl Drive {
 
 impl Pipeline {
     /// Starts the simulator (with `ttl`, see [`start_sim`]), the sample objects, the
-    /// exporter and `rulers` rulers, and checks that an event goes through.
+    /// exporter (its log capped at `log_max_bytes` when given) and `rulers` rulers, and
+    /// checks that an event goes through.
     ///
     /// # Errors
     /// A process fails to start or nothing goes through.
@@ -169,6 +170,7 @@ impl Pipeline {
         name: &str,
         rulers: usize,
         ttl: Option<Duration>,
+        log_max_bytes: Option<u64>,
     ) -> Result<Pipeline> {
         let bins = ctx.binaries()?;
         let work = ctx.dir(name)?;
@@ -183,6 +185,7 @@ impl Pipeline {
             config: workload::exporter_config(ExporterSettings {
                 lookups: true,
                 cache_size: 1024,
+                log_max_bytes,
             }),
             name: "exporter",
         })?;

@@ -56,6 +56,7 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
     let config = workload::exporter_config(ExporterSettings {
         lookups: false,
         cache_size: 1024,
+        log_max_bytes: None,
     });
     let data = work.join("data");
     let spec = |name, data_dir| ExporterSpec {

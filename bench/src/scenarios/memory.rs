@@ -55,6 +55,7 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
         config: workload::exporter_config(ExporterSettings {
             lookups: true,
             cache_size: n,
+            log_max_bytes: None,
         }),
         name: "exporter",
     })?;

@@ -78,6 +78,10 @@ pub struct Sizes {
     pub baseline_events: usize,
     /// Duration of the soak.
     pub soak: Duration,
+    /// The soak's `exporter.retention.maxBytes` in MiB (`None`: herald's default,
+    /// 1 GiB, which 10 minutes at 1,000 events/s do not reach). A small cap keeps the
+    /// log pruning all along, as a receiver down for a day does.
+    pub soak_log_max_mib: Option<u64>,
     /// New Event objects per simulated second of the `dedup` scenario.
     pub dedup_rate: u64,
     /// Simulated minutes of the `dedup` scenario.
@@ -107,6 +111,7 @@ impl Sizes {
         lookups_after: Duration::from_secs(30),
         baseline_events: 200_000,
         soak: Duration::from_secs(600),
+        soak_log_max_mib: None,
         dedup_rate: 1_000,
         dedup_minutes: 200,
         sample_every: Duration::from_secs(1),
@@ -129,6 +134,7 @@ impl Sizes {
         lookups_after: Duration::from_secs(3),
         baseline_events: 2_000,
         soak: Duration::from_secs(4),
+        soak_log_max_mib: None,
         dedup_rate: 50,
         dedup_minutes: 12,
         sample_every: Duration::from_millis(100),

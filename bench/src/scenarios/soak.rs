@@ -21,7 +21,15 @@ const MAX_GROWTH_MIB: f64 = 4.0;
 /// A process fails.
 pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
     // the API server's event TTL keeps the simulator (in this process) bounded
-    let mut p = Pipeline::start(ctx, "soak", 1, Some(Duration::from_secs(120))).await?;
+    let cap_mib = ctx.sizes.soak_log_max_mib;
+    let mut p = Pipeline::start(
+        ctx,
+        "soak",
+        1,
+        Some(Duration::from_secs(120)),
+        cap_mib.map(|m| m << 20),
+    )
+    .await?;
     let every = ctx.sizes.sample_every;
     let ruler_rss = RssSampler::start(p.rulers[0].pid(), every);
     let exporter_rss = RssSampler::start(p.exporter.proc.pid(), every);
@@ -33,9 +41,10 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
     let ruler_points = ruler_rss.finish();
     let exporter_points = exporter_rss.finish();
     let secs = ctx.sizes.soak.as_secs();
+    let capped = cap_mib.map_or_else(String::new, |m| format!(", log capped at {m} MiB"));
     let mut row = drive.row(
         format!(
-            "soak: e2e @{} ev/s for {secs} s, 1 ruler",
+            "soak: e2e @{} ev/s for {secs} s, 1 ruler{capped}",
             ctx.sizes.e2e_rate
         ),
         &p,
@@ -58,6 +67,9 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
             mib(t.end),
             mib(t.max)
         ));
+    }
+    if let Some(bytes) = p.exporter.metric("herald_exporter_log_bytes").await {
+        row = row.note(format!("log at the end {:.1} MiB", bytes / f64::from(1 << 20)));
     }
     row = row.target(
         Target::MaxRssGrowthMib(MAX_GROWTH_MIB),

@@ -38,6 +38,7 @@ use prost::Message;
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
+use tracing::warn;
 
 pub use seen::{RunEntry, SeenSet, seconds_up, uid_key};
 pub use seen_run::{Probe, RunIndex};
@@ -57,6 +58,10 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_LOG_ID: &str = "log_id";
 const META_BYTES: &str = "bytes";
 const META_LOST: &str = "lost";
+/// Present once `META_BYTES` has been counted from the records themselves: stores
+/// written before the log's writers were serialised can carry a byte count that
+/// drifted upward, and are recounted once when opened.
+const META_BYTES_COUNTED: &str = "bytes_counted";
 
 /// Page cache of the database. redb's default (1 GiB) lets the cache grow with the log
 /// until it dominates the process's memory; the log is append-only and subscribers
@@ -229,6 +234,13 @@ struct Inner {
     log_id: String,
     counters: Mutex<Counters>,
     recent: Mutex<recent::Recent>,
+    /// Held by the log's writers ([`Store::append`], [`Store::prune`]) from reading
+    /// the counters to updating them after the commit. redb serialises the write
+    /// transactions, not the reads before them or the updates after, so without it a
+    /// writer could start from counters another one is about to change and overwrite
+    /// that change: the byte count then drifted upward, and retention removed events
+    /// to satisfy bytes that were no longer there.
+    writer: Mutex<()>,
 }
 
 /// Handle to the durable store; cheap to clone. Methods block: call them from
@@ -290,8 +302,25 @@ impl Store {
                     .map(|v| decode_u64(v.value()))
                     .unwrap_or(0))
             };
-            let bytes = read_u64(META_BYTES)?;
             let lost = read_u64(META_LOST)?;
+            let bytes = if db_err!(meta.get(META_BYTES_COUNTED))?.is_some() {
+                read_u64(META_BYTES)?
+            } else {
+                let mut counted = 0u64;
+                for item in db_err!(log.iter())? {
+                    counted += db_err!(item)?.1.value().len() as u64;
+                }
+                let recorded = read_u64(META_BYTES)?;
+                if recorded != counted {
+                    warn!(
+                        recorded,
+                        counted, "the log's byte count had drifted; recounted"
+                    );
+                }
+                db_err!(meta.insert(META_BYTES, counted.to_le_bytes().as_slice()))?;
+                db_err!(meta.insert(META_BYTES_COUNTED, [1u8].as_slice()))?;
+                counted
+            };
             let first = db_err!(log.first())?.map(|(k, _)| k.value()).unwrap_or(0);
             let last = db_err!(log.last())?.map(|(k, _)| k.value()).unwrap_or(0);
             // `next` must never reuse an offset, even after retention emptied the log:
@@ -318,6 +347,7 @@ impl Store {
                 log_id,
                 counters: Mutex::new(counters),
                 recent: Mutex::new(recent::Recent::new(RECENT_BYTES)),
+                writer: Mutex::new(()),
             }),
         })
     }
@@ -356,6 +386,14 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        // it guards no data of its own
+        self.inner
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
         // a poisoned lock only means another thread panicked while holding plain
         // integers; they are still consistent (updated after commits succeed)
@@ -382,6 +420,7 @@ impl Store {
     /// # Errors
     /// Database errors; nothing is written then.
     pub fn append(&self, batch: AppendBatch) -> Result<Appended, StoreError> {
+        let _writer = self.writer();
         let (start, mut bytes, seen_key) = {
             let c = self.counters();
             (c.next, c.bytes, c.next_seen)
@@ -702,6 +741,7 @@ impl Store {
         protected: u64,
     ) -> Result<Pruned, StoreError> {
         let cutoff = now - max_age;
+        let _writer = self.writer();
         let (mut bytes, lost_before) = {
             let c = self.counters();
             (c.bytes, c.lost)
