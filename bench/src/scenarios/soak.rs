@@ -69,7 +69,19 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
         ));
     }
     if let Some(bytes) = p.exporter.metric("herald_exporter_log_bytes").await {
-        row = row.note(format!("log at the end {:.1} MiB", bytes / f64::from(1 << 20)));
+        row = row.note(format!(
+            "log at the end {:.1} MiB",
+            bytes / f64::from(1 << 20)
+        ));
+    }
+    if let Some(lost) = p
+        .exporter
+        .metric("herald_exporter_log_lost_events_total")
+        .await
+    {
+        row = row.note(format!(
+            "{lost} removed by retention before the ruler acknowledged them"
+        ));
     }
     row = row.target(
         Target::MaxRssGrowthMib(MAX_GROWTH_MIB),
