@@ -186,7 +186,14 @@ impl EventLogService {
                         },
                         next = session.next() => match next {
                             Ok(Next::Batch(b)) => {
-                                if tx.send(Ok(response(Out::Batch(b.into_encoded())))).await.is_err() {
+                                let mut gone = false;
+                                for chunk in b.into_encoded_chunks(session.max_message_bytes()) {
+                                    if tx.send(Ok(response(Out::Batch(chunk)))).await.is_err() {
+                                        gone = true;
+                                        break;
+                                    }
+                                }
+                                if gone {
                                     break; // subscriber went away; the session drop hands events back
                                 }
                             }

@@ -326,3 +326,66 @@ async fn a_duplicate_member_id_is_refused() {
     assert_eq!(err.code(), tonic::Code::AlreadyExists, "{err:?}");
     assert!(err.message().contains("app-0"), "{err:?}");
 }
+
+/// A group member that grants thousands of credits, with a client built from the
+/// proto alone (tonic's default 4 MiB message limit), receives large Events in
+/// messages it can decode: a batch is split on the wire, never sent as one message
+/// past the limit (which the client would refuse, and be handed again and again).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_with_thousands_of_credits_gets_large_events_in_messages_it_can_decode() {
+    use pb::subscribe_request::Request as Msg;
+    let sim = sim().await;
+    let n = 2_000;
+    let long = "x".repeat(4_096);
+    for i in 0..n {
+        let mut body = event("big", &format!("big-{i}"), "BackOff", chrono::Utc::now());
+        body["message"] = serde_json::Value::String(format!("{i} {long}"));
+        sim.create_event(body).unwrap();
+    }
+    let setup = Setup::new(&sim);
+    let cfg = setup.config("config.yaml", "");
+    let ex = ExporterProc::start(&setup, &cfg, "data", &[]).await;
+    ex.wait_ready().await;
+    ex.wait_logged(n).await;
+    let mut client = EventLogClient::connect(ex.grpc.clone()).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(pb::SubscribeRequest {
+        request: Some(Msg::Hello(pb::Hello {
+            group: "large".into(),
+            member_id: "m".into(),
+            max_batch_size: 5_000,
+            ..Default::default()
+        })),
+    })
+    .await
+    .unwrap();
+    tx.send(pb::SubscribeRequest {
+        request: Some(Msg::Credit(pb::Credit { events: 5_000 })),
+    })
+    .await
+    .unwrap();
+    let mut stream = client
+        .subscribe(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut offsets = std::collections::BTreeSet::new();
+    let mut messages = 0;
+    while offsets.len() < usize::try_from(n).unwrap() {
+        let msg = tokio::time::timeout(Duration::from_secs(20), stream.message())
+            .await
+            .expect("a batch within 20 s")
+            .expect("every message decodes within the default limit")
+            .expect("the stream stays open");
+        if let Some(pb::subscribe_response::Response::Batch(b)) = msg.response {
+            messages += 1;
+            for e in b.events {
+                assert!(e.message.ends_with(&long), "{}", e.message.len());
+                assert!(offsets.insert(e.offset), "offset {} twice", e.offset);
+            }
+        }
+    }
+    assert_eq!(offsets.len(), 2_000);
+    assert!(messages >= 3, "≈ 10 MB came in {messages} messages");
+    drop(tx);
+}

@@ -786,6 +786,37 @@ impl ServedBatch {
             trace_context: self.trace_context,
         }
     }
+
+    /// The batch as wire messages of at most `max_bytes` of records each (one record
+    /// alone may exceed it), in order. A consumer group's batch holds as many events
+    /// as the member had credits for, whatever their size, so a member that asked for
+    /// thousands would otherwise get one message past the 4 MiB that gRPC clients
+    /// accept by default, fail to decode it, and be handed the same batch again after
+    /// every reconnect.
+    pub fn into_encoded_chunks(self, max_bytes: usize) -> Vec<herald_proto::encoded::EventBatch> {
+        let mut chunks = Vec::new();
+        let mut events = Vec::new();
+        let mut size = 0usize;
+        for e in self.events {
+            if !events.is_empty() && size + e.bytes.len() > max_bytes {
+                chunks.push(std::mem::take(&mut events));
+                size = 0;
+            }
+            size += e.bytes.len();
+            events.push(e.bytes);
+        }
+        if !events.is_empty() || chunks.is_empty() {
+            chunks.push(events);
+        }
+        chunks
+            .into_iter()
+            .map(|events| herald_proto::encoded::EventBatch {
+                events,
+                redelivery: self.redelivery,
+                trace_context: self.trace_context.clone(),
+            })
+            .collect()
+    }
 }
 
 /// What a session produced.
@@ -827,6 +858,12 @@ impl Session {
             log_id: self.hub.inner.store.log_id().to_owned(),
             ack_timeout_seconds: u32::try_from(self.ack_timeout.as_secs()).unwrap_or(u32::MAX),
         }
+    }
+
+    /// Most bytes of records one wire message of this session carries (see
+    /// [`ServedBatch::into_encoded_chunks`]).
+    pub fn max_message_bytes(&self) -> usize {
+        self.hub.inner.cfg.max_batch_bytes
     }
 
     /// True when the credits this session's member returns wait for the leader's

@@ -601,3 +601,50 @@ async fn batches_carry_the_stored_records_and_a_filter_still_sees_the_fields() {
     assert_eq!(offsets(&got), [1, 3, 5]);
     assert!(got.events.iter().all(|e| e.r#type == "Warning"));
 }
+
+#[test]
+fn a_batch_goes_out_in_messages_within_the_byte_bound_in_order() {
+    let record = |offset: u64, len: usize| StoredEvent {
+        offset,
+        bytes: bytes::Bytes::from(vec![u8::try_from(offset).unwrap(); len]),
+    };
+    let mut trace_context = std::collections::BTreeMap::new();
+    trace_context.insert("traceparent".to_owned(), "00-ab-cd-01".to_owned());
+    let batch = ServedBatch {
+        events: vec![
+            record(1, 100),
+            record(2, 100),
+            record(3, 100),
+            record(4, 400),
+            record(5, 50),
+        ],
+        redelivery: true,
+        trace_context: trace_context.clone(),
+    };
+    let chunks = batch.into_encoded_chunks(250);
+    let shape: Vec<Vec<(u8, usize)>> = chunks
+        .iter()
+        .map(|c| c.events.iter().map(|e| (e[0], e.len())).collect())
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            vec![(1, 100), (2, 100)],
+            vec![(3, 100)],
+            // a record larger than the bound travels alone
+            vec![(4, 400)],
+            vec![(5, 50)],
+        ]
+    );
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.redelivery && c.trace_context == trace_context)
+    );
+    let empty = ServedBatch {
+        events: Vec::new(),
+        redelivery: false,
+        trace_context: std::collections::BTreeMap::new(),
+    };
+    assert_eq!(empty.into_encoded_chunks(250).len(), 1);
+}
