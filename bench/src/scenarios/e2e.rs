@@ -85,6 +85,8 @@ pub struct Pipeline {
     pub exporter: Exporter,
     /// The rulers.
     pub rulers: Vec<Proc>,
+    /// The exporter's data directory (its durable log).
+    pub data_dir: PathBuf,
     dumps: Vec<PathBuf>,
 }
 
@@ -209,6 +211,7 @@ impl Pipeline {
             sim,
             exporter,
             rulers: procs,
+            data_dir: work.join("data"),
             dumps,
         };
         p.wait_members(rulers).await?;

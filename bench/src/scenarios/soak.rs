@@ -74,6 +74,9 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
             bytes / f64::from(1 << 20)
         ));
     }
+    if let Some(used) = disk_usage(&p.data_dir) {
+        row = row.note(format!("data directory on disk {:.1} MiB", mib(used)));
+    }
     if let Some(lost) = p
         .exporter
         .metric("herald_exporter_log_lost_events_total")
@@ -91,4 +94,37 @@ pub async fn run(ctx: &mut Ctx) -> Result<Vec<Row>> {
     ctx.add_rss_series("soak: ruler RSS (MiB)", &ruler_points);
     ctx.add_rss_series("soak: exporter RSS (MiB)", &exporter_points);
     Ok(vec![row])
+}
+
+/// Bytes the files under `dir` occupy on disk (allocated blocks, not their lengths),
+/// or `None` when it cannot be read.
+fn disk_usage(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).ok()? {
+        let entry = entry.ok()?;
+        let meta = entry.metadata().ok()?;
+        total += if meta.is_dir() {
+            disk_usage(&entry.path())?
+        } else {
+            meta.blocks() * 512
+        };
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_usage_counts_allocated_blocks_recursively() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("a"), vec![1u8; 100_000]).unwrap();
+        std::fs::write(dir.path().join("sub/b"), vec![1u8; 50_000]).unwrap();
+        let used = disk_usage(dir.path()).unwrap();
+        assert!((150_000..=200_000).contains(&used), "{used}");
+        assert_eq!(disk_usage(&dir.path().join("missing")), None);
+    }
 }
