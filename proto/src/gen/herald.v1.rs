@@ -755,13 +755,15 @@ pub mod event_log_client {
         /// last `Ack` and close the stream once its `Synced` arrives: the acknowledgements
         /// are then committed durably.
         ///
-        /// Message size: a batch holds up to `max_batch_size` events whatever their size, so
-        /// it can exceed the 4 MiB receive limit most gRPC clients default to (large
-        /// annotations, or a large `max_batch_size`). The server sends messages of up to
-        /// 64 MiB: raise the client's limit to that (Python:
+        /// Message size: the server sends a batch in messages of at most 3 MiB of events,
+        /// within the 4 MiB receive limit most gRPC clients default to, however many credits
+        /// and whatever `max_batch_size`; consecutive `EventBatch` messages then carry one
+        /// batch. Only a single event larger than that travels alone in a larger message
+        /// (the API server's object size limit makes it rare); to be certain, raise the
+        /// client's limit to the server's 64 MiB (Python:
         /// `options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]`; Go:
         /// `grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))`; Java:
-        /// `maxInboundMessageSize(64 << 20)`), or ask for smaller batches.
+        /// `maxInboundMessageSize(64 << 20)`).
         ///
         /// Errors: UNAUTHENTICATED (bad or missing bearer token), INVALID_ARGUMENT (malformed
         /// hello, ack of an offset that was never delivered to this member),
@@ -912,13 +914,15 @@ pub mod event_log_server {
         /// last `Ack` and close the stream once its `Synced` arrives: the acknowledgements
         /// are then committed durably.
         ///
-        /// Message size: a batch holds up to `max_batch_size` events whatever their size, so
-        /// it can exceed the 4 MiB receive limit most gRPC clients default to (large
-        /// annotations, or a large `max_batch_size`). The server sends messages of up to
-        /// 64 MiB: raise the client's limit to that (Python:
+        /// Message size: the server sends a batch in messages of at most 3 MiB of events,
+        /// within the 4 MiB receive limit most gRPC clients default to, however many credits
+        /// and whatever `max_batch_size`; consecutive `EventBatch` messages then carry one
+        /// batch. Only a single event larger than that travels alone in a larger message
+        /// (the API server's object size limit makes it rare); to be certain, raise the
+        /// client's limit to the server's 64 MiB (Python:
         /// `options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]`; Go:
         /// `grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20))`; Java:
-        /// `maxInboundMessageSize(64 << 20)`), or ask for smaller batches.
+        /// `maxInboundMessageSize(64 << 20)`).
         ///
         /// Errors: UNAUTHENTICATED (bad or missing bearer token), INVALID_ARGUMENT (malformed
         /// hello, ack of an offset that was never delivered to this member),
