@@ -191,6 +191,9 @@ pub async fn run(opts: &Options) -> Result<Report> {
 
     let mut logged = Vec::new();
     let mut log_keys = Vec::new();
+    // a log that answers its status but cannot be read whole leaves the audit blind:
+    // an occurrence it logged but no receiver got would pass as superseded
+    let mut audit_findings = Vec::new();
     for (i, e) in cluster.exporters.iter_mut().enumerate() {
         let status = e.status().await.ok().flatten();
         logged.push((
@@ -198,7 +201,15 @@ pub async fn run(opts: &Options) -> Result<Report> {
             status.as_ref().map(|s| s.last_offset),
         ));
         let keys = match status {
-            Some(s) => logged_keys(e, &s).await,
+            Some(s) => match logged_keys(e, &s).await {
+                Ok(keys) => Some(keys),
+                Err(why) => {
+                    audit_findings.push(format!(
+                        "exporter-{i}'s log could not be audited ({why}): losses cannot be told from superseded occurrences"
+                    ));
+                    None
+                }
+            },
             None => None,
         };
         log_keys.push((format!("exporter-{i}"), keys));
@@ -208,7 +219,8 @@ pub async fn run(opts: &Options) -> Result<Report> {
         .into_iter()
         .map(|(n, p)| (n, crate::procfs::mib(p.memory().rss)))
         .collect();
-    let j = std::mem::take(&mut *lock(&journal));
+    let mut j = std::mem::take(&mut *lock(&journal));
+    j.findings.extend(audit_findings);
     let targets = lock(&targets);
     for t in targets.iter() {
         if let Some(pid) = t.pid() {
@@ -285,13 +297,13 @@ pub async fn run(opts: &Options) -> Result<Report> {
     ))
 }
 
-/// The idempotency keys in `e`'s durable log (`None` when it cannot be read whole).
+/// The idempotency keys in `e`'s durable log, or why it cannot be read whole.
 /// Each chunk is read as a new consumer group, which a standby serves too (it refuses
 /// tails).
 async fn logged_keys(
     e: &crate::process::Exporter,
     s: &herald_proto::pb::LogStatus,
-) -> Option<std::collections::HashSet<String>> {
+) -> std::result::Result<std::collections::HashSet<String>, String> {
     let mut keys = std::collections::HashSet::new();
     let mut from = s.first_offset.max(1);
     while from <= s.last_offset {
@@ -308,12 +320,12 @@ async fn logged_keys(
             }
             Err(err) => {
                 warn!(error = %err, from, "cannot read the exporter's log");
-                return None;
+                return Err(format!("reading from offset {from}: {err}"));
             }
         }
         from += u64::from(n);
     }
-    Some(keys)
+    Ok(keys)
 }
 
 /// Writes kubesim's incident mix at `rate` until `until`; records every occurrence.
